@@ -1,0 +1,48 @@
+# Every target bootstraps its own environment: uv (installed into .tools/ when missing), then the locked
+# dependencies from uv.lock. Nothing outside the repository is touched beyond uv's cache.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# No interpreter downloads: uv uses the machine's Python (3.11+).
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help env demo test test-fast lint bench clean
+
+help:
+	@echo "make demo   run the whole model lifecycle on the local AWS stand-in"
+	@echo "make test   run the test suite (unit, stand-in, end-to-end, browser)"
+	@echo "make lint   ruff and mypy"
+	@echo "make bench  run the benchmarks and print the comparisons (results in BENCHMARKS.md)"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+env: .venv/.synced
+
+demo: env
+	$(RUN) python -m airflow_modelreg.demo
+
+test: env
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test-fast: env
+	$(RUN) pytest -m "not e2e and not browser" $(PYTEST_ARGS)
+
+lint: env
+	$(RUN) ruff check src tests dags bench
+	$(RUN) ruff format --check src tests dags bench
+	$(RUN) mypy
+
+bench: env
+	$(RUN) python -m bench
+
+clean:
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,38 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-modelreg",
+        "name": "Model Registry (SageMaker) release process",
+        "description": "Register, approve, promote, deploy and monitor models through the Amazon SageMaker "
+        "Model Registry, with a human approval at each step.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": "Amazon SageMaker Model Registry",
+                "external-doc-url": "https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Amazon SageMaker Model Registry",
+                "python-modules": ["airflow_modelreg.hooks.model_registry"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Amazon SageMaker Model Registry",
+                "python-modules": ["airflow_modelreg.operators.register"],
+            }
+        ],
+        "extra-links": [
+            "airflow_modelreg.links.model_registry.ModelVersionLink",
+            "airflow_modelreg.links.model_registry.EndpointLink",
+        ],
+    }

@@ -1,0 +1,182 @@
+"""Hook for the SageMaker Model Registry: groups, versions (model packages), decisions, artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain.errors import NotFoundError, RegistryError
+from airflow_modelreg.domain.validation import (
+    parse_s3_uri,
+    validate_approval_status,
+    validate_group_name,
+    validate_model_package_arn,
+)
+from airflow_modelreg.hooks.base import ModelRegBaseHook, call_aws
+
+_DIGEST_CHUNK = 1024 * 1024
+
+
+class ModelRegistryHook(ModelRegBaseHook):
+    """Interact with the SageMaker Model Registry through an Airflow AWS connection.
+
+    A *group* is a model package group; a *version* is a versioned model package in it.
+    Every method validates its arguments before calling AWS, and errors name the value at fault.
+
+    Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the
+    underlying :class:`~airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "sagemaker"
+        super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------------------------ groups
+    def describe_group(self, group: str) -> dict[str, Any]:
+        validate_group_name(group)
+        return call_aws(
+            f"Model package group {group!r}", self.conn.describe_model_package_group, ModelPackageGroupName=group
+        )
+
+    def ensure_group(self, group: str, description: str | None = None) -> dict[str, Any]:
+        """Create the group if it is missing (with its own description); return ``{"arn", "created"}``."""
+        validate_group_name(group)
+        try:
+            return {"arn": self.describe_group(group)["ModelPackageGroupArn"], "created": False}
+        except NotFoundError:
+            pass
+        kwargs: dict[str, Any] = {"ModelPackageGroupName": group}
+        if description:
+            kwargs["ModelPackageGroupDescription"] = description
+        try:
+            arn = call_aws(
+                f"Creating model package group {group!r}", self.conn.create_model_package_group, **kwargs
+            )["ModelPackageGroupArn"]
+        except RegistryError:
+            # Another task may have created it between our describe and create: that is fine.
+            return {"arn": self.describe_group(group)["ModelPackageGroupArn"], "created": False}
+        self.log.info("Created model package group %s", group)
+        return {"arn": arn, "created": True}
+
+    # ---------------------------------------------------------------------------------- versions
+    def register_version(self, group: str, *, client_token: str | None = None, **spec: Any) -> str:
+        """Create a version in ``group`` from a ``CreateModelPackage`` request body; return its ARN."""
+        validate_group_name(group)
+        request: dict[str, Any] = {"ModelPackageGroupName": group, **spec}
+        if client_token:
+            request["ClientToken"] = client_token
+        response = call_aws(
+            f"Registering a version in group {group!r}", self.conn.create_model_package, **request
+        )
+        return response["ModelPackageArn"]
+
+    def describe_version(self, arn: str) -> dict[str, Any]:
+        validate_model_package_arn(arn)
+        return call_aws(f"Model version {arn}", self.conn.describe_model_package, ModelPackageName=arn)
+
+    def list_versions(
+        self, group: str, status: str | None = None, newest_first: bool = True, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """Yield version summaries of ``group`` (paginated), optionally only those with ``status``."""
+        validate_group_name(group)
+        if status is not None:
+            validate_approval_status(status)
+        kwargs: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending" if newest_first else "Ascending",
+            "MaxResults": page_size,
+        }
+        if status:
+            kwargs["ModelApprovalStatus"] = status
+        while True:
+            page = call_aws(f"Listing versions of group {group!r}", self.conn.list_model_packages, **kwargs)
+            yield from page.get("ModelPackageSummaryList", [])
+            token = page.get("NextToken")
+            if not token:
+                return
+            kwargs["NextToken"] = token
+
+    def find_version_by_idempotency_key(self, group: str, key: str, scan: int = 50) -> dict[str, Any] | None:
+        """Find the version a previous attempt registered with ``key`` among the newest ``scan`` versions.
+
+        A retry follows its first attempt closely, so that version is among the newest; scanning a bounded
+        window keeps the lookup cheap however large the group grows.
+        """
+        for index, summary in enumerate(self.list_versions(group, page_size=min(scan, 100))):
+            if index >= scan:
+                break
+            version = self.describe_version(summary["ModelPackageArn"])
+            if (version.get("CustomerMetadataProperties") or {}).get(md.IDEMPOTENCY_KEY) == key:
+                return version
+        return None
+
+    def latest_approved_version(self, group: str) -> dict[str, Any] | None:
+        """The newest ``Approved`` version of ``group`` (described), or ``None``."""
+        for summary in self.list_versions(group, status="Approved", page_size=1):
+            return self.describe_version(summary["ModelPackageArn"])
+        return None
+
+    def set_approval_status(
+        self,
+        arn: str,
+        status: str,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Record a decision on a version; returns the version as described afterwards."""
+        validate_model_package_arn(arn)
+        validate_approval_status(status)
+        kwargs: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+        if description:
+            kwargs["ApprovalDescription"] = description
+        if metadata:
+            kwargs["CustomerMetadataProperties"] = dict(metadata)
+        call_aws(f"Setting {arn} to {status}", self.conn.update_model_package, **kwargs)
+        self.log.info("Version %s is now %s", arn, status)
+        return self.describe_version(arn)
+
+    def update_version(self, arn: str, **fields: Any) -> None:
+        """``UpdateModelPackage`` with the given fields (metadata, ``ModelLifeCycle``...)."""
+        validate_model_package_arn(arn)
+        call_aws(f"Updating {arn}", self.conn.update_model_package, ModelPackageArn=arn, **fields)
+
+    def delete_version(self, arn: str) -> None:
+        validate_model_package_arn(arn)
+        call_aws(f"Deleting {arn}", self.conn.delete_model_package, ModelPackageName=arn)
+
+    # ---------------------------------------------------------------------------------- artifacts
+    def artifact_sha256(self, uri: str) -> str:
+        """SHA-256 of an S3 object, read as a stream (constant memory whatever the artifact's size)."""
+        bucket, key = parse_s3_uri(uri, "model artifact URI")
+        body = call_aws(f"Model artifact {uri}", self.s3_client.get_object, Bucket=bucket, Key=key)["Body"]
+        digest = hashlib.sha256()
+        for chunk in body.iter_chunks(_DIGEST_CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def check_artifact_exists(self, uri: str) -> None:
+        bucket, key = parse_s3_uri(uri, "model artifact URI")
+        call_aws(f"Model artifact {uri}", self.s3_client.head_object, Bucket=bucket, Key=key)
+
+    def read_json(self, uri: str) -> Any:
+        bucket, key = parse_s3_uri(uri)
+        body = call_aws(f"S3 object {uri}", self.s3_client.get_object, Bucket=bucket, Key=key)["Body"].read()
+        try:
+            return json.loads(body)
+        except ValueError as error:
+            raise RegistryError(f"S3 object {uri} is not valid JSON: {error}") from error
+
+    def write_json(self, uri: str, document: Any) -> None:
+        bucket, key = parse_s3_uri(uri)
+        call_aws(
+            f"Writing {uri}",
+            self.s3_client.put_object,
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(document, indent=2).encode(),
+            ContentType="application/json",
+        )

@@ -1,0 +1,24 @@
+"""Operator extra links to the SageMaker console."""
+
+from __future__ import annotations
+
+from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
+
+
+class ModelVersionLink(BaseAwsLink):
+    """Link from a task to the version it registered, decided or promoted, in the SageMaker console."""
+
+    name = "Model Version"
+    key = "modelreg_model_version"
+    format_str = (
+        BASE_AWS_CONSOLE_LINK
+        + "/sagemaker/home?region={region_name}#/model-packages/{group}/versions/{version}"
+    )
+
+
+class EndpointLink(BaseAwsLink):
+    """Link from a task to the endpoint it deployed or changed, in the SageMaker console."""
+
+    name = "SageMaker Endpoint"
+    key = "modelreg_endpoint"
+    format_str = BASE_AWS_CONSOLE_LINK + "/sagemaker/home?region={region_name}#/endpoints/{endpoint_name}"

@@ -1,0 +1,307 @@
+"""Register a trained model as a new version of a model package group, once per DAG run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.domain.quality_gate import QualityGate
+from airflow_modelreg.domain.validation import (
+    MAX_METADATA_VALUE_LENGTH,
+    parse_s3_uri,
+    validate_approval_status,
+    validate_customer_metadata,
+    validate_group_name,
+)
+from airflow_modelreg.domain.versions import summarize
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.links.model_registry import ModelVersionLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def airflow_run_of(context: Context) -> str:
+    """``dag_id/run_id/task_id`` of the running task: how the provider names an Airflow run in AWS."""
+    ti = context["ti"]
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+
+
+def triggering_user(context: Context) -> str | None:
+    dag_run = context.get("dag_run")
+    return getattr(dag_run, "triggering_user_name", None) if dag_run is not None else None
+
+
+class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
+    """Register a trained model as a new version of a model package group.
+
+    Idempotent under retries and re-runs of the same DAG run: the request carries a ``ClientToken`` derived
+    from the DAG run and task, and the same key is kept in the version's ``CustomerMetadataProperties``, so
+    a retry that finds it returns the version the first try made instead of creating another one.
+
+    The artifact's SHA-256 (streamed from S3) is recorded on the version so later steps can prove it never
+    changed. Metrics (a dict, or an evaluation report already in S3) become ``ModelMetrics`` and are also
+    kept in the metadata for cheap comparisons. An optional quality gate registers a failing version as
+    ``Rejected`` with the reason (``on_gate_failure="reject"``) or does not register it (``"fail"``).
+
+    :param group: model package group name; created with ``group_description`` if missing.
+    :param model_data_url: S3 URI of the model artifact (``model.tar.gz``).
+    :param image_uri: inference container image.
+    :param content_types: MIME types the model accepts.
+    :param response_types: MIME types the model returns.
+    :param inference_instance_types: real-time instance types the version supports (``ml.*``).
+    :param transform_instance_types: batch transform instance types the version supports (``ml.*``).
+    :param container_environment: environment variables for the inference container.
+    :param metrics: evaluation metrics, ``{"auc": 0.91}``; written to S3 next to the artifact.
+    :param evaluation_report_uri: an evaluation report already in S3 (instead of ``metrics``).
+    :param quality_gate: a :class:`QualityGate` or its keyword arguments as a dict.
+    :param on_gate_failure: ``"reject"`` (register as Rejected with the reason) or ``"fail"``.
+    :param commit_id: source commit of the training code.
+    :param repository: source repository of the training code.
+    :param training_job_arn: training job that produced the artifact.
+    :param training_data_uris: data the model was trained on.
+    :param custom_metadata: free metadata kept on the version.
+    :param registered_by: who registers (defaults to the user who triggered the DAG run, else
+        ``airflow:<dag_id>``); that person may not approve the version.
+    :param initial_status: approval status of a version that passes the gate.
+    """
+
+    aws_hook_class = ModelRegistryHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "group",
+        "group_description",
+        "description",
+        "model_data_url",
+        "image_uri",
+        "metrics",
+        "evaluation_report_uri",
+        "commit_id",
+        "repository",
+        "training_job_arn",
+        "training_data_uris",
+        "custom_metadata",
+        "registered_by",
+        "initial_status",
+    )
+    template_fields_renderers = {"metrics": "json", "custom_metadata": "json"}
+    operator_extra_links = (ModelVersionLink(),)
+    ui_color = "#b6e3c8"
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        model_data_url: str,
+        image_uri: str,
+        content_types: Sequence[str] = ("text/csv",),
+        response_types: Sequence[str] = ("text/csv",),
+        inference_instance_types: Sequence[str] = ("ml.m5.large",),
+        transform_instance_types: Sequence[str] = ("ml.m5.large",),
+        container_environment: Mapping[str, str] | None = None,
+        group_description: str | None = None,
+        description: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        evaluation_report_uri: str | None = None,
+        quality_gate: QualityGate | Mapping[str, Any] | None = None,
+        on_gate_failure: str = "reject",
+        commit_id: str | None = None,
+        repository: str | None = None,
+        training_job_arn: str | None = None,
+        training_data_uris: Sequence[str] | None = None,
+        custom_metadata: Mapping[str, str] | None = None,
+        registered_by: str | None = None,
+        initial_status: str = "PendingManualApproval",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.group = group
+        self.group_description = group_description
+        self.description = description
+        self.model_data_url = model_data_url
+        self.image_uri = image_uri
+        self.content_types = list(content_types)
+        self.response_types = list(response_types)
+        self.inference_instance_types = list(inference_instance_types)
+        self.transform_instance_types = list(transform_instance_types)
+        self.container_environment = dict(container_environment or {})
+        self.metrics = metrics
+        self.evaluation_report_uri = evaluation_report_uri
+        self.quality_gate = (
+            quality_gate if isinstance(quality_gate, QualityGate) or quality_gate is None else QualityGate(**quality_gate)
+        )
+        if on_gate_failure not in ("reject", "fail"):
+            raise InvalidInputError(f"on_gate_failure is {on_gate_failure!r}; expected 'reject' or 'fail'.")
+        self.on_gate_failure = on_gate_failure
+        self.commit_id = commit_id
+        self.repository = repository
+        self.training_job_arn = training_job_arn
+        self.training_data_uris = training_data_uris
+        self.custom_metadata = custom_metadata
+        self.registered_by = registered_by
+        self.initial_status = initial_status
+
+    # ---------------------------------------------------------------------------------- validate
+    def _validated_metrics(self) -> dict[str, float] | None:
+        metrics = self.metrics
+        if isinstance(metrics, str):  # rendered from a template such as "{{ ti.xcom_pull(...) }}"
+            try:
+                metrics = json.loads(metrics)
+            except ValueError as error:
+                raise InvalidInputError(f"metrics is not a JSON object: {metrics!r}") from error
+        if metrics is not None and self.evaluation_report_uri:
+            raise InvalidInputError("Give either metrics or evaluation_report_uri, not both.")
+        if metrics is None:
+            return None
+        if not isinstance(metrics, Mapping):
+            raise InvalidInputError(f"metrics is {metrics!r}; expected a mapping of name to number.")
+        return md.validate_metrics(metrics)
+
+    def _validate(self) -> None:
+        validate_group_name(self.group)
+        parse_s3_uri(self.model_data_url, "model artifact URI")
+        if self.evaluation_report_uri:
+            parse_s3_uri(self.evaluation_report_uri, "evaluation report URI")
+        validate_approval_status(self.initial_status)
+        if not self.image_uri or not isinstance(self.image_uri, str):
+            raise InvalidInputError(f"image_uri is {self.image_uri!r}; expected a container image URI.")
+        for kind in ("inference_instance_types", "transform_instance_types"):
+            for instance_type in getattr(self, kind):
+                if not str(instance_type).startswith("ml."):
+                    raise InvalidInputError(
+                        f"Instance type {instance_type!r} in {kind} is not a SageMaker instance type "
+                        "(they start with 'ml.', for example 'ml.m5.large')."
+                    )
+        if not self.content_types or not self.response_types:
+            raise InvalidInputError("content_types and response_types need at least one MIME type each.")
+
+    def _metadata(self, context: Context, key: str, digest: str, metrics: Mapping[str, float]) -> dict[str, str]:
+        registered_by = self.registered_by or triggering_user(context) or f"airflow:{context['ti'].dag_id}"
+        properties: dict[str, Any] = {
+            **dict(self.custom_metadata or {}),
+            md.IDEMPOTENCY_KEY: key,
+            md.ARTIFACT_SHA256: digest,
+            md.ARTIFACT_URI: self.model_data_url,
+            md.REGISTERED_BY: registered_by,
+            md.REGISTERED_AT: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            md.AIRFLOW_RUN: airflow_run_of(context),
+            **md.metric_entries(metrics),
+        }
+        if self.training_job_arn:
+            properties[f"{md.PREFIX}lineage:training-job"] = self.training_job_arn
+        if self.training_data_uris:
+            uris = [self.training_data_uris] if isinstance(self.training_data_uris, str) else self.training_data_uris
+            properties[f"{md.PREFIX}lineage:training-data"] = ",".join(uris)
+        return validate_customer_metadata(properties)
+
+    # ----------------------------------------------------------------------------------- execute
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._validate()
+        metrics = self._validated_metrics()
+        ti = context["ti"]
+        key = md.idempotency_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+
+        # A retry (or a re-run of this DAG run) finds what an earlier try registered.
+        try:
+            existing = self.hook.find_version_by_idempotency_key(self.group, key)
+        except NotFoundError:
+            existing = None  # the group does not exist yet: nothing registered
+        if existing:
+            self.log.info(
+                "Version %s was registered by an earlier try of this DAG run; returning it.",
+                existing["ModelPackageArn"],
+            )
+            return self._finish(context, existing)
+
+        # Read everything before the first write: a bad report or a missing artifact fails cleanly.
+        if self.evaluation_report_uri:
+            metrics = md.metrics_from_report(
+                self.hook.read_json(self.evaluation_report_uri), self.evaluation_report_uri
+            )
+        metrics = metrics or {}
+        digest = self.hook.artifact_sha256(self.model_data_url)
+        properties = self._metadata(context, key, digest, metrics)
+        status, gate_reason = self.initial_status, None
+        if self.quality_gate and not self.quality_gate.is_empty:
+            try:
+                approved = self.hook.latest_approved_version(self.group)
+            except NotFoundError:
+                approved = None
+            approved_metrics = md.metrics_from_metadata((approved or {}).get("CustomerMetadataProperties"))
+            result = self.quality_gate.evaluate(metrics, approved_metrics)
+            gate_reason = f"Quality gate {result.reason}"
+            properties[md.QUALITY_GATE] = gate_reason[:MAX_METADATA_VALUE_LENGTH]
+            if not result.passed:
+                if self.on_gate_failure == "fail":
+                    raise AirflowFailException(f"{gate_reason}. The version was not registered.")
+                status = "Rejected"
+            self.log.info(gate_reason)
+
+        # Writes: group, metrics report, version. Each is idempotent, so a crash between them is
+        # repaired by the retry.
+        self.hook.ensure_group(self.group, self.group_description)
+        report_uri = self.evaluation_report_uri
+        if not report_uri and metrics:
+            bucket, artifact_key = parse_s3_uri(self.model_data_url)
+            prefix = artifact_key.rsplit("/", 1)[0] if "/" in artifact_key else ""
+            report_uri = f"s3://{bucket}/{prefix + '/' if prefix else ''}evaluation-{key}.json"
+            self.hook.write_json(report_uri, md.evaluation_report(metrics))
+        spec: dict[str, Any] = {
+            "ModelApprovalStatus": status,
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": self.image_uri,
+                        "ModelDataUrl": self.model_data_url,
+                        **({"Environment": self.container_environment} if self.container_environment else {}),
+                    }
+                ],
+                "SupportedContentTypes": self.content_types,
+                "SupportedResponseMIMETypes": self.response_types,
+                "SupportedRealtimeInferenceInstanceTypes": self.inference_instance_types,
+                "SupportedTransformInstanceTypes": self.transform_instance_types,
+            },
+            "MetadataProperties": {
+                key_: value
+                for key_, value in {
+                    "CommitId": self.commit_id,
+                    "Repository": self.repository,
+                    "GeneratedBy": f"airflow:{airflow_run_of(context)}",
+                }.items()
+                if value
+            },
+            "CustomerMetadataProperties": properties,
+        }
+        if self.description:
+            spec["ModelPackageDescription"] = self.description
+        if report_uri:
+            spec["ModelMetrics"] = {
+                "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}}
+            }
+        arn = self.hook.register_version(self.group, client_token=key, **spec)
+        self.log.info("Registered %s as %s (artifact sha256 %s)", arn, status, digest)
+        return self._finish(context, self.hook.describe_version(arn))
+
+    def _finish(self, context: Context, version: dict[str, Any]) -> dict[str, Any]:
+        props = version.get("CustomerMetadataProperties") or {}
+        gate = props.get(md.QUALITY_GATE)
+        # A gate-rejected version carries its reason as the decision's description too.
+        if version.get("ModelApprovalStatus") == "Rejected" and gate and not version.get("ApprovalDescription"):
+            version = self.hook.set_approval_status(version["ModelPackageArn"], "Rejected", description=gate)
+        ModelVersionLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            group=version["ModelPackageGroupName"],
+            version=version["ModelPackageVersion"],
+        )
+        return {**summarize(version), "quality_gate": gate}
+

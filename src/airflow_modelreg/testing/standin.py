@@ -1,0 +1,376 @@
+"""The local AWS stand-in: moto's server on a free loopback port, plus what this workflow needs that moto lacks.
+
+The demo and the tests talk to it over HTTP through an ordinary Airflow AWS connection whose extra names its
+``endpoint_url``; the same DAGs run against real AWS when that connection points there instead.
+
+Beyond moto (see :mod:`airflow_modelreg.testing.moto_additions` for the SageMaker actions added), the stand-in
+has a small control API under ``/_standin/`` for tests, the demo and the benchmarks:
+
+``GET /_standin/calls``
+    API calls served since the last reset, by ``service:Action`` (so a test can count what a sensor costs).
+``POST /_standin/calls/reset``
+    Start counting again.
+``POST /_standin/faults`` / ``DELETE /_standin/faults``
+    Fail a share of calls with ``ThrottlingException`` or a 5xx, as AWS does under load:
+    ``{"rate": 0.3, "kinds": ["throttle", "5xx"], "services": ["sagemaker"], "actions": [...], "seed": 1}``.
+``POST /_standin/monitoring-executions``
+    Record a Model Monitor execution and its ``constraint_violations.json`` in S3:
+    ``{"schedule_name": ..., "violations": [...], "status": ..., "account_id": ..., "region_name": ...}``.
+
+Run it on its own with ``python -m airflow_modelreg.testing.standin`` (prints the endpoint URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
+
+# What a throttled or failing call looks like, per wire protocol, as AWS sends it.
+_JSON_FAULTS = {
+    "throttle": (400, "ThrottlingException", "Rate exceeded"),
+    "5xx": (500, "InternalFailure", "We encountered an internal error. Please try again."),
+}
+_QUERY_FAULTS = {
+    "throttle": (400, "Throttling", "Rate exceeded"),
+    "5xx": (500, "InternalFailure", "We encountered an internal error. Please try again."),
+}
+_S3_FAULTS = {
+    "throttle": (503, "SlowDown", "Please reduce your request rate."),
+    "5xx": (500, "InternalError", "We encountered an internal error. Please try again."),
+}
+
+
+class StandInApp:
+    """WSGI application: moto's dispatcher behind call counting, fault injection and the control API."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from airflow_modelreg.testing import moto_additions
+
+        moto_additions.install()
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.faults: dict[str, Any] | None = None
+        self._random = random.Random(0)
+        self.injected: Counter[str] = Counter()
+
+    # -- request identification -----------------------------------------------------------------
+    @staticmethod
+    def _identify(environ: dict[str, Any]) -> tuple[str, str, str]:
+        """Return (service, action, protocol) of an AWS request; reads a query-protocol body in place."""
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = scope.group(3) if scope else "unknown"
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return service, target.rsplit(".", 1)[-1], "json"
+        if service == "s3":
+            return service, f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '/')}", "s3"
+        action = parse_qs(environ.get("QUERY_STRING", "")).get("Action", [None])[0]
+        if action is None and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+        return service, action or environ["REQUEST_METHOD"], "query"
+
+    def _fault_for(self, service: str, action: str) -> str | None:
+        faults = self.faults
+        if not faults:
+            return None
+        if faults.get("services") and service not in faults["services"]:
+            return None
+        if faults.get("actions") and action not in faults["actions"]:
+            return None
+        with self._lock:
+            if self._random.random() >= float(faults.get("rate", 0)):
+                return None
+            kind = self._random.choice(faults.get("kinds") or ["throttle"])
+            self.injected[f"{service}:{action}:{kind}"] += 1
+        return kind
+
+    @staticmethod
+    def _fault_response(kind: str, protocol: str, start_response: Any) -> list[bytes]:
+        if protocol == "json":
+            status, code, message = _JSON_FAULTS[kind]
+            body = json.dumps({"__type": code, "message": message}).encode()
+            headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+        else:
+            status, code, message = (_S3_FAULTS if protocol == "s3" else _QUERY_FAULTS)[kind]
+            inner = f"<Code>{code}</Code><Message>{message}</Message>"
+            body = (
+                f"<Error>{inner}</Error>"
+                if protocol == "s3"
+                else f"<ErrorResponse><Error><Type>Sender</Type>{inner}</Error></ErrorResponse>"
+            ).encode()
+            headers = [("Content-Type", "text/xml")]
+        reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+        start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    # -- control API ----------------------------------------------------------------------------
+    def _control(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+        status, result = "200 OK", {}
+        if path == "/_standin/health":
+            result = {"status": "ok"}
+        elif path == "/_standin/calls" and method == "GET":
+            with self._lock:
+                result = {
+                    "calls": dict(self.calls),
+                    "total": sum(self.calls.values()),
+                    "injected_faults": dict(self.injected),
+                }
+        elif path == "/_standin/calls/reset" and method == "POST":
+            with self._lock:
+                self.calls.clear()
+                self.injected.clear()
+        elif path == "/_standin/faults" and method == "POST":
+            with self._lock:
+                self.faults = payload
+                self._random = random.Random(payload.get("seed", 0))
+            result = {"faults": payload}
+        elif path == "/_standin/faults" and method == "DELETE":
+            self.faults = None
+        elif path == "/_standin/monitoring-executions" and method == "POST":
+            from airflow_modelreg.testing.moto_additions import record_monitoring_execution
+
+            try:
+                execution = record_monitoring_execution(
+                    account_id=payload.get("account_id", DEFAULT_ACCOUNT_ID),
+                    region_name=payload.get("region_name", DEFAULT_REGION),
+                    schedule_name=payload["schedule_name"],
+                    violations=payload.get("violations"),
+                    status=payload.get("status"),
+                    failure_reason=payload.get("failure_reason"),
+                )
+                result = json.loads(json.dumps(execution, default=str))
+            except Exception as error:  # reported to the caller, who asked for something impossible
+                status, result = "400 Bad Request", {"error": str(error)}
+        else:
+            status, result = "404 Not Found", {"error": f"no control route {method} {path}"}
+        body = json.dumps(result).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/_standin/"):
+            return self._control(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self._moto(environ, start_response)
+        service, action, protocol = self._identify(environ)
+        with self._lock:
+            self.calls[f"{service}:{action}"] += 1
+        kind = self._fault_for(service, action)
+        if kind:
+            return self._fault_response(kind, protocol, start_response)
+        return self._moto(environ, start_response)
+
+
+class StandInClient:
+    """Talks to a running stand-in: its connection for Airflow, and its control API."""
+
+    def __init__(self, endpoint_url: str, region_name: str = DEFAULT_REGION) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.region_name = region_name
+
+    # -- what Airflow needs ---------------------------------------------------------------------
+    def connection_extra(self, **extra: Any) -> dict[str, Any]:
+        """The AWS connection extra that points the Amazon provider's hooks at the stand-in."""
+        return {"endpoint_url": self.endpoint_url, "region_name": self.region_name, **extra}
+
+    def connection_json(self, **extra: Any) -> str:
+        """An ``AIRFLOW_CONN_*`` value (JSON form) for an AWS connection to the stand-in."""
+        return json.dumps(
+            {"conn_type": "aws", "login": "testing", "password": "testing", "extra": self.connection_extra(**extra)}
+        )
+
+    def environment(self, conn_id: str = "aws_default") -> dict[str, str]:
+        """Environment variables that give Airflow processes the connection (and boto3 a region)."""
+        return {
+            f"AIRFLOW_CONN_{conn_id.upper()}": self.connection_json(),
+            "AWS_DEFAULT_REGION": self.region_name,
+        }
+
+    def boto3_client(self, service: str, account_id: str | None = None) -> Any:
+        """A plain boto3 client on the stand-in, for tests that set up or inspect AWS state."""
+        import boto3
+
+        client = boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        if account_id:
+            client.meta.events.register(
+                "before-sign.*.*",
+                lambda request, **_: request.headers.__setitem__("x-moto-account-id", account_id),
+            )
+        return client
+
+    # -- control API ----------------------------------------------------------------------------
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(
+            f"{self.endpoint_url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            detail = json.loads(error.read() or b"{}").get("error", "")
+            raise RuntimeError(f"stand-in refused {method} {path}: {detail}") from error
+
+    def calls(self) -> dict[str, int]:
+        """API calls served since the last reset, keyed ``service:Action``."""
+        return self._request("GET", "/_standin/calls")["calls"]
+
+    def reset_calls(self) -> None:
+        self._request("POST", "/_standin/calls/reset", {})
+
+    def inject_faults(
+        self,
+        rate: float,
+        kinds: list[str] | None = None,
+        services: list[str] | None = None,
+        actions: list[str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Fail ``rate`` of matching calls with throttling and/or 5xx errors until :meth:`clear_faults`."""
+        self._request(
+            "POST",
+            "/_standin/faults",
+            {"rate": rate, "kinds": kinds or ["throttle"], "services": services, "actions": actions, "seed": seed},
+        )
+
+    def clear_faults(self) -> None:
+        self._request("DELETE", "/_standin/faults")
+
+    def record_monitoring_execution(
+        self,
+        schedule_name: str,
+        violations: list[dict[str, Any]] | None,
+        status: str | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        failure_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a Model Monitor execution (and its ``constraint_violations.json``) for a schedule."""
+        return self._request(
+            "POST",
+            "/_standin/monitoring-executions",
+            {
+                "schedule_name": schedule_name,
+                "violations": violations,
+                "status": status,
+                "account_id": account_id,
+                "region_name": self.region_name,
+                "failure_reason": failure_reason,
+            },
+        )
+
+    def reset(self) -> None:
+        """Forget every AWS resource (moto's own reset)."""
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST"), timeout=30
+        ).read()
+
+
+def _quiet_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietRequestHandler(MotoRequestHandler):
+        """moto's handler without a log line per request (the call counter keeps the record)."""
+
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return QuietRequestHandler
+
+
+class StandIn(StandInClient):
+    """A stand-in served from a thread of this process on a free loopback port.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, region_name: str = DEFAULT_REGION) -> None:
+        super().__init__("http://unstarted", region_name)
+        self._host, self._port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.app: StandInApp | None = None
+
+    def start(self) -> StandIn:
+        from werkzeug.serving import make_server
+
+        self.app = StandInApp()
+        self._server = make_server(
+            self._host, self._port, self.app, threaded=True, request_handler=_quiet_handler()
+        )
+        host, port = self._server.server_address[:2]
+        self.endpoint_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the local AWS stand-in on loopback.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--url-file", type=Path, help="write the endpoint URL here once serving")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+    standin = StandIn(args.host, args.port).start()
+    if args.url_file:
+        args.url_file.write_text(standin.endpoint_url)
+    print(standin.endpoint_url, flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Shared fixtures: an isolated AIRFLOW_HOME, the local AWS stand-in over HTTP, and a task context."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Each test session gets its own Airflow home and database (a scheduler on a shared SQLite file would
+# pick up a test's runs). Set before anything imports airflow.
+_HOME = Path(tempfile.mkdtemp(prefix="modelreg-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "dags"))
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+import pytest  # noqa: E402
+
+from airflow_modelreg.testing.standin import StandIn  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def standin():
+    """The stand-in on a free loopback port; the ``aws_default`` connection points at it."""
+    server = StandIn().start()
+    previous = {key: os.environ.get(key) for key in server.environment()}
+    os.environ.update(server.environment())
+    yield server
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+@pytest.fixture
+def aws(standin):
+    """A clean stand-in for one test: every resource forgotten, call counters and faults reset."""
+    standin.reset()
+    standin.reset_calls()
+    standin.clear_faults()
+    return standin
+
+
+@pytest.fixture
+def bucket(aws):
+    name = f"models-{uuid.uuid4().hex[:8]}"
+    aws.boto3_client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@dataclass
+class RecordingTaskInstance:
+    """The part of a task instance that operators use, recording what they push to XCom."""
+
+    dag_id: str = "train_and_register"
+    run_id: str = "manual__2026-11-23T00:00:00+00:00"
+    task_id: str = "register"
+    map_index: int = -1
+    try_number: int = 1
+    xcom: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
+        self.xcom[key] = value
+
+
+@dataclass
+class DagRunInfo:
+    dag_id: str = "train_and_register"
+    run_id: str = "manual__2026-11-23T00:00:00+00:00"
+    triggering_user_name: str | None = None
+
+
+@pytest.fixture
+def make_context():
+    """Build the context an operator's ``execute`` receives, for one DAG run and task."""
+
+    def build(task_id: str = "register", run_id: str = "manual__2026-11-23T00:00:00+00:00", **kwargs: Any):
+        ti = RecordingTaskInstance(task_id=task_id, run_id=run_id, **kwargs)
+        return {"ti": ti, "task_instance": ti, "dag_run": DagRunInfo(dag_id=ti.dag_id, run_id=run_id)}
+
+    return build
