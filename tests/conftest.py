@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_modelreg.testing.harness import airflow_environment  # noqa: E402  (imports no airflow)
+
 # Each test session gets its own Airflow home and database (a scheduler on a shared SQLite file would
 # pick up a test's runs). Set before anything imports airflow.
+ROOT = Path(__file__).resolve().parents[1]
+DAG_FOLDERS = [ROOT / "dags", ROOT / "tests" / "dags"]
 _HOME = Path(tempfile.mkdtemp(prefix="modelreg-airflow-home-"))
-os.environ["AIRFLOW_HOME"] = str(_HOME)
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parents[1] / "dags"))
+AIRFLOW_ENV = airflow_environment(_HOME, DAG_FOLDERS)
+os.environ.update(AIRFLOW_ENV)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -37,6 +40,29 @@ def standin():
         else:
             os.environ[key] = value
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow(standin):
+    """A migrated Airflow database and a runner for DAGs (``dag.test()``) with a scripted approver."""
+    from airflow_modelreg.testing.harness import InProcessAirflow, migrate_database
+
+    migrate_database(AIRFLOW_ENV)
+    return InProcessAirflow(DAG_FOLDERS)
+
+
+@pytest.fixture
+def ladder_variable(airflow):
+    """Set the ``modelreg_ladder`` Variable for a test, and remove it afterwards."""
+    import json
+
+    from airflow.models import Variable
+
+    def set_ladder(config):
+        Variable.set("modelreg_ladder", json.dumps(config))
+
+    yield set_ladder
+    Variable.delete("modelreg_ladder")
 
 
 @pytest.fixture

@@ -48,8 +48,13 @@ def _config(sm, name, model, **extra):
     sm.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
-            {"VariantName": "primary", "ModelName": model, "InitialInstanceCount": 1,
-             "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+            {
+                "VariantName": "primary",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            }
         ],
         **extra,
     )
@@ -104,8 +109,14 @@ def test_update_endpoint_unknown_config(sm, models):
 def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, sm, models):
     cloudwatch = aws.boto3_client("cloudwatch")
     cloudwatch.put_metric_alarm(
-        AlarmName="ep-5xx", MetricName="Invocation5XXErrors", Namespace="AWS/SageMaker", Statistic="Sum",
-        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        AlarmName="ep-5xx",
+        MetricName="Invocation5XXErrors",
+        Namespace="AWS/SageMaker",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
     )
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
@@ -114,7 +125,8 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     deployment = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
-                "Type": "CANARY", "WaitIntervalInSeconds": 60,
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 60,
                 "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
             },
             "TerminationWaitInSeconds": 0,
@@ -132,8 +144,13 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
 
 
 def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
-    shadow = {"VariantName": "shadow", "ModelName": "model-b", "InitialInstanceCount": 1,
-              "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+    shadow = {
+        "VariantName": "shadow",
+        "ModelName": "model-b",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+        "InitialVariantWeight": 1.0,
+    }
     _config(sm, "cfg-1", "model-a", ShadowProductionVariants=[shadow])
     assert sm.describe_endpoint_config(EndpointConfigName="cfg-1")["ShadowProductionVariants"] == [shadow]
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
@@ -142,8 +159,12 @@ def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
 
 
 def test_shadow_variant_of_unknown_model_is_refused(sm, models):
-    shadow = {"VariantName": "shadow", "ModelName": "ghost", "InitialInstanceCount": 1,
-              "InstanceType": "ml.m5.large"}
+    shadow = {
+        "VariantName": "shadow",
+        "ModelName": "ghost",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
     with pytest.raises(ClientError) as excinfo:
         _config(sm, "cfg-1", "model-a", ShadowProductionVariants=[shadow])
     assert "Could not find model" in _error(excinfo)[1]
@@ -215,10 +236,22 @@ def _schedule(sm, bucket, name="churn-monitor", endpoint="ep"):
         MonitoringScheduleConfig={
             "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
             "MonitoringJobDefinition": {
-                "MonitoringInputs": [{"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}}],
-                "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {
-                    "S3Uri": f"s3://{bucket}/monitoring", "LocalPath": "/opt/ml/processing/output"}}]},
-                "MonitoringResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}},
+                "MonitoringInputs": [
+                    {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}}
+                ],
+                "MonitoringOutputConfig": {
+                    "MonitoringOutputs": [
+                        {
+                            "S3Output": {
+                                "S3Uri": f"s3://{bucket}/monitoring",
+                                "LocalPath": "/opt/ml/processing/output",
+                            }
+                        }
+                    ]
+                },
+                "MonitoringResources": {
+                    "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
+                },
                 "MonitoringAppSpecification": {"ImageUri": "monitor:latest"},
                 "RoleArn": "arn:aws:iam::123456789012:role/monitor",
             },
@@ -248,17 +281,27 @@ def test_unknown_monitoring_schedule_is_resource_not_found(sm):
 
 def test_recorded_execution_with_violations_is_listed_with_its_report(aws, sm, bucket):
     name = _schedule(sm, bucket)
-    violations = [{"feature_name": "age", "constraint_check_type": "baseline_drift_check",
-                   "description": "Baseline drift distance 0.4 exceeds threshold 0.1"}]
+    violations = [
+        {
+            "feature_name": "age",
+            "constraint_check_type": "baseline_drift_check",
+            "description": "Baseline drift distance 0.4 exceeds threshold 0.1",
+        }
+    ]
     recorded = aws.record_monitoring_execution(name, violations)
     aws.record_monitoring_execution(name, None)  # a later clean execution
     executions = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
-    assert [e["MonitoringExecutionStatus"] for e in executions] == ["Completed", "CompletedWithViolations"] or \
-        [e["MonitoringExecutionStatus"] for e in executions] == ["CompletedWithViolations", "Completed"]
+    assert [e["MonitoringExecutionStatus"] for e in executions] == [
+        "Completed",
+        "CompletedWithViolations",
+    ] or [e["MonitoringExecutionStatus"] for e in executions] == ["CompletedWithViolations", "Completed"]
     with_violations = sm.list_monitoring_executions(
-        MonitoringScheduleName=name, StatusEquals="CompletedWithViolations")["MonitoringExecutionSummaries"]
+        MonitoringScheduleName=name, StatusEquals="CompletedWithViolations"
+    )["MonitoringExecutionSummaries"]
     assert len(with_violations) == 1
-    job = sm.describe_processing_job(ProcessingJobName=with_violations[0]["ProcessingJobArn"].rsplit("/", 1)[1])
+    job = sm.describe_processing_job(
+        ProcessingJobName=with_violations[0]["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
     report_uri = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     assert report_uri == recorded["ReportUri"]
     key = report_uri.removeprefix(f"s3://{bucket}/") + "/constraint_violations.json"
@@ -273,8 +316,12 @@ def _client(aws, **retries):
     from botocore.config import Config
 
     return boto3.client(
-        "sagemaker", endpoint_url=aws.endpoint_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(retries=retries),
+        "sagemaker",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries=retries),
     )
 
 

@@ -55,9 +55,7 @@ def validate_metrics(metrics: Mapping[str, Any], source: str = "metrics") -> dic
         if not isinstance(name, str) or not name or len(name) > 100 - len(METRIC_PREFIX):
             raise InvalidInputError(f"Invalid metric name {name!r} in {source}.")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InvalidInputError(
-                f"Metric {name!r} in {source} is {value!r}; expected a finite number."
-            )
+            raise InvalidInputError(f"Metric {name!r} in {source} is {value!r}; expected a finite number.")
         result[name] = float(value)
     return result
 

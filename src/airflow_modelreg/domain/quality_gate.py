@@ -28,9 +28,7 @@ class QualityGate:
         for kind in ("minimums", "maximums", "must_beat_approved_by"):
             for name, value in getattr(self, kind).items():
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise InvalidInputError(
-                        f"Quality gate {kind}[{name!r}] is {value!r}; expected a number."
-                    )
+                    raise InvalidInputError(f"Quality gate {kind}[{name!r}] is {value!r}; expected a number.")
         for name, margin in self.must_beat_approved_by.items():
             if margin < 0:
                 raise InvalidInputError(

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow_modelreg.domain.errors import NotFoundError, RegistryError
 
 # AWS throttles and sometimes answers 5xx; botocore's "standard" mode retries both with backoff. Used

@@ -38,7 +38,9 @@ class ModelRegistryHook(ModelRegBaseHook):
     def describe_group(self, group: str) -> dict[str, Any]:
         validate_group_name(group)
         return call_aws(
-            f"Model package group {group!r}", self.conn.describe_model_package_group, ModelPackageGroupName=group
+            f"Model package group {group!r}",
+            self.conn.describe_model_package_group,
+            ModelPackageGroupName=group,
         )
 
     def ensure_group(self, group: str, description: str | None = None) -> dict[str, Any]:

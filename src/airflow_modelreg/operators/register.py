@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -135,7 +135,9 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         self.metrics = metrics
         self.evaluation_report_uri = evaluation_report_uri
         self.quality_gate = (
-            quality_gate if isinstance(quality_gate, QualityGate) or quality_gate is None else QualityGate(**quality_gate)
+            quality_gate
+            if isinstance(quality_gate, QualityGate) or quality_gate is None
+            else QualityGate(**quality_gate)
         )
         if on_gate_failure not in ("reject", "fail"):
             raise InvalidInputError(f"on_gate_failure is {on_gate_failure!r}; expected 'reject' or 'fail'.")
@@ -182,7 +184,9 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         if not self.content_types or not self.response_types:
             raise InvalidInputError("content_types and response_types need at least one MIME type each.")
 
-    def _metadata(self, context: Context, key: str, digest: str, metrics: Mapping[str, float]) -> dict[str, str]:
+    def _metadata(
+        self, context: Context, key: str, digest: str, metrics: Mapping[str, float]
+    ) -> dict[str, str]:
         registered_by = self.registered_by or triggering_user(context) or f"airflow:{context['ti'].dag_id}"
         properties: dict[str, Any] = {
             **dict(self.custom_metadata or {}),
@@ -190,14 +194,18 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             md.ARTIFACT_SHA256: digest,
             md.ARTIFACT_URI: self.model_data_url,
             md.REGISTERED_BY: registered_by,
-            md.REGISTERED_AT: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            md.REGISTERED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             md.AIRFLOW_RUN: airflow_run_of(context),
             **md.metric_entries(metrics),
         }
         if self.training_job_arn:
             properties[f"{md.PREFIX}lineage:training-job"] = self.training_job_arn
         if self.training_data_uris:
-            uris = [self.training_data_uris] if isinstance(self.training_data_uris, str) else self.training_data_uris
+            uris = (
+                [self.training_data_uris]
+                if isinstance(self.training_data_uris, str)
+                else self.training_data_uris
+            )
             properties[f"{md.PREFIX}lineage:training-data"] = ",".join(uris)
         return validate_customer_metadata(properties)
 
@@ -293,7 +301,11 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         props = version.get("CustomerMetadataProperties") or {}
         gate = props.get(md.QUALITY_GATE)
         # A gate-rejected version carries its reason as the decision's description too.
-        if version.get("ModelApprovalStatus") == "Rejected" and gate and not version.get("ApprovalDescription"):
+        if (
+            version.get("ModelApprovalStatus") == "Rejected"
+            and gate
+            and not version.get("ApprovalDescription")
+        ):
             version = self.hook.set_approval_status(version["ModelPackageArn"], "Rejected", description=gate)
         ModelVersionLink.persist(
             context=context,
@@ -304,4 +316,3 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             version=version["ModelPackageVersion"],
         )
         return {**summarize(version), "quality_gate": gate}
-

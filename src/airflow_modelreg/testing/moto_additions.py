@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
@@ -45,7 +45,7 @@ _installed = False
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _state(backend: SageMakerModelBackend) -> dict[str, Any]:
@@ -86,9 +86,8 @@ def _settle(backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
     firing = [name for name in alarms if _alarm_state(backend, name) == "ALARM"]
     if firing:
         endpoint.endpoint_status = "RollingBack"
-        endpoint.failure_reason = (
-            f"Update rolled back: CloudWatch alarm(s) {', '.join(firing)} in ALARM during deployment."
-        )
+        reason = f"Update rolled back: CloudWatch alarm(s) {', '.join(firing)} in ALARM during deployment."
+        endpoint.failure_reason = reason  # type: ignore[assignment]
         endpoint._standin_pending = {  # type: ignore[attr-defined]
             "kind": "rollback",
             "settles_at": time.monotonic() + TRANSITION_SECONDS,
@@ -281,7 +280,7 @@ def _create_model_package(self: SageMakerResponse) -> ActionResult:
                 backend.model_packages.pop(deleted_arn, None)
         package = backend.model_packages[arn]
         package.tags = package.tags or []
-        package._standin_life_cycle = self._get_param("ModelLifeCycle")
+        package._standin_life_cycle = self._get_param("ModelLifeCycle")  # type: ignore[attr-defined]
         if token:
             state["client_tokens"][token] = arn
     return ActionResult({"ModelPackageArn": arn})
@@ -499,9 +498,7 @@ def record_monitoring_execution(
         job_name = f"model-monitoring-{scheduled_time:%Y%m%d%H%M}-{abs(hash(schedule_name)) % 10**8:08d}"
         report_uri = None
         if base_uri:
-            report_uri = (
-                f"{base_uri}/{schedule['EndpointName']}/{schedule_name}/{scheduled_time:%Y/%m/%d/%H}"
-            )
+            report_uri = f"{base_uri}/{schedule['EndpointName']}/{schedule_name}/{scheduled_time:%Y/%m/%d/%H}"
             if violations is not None:
                 _put_s3_object(
                     account_id,
@@ -509,7 +506,9 @@ def record_monitoring_execution(
                     json.dumps({"violations": violations}).encode(),
                 )
         backend.create_processing_job(
-            app_specification={"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"},
+            app_specification={
+                "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+            },
             experiment_config={},
             network_config={},
             processing_inputs=[],

@@ -130,7 +130,7 @@ class StandInApp:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         payload = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
-        status, result = "200 OK", {}
+        status, result = "200 OK", dict[str, Any]()
         if path == "/_standin/health":
             result = {"status": "ok"}
         elif path == "/_standin/calls" and method == "GET":
@@ -201,7 +201,12 @@ class StandInClient:
     def connection_json(self, **extra: Any) -> str:
         """An ``AIRFLOW_CONN_*`` value (JSON form) for an AWS connection to the stand-in."""
         return json.dumps(
-            {"conn_type": "aws", "login": "testing", "password": "testing", "extra": self.connection_extra(**extra)}
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": self.connection_extra(**extra),
+            }
         )
 
     def environment(self, conn_id: str = "aws_default") -> dict[str, str]:
@@ -264,7 +269,13 @@ class StandInClient:
         self._request(
             "POST",
             "/_standin/faults",
-            {"rate": rate, "kinds": kinds or ["throttle"], "services": services, "actions": actions, "seed": seed},
+            {
+                "rate": rate,
+                "kinds": kinds or ["throttle"],
+                "services": services,
+                "actions": actions,
+                "seed": seed,
+            },
         )
 
     def clear_faults(self) -> None:

@@ -1,0 +1,111 @@
+"""A scripted approver: answers human-in-the-loop requests through Airflow's REST API, as a person would.
+
+It logs in as a real user of the simple auth manager (``POST /auth/token``), finds pending requests
+(``GET /api/v2/dags/~/dagRuns/~/hitlDetails``) and answers them (``PATCH .../hitlDetails``). It talks to
+a running API server over HTTP, or in-process to the same FastAPI application (for ``dag.test()`` runs).
+
+Airflow 3.3.2 can fail a run when an answer arrives right after the request appears (the scheduler marks the
+resumed task failed while it is still queued), so the approver waits until the task is ``awaiting_input``
+and then ``settle_seconds`` more before answering.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+class ApprovalRefused(Exception):
+    """The API refused an answer (for example 403: the user is not an assigned approver)."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(f"HTTP {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+@dataclass
+class PendingRequest:
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    state: str | None
+    subject: str
+    body: str | None
+    assigned_users: list[dict[str, str]]
+
+
+class ScriptedApprover:
+    """Answer HITL requests as ``username`` through the REST API.
+
+    :param client: an ``httpx.Client`` (with ``base_url`` of a running API server) or a FastAPI
+        ``TestClient`` of ``airflow.api_fastapi.app.create_app()``.
+    """
+
+    def __init__(self, client: Any, username: str, password: str, settle_seconds: float = 3.0) -> None:
+        self.client = client
+        self.username = username
+        self.settle_seconds = settle_seconds
+        response = client.post("/auth/token", json={"username": username, "password": password})
+        if response.status_code >= 300:
+            raise ApprovalRefused(response.status_code, f"login as {username} failed: {response.text}")
+        self._headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def pending(self, dag_id: str | None = None, task_id: str | None = None) -> list[PendingRequest]:
+        params: dict[str, Any] = {"response_received": "false"}
+        if task_id:
+            params["task_id"] = task_id
+        path = f"/api/v2/dags/{dag_id or '~'}/dagRuns/~/hitlDetails"
+        response = self.client.get(path, params=params, headers=self._headers)
+        response.raise_for_status()
+        found = []
+        for item in response.json().get("hitl_details", []):
+            ti = item["task_instance"]
+            found.append(
+                PendingRequest(
+                    dag_id=ti["dag_id"],
+                    run_id=ti["dag_run_id"],
+                    task_id=ti["task_id"],
+                    map_index=ti.get("map_index", -1),
+                    state=ti.get("state"),
+                    subject=item.get("subject", ""),
+                    body=item.get("body"),
+                    assigned_users=item.get("assigned_users") or [],
+                )
+            )
+        return found
+
+    def wait_for(
+        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 120.0
+    ) -> PendingRequest:
+        """Wait until a matching request is ``awaiting_input``, then ``settle_seconds`` more."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for request in self.pending(dag_id, task_id):
+                if request.state == "awaiting_input":
+                    time.sleep(self.settle_seconds)
+                    return request
+            time.sleep(0.5)
+        raise TimeoutError(f"No approval request for dag={dag_id} task={task_id} within {timeout:.0f}s")
+
+    def answer(self, request: PendingRequest, option: str, reason: str = "") -> dict[str, Any]:
+        path = (
+            f"/api/v2/dags/{request.dag_id}/dagRuns/{request.run_id}/taskInstances/"
+            f"{request.task_id}/{request.map_index}/hitlDetails"
+        )
+        response = self.client.patch(
+            path,
+            json={"chosen_options": [option], "params_input": {"reason": reason}},
+            headers=self._headers,
+        )
+        if response.status_code >= 300:
+            raise ApprovalRefused(response.status_code, response.text)
+        return response.json()
+
+    def approve(self, request: PendingRequest, reason: str = "") -> dict[str, Any]:
+        return self.answer(request, "Approve", reason)
+
+    def reject(self, request: PendingRequest, reason: str = "") -> dict[str, Any]:
+        return self.answer(request, "Reject", reason)

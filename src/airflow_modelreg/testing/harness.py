@@ -1,0 +1,166 @@
+"""Run reference DAGs for real in one process: an isolated Airflow home, a migrated database, users with
+known passwords, ``dag.test()`` runs, and a scripted approver answering through the REST API.
+
+Used by ``make demo`` and the tests. ``airflow_environment()`` must be applied to ``os.environ`` before
+``airflow`` is first imported (Airflow reads its configuration at import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from airflow_modelreg.testing.approver import ScriptedApprover
+
+# People of the demo and the tests. Every one is an Airflow admin; who may approve what is decided by
+# the environment ladder (assigned_users), not by Airflow roles.
+USERS: dict[str, str] = {
+    "alice": "alice-pass",  # data scientist: trains and registers
+    "bob": "bob-pass",  # ML lead: approves registrations and dev
+    "carol": "carol-pass",  # QA: approves test and uat
+    "dave": "dave-pass",  # release manager: approves prod
+    "mallory": "mallory-pass",  # not an approver of anything
+}
+
+
+def airflow_environment(
+    home: Path, dag_folders: Iterable[Path], users: Mapping[str, str] = USERS, base_url: str | None = None
+) -> dict[str, str]:
+    """Environment for an isolated Airflow: its own home and SQLite database, the given DAG folders as
+    bundles, and simple-auth-manager users whose passwords are written to a file in the home."""
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps(dict(users)))
+    folders = [Path(folder).resolve() for folder in dag_folders]
+    bundles = [
+        {
+            "name": f"dags-{index}" if index else "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(folder), "refresh_interval": 0},
+        }
+        for index, folder in enumerate(folders)
+    ]
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(folders[0]),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in users),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API__BASE_URL": base_url or "http://localhost:8080",
+        # A fixed-length secret per home, so tokens survive restarts of the home's processes.
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+    }
+    return env
+
+
+def _secret(home: Path) -> str:
+    path = home / "jwt_secret"
+    if not path.exists():
+        path.write_text(os.urandom(48).hex())
+    return path.read_text()
+
+
+def migrate_database(env: Mapping[str, str]) -> None:
+    """``airflow db migrate`` for the environment (a subprocess, so this process's config is untouched)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+
+
+class InProcessAirflow:
+    """Runs DAGs with ``dag.test()`` and answers approvals through the in-process REST application."""
+
+    def __init__(self, dag_folders: Iterable[Path], users: Mapping[str, str] = USERS) -> None:
+        self.dag_folders = [Path(folder) for folder in dag_folders]
+        self.users = dict(users)
+        self._dags: dict[str, Any] = {}
+
+    def dag(self, dag_id: str) -> Any:
+        if dag_id not in self._dags:
+            from airflow.dag_processing.dagbag import DagBag
+
+            for folder in self.dag_folders:
+                bag = DagBag(dag_folder=str(folder))
+                if bag.import_errors:
+                    raise RuntimeError(f"DAG import errors in {folder}: {bag.import_errors}")
+                self._dags.update(bag.dags)
+        return self._dags[dag_id]
+
+    @cached_property
+    def rest_client(self) -> Any:
+        from airflow.api_fastapi.app import create_app
+        from fastapi.testclient import TestClient
+
+        return TestClient(create_app("all"))
+
+    def approver(self, username: str, settle_seconds: float = 3.0) -> ScriptedApprover:
+        return ScriptedApprover(
+            self.rest_client, username, self.users[username], settle_seconds=settle_seconds
+        )
+
+    def run(
+        self,
+        dag_id: str,
+        conf: Mapping[str, Any] | None = None,
+        while_running: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Run a DAG to its end; ``while_running`` (answering approvals, say) runs in a thread meanwhile.
+
+        Returns the finished DagRun; an exception raised by ``while_running`` is raised here.
+        """
+        outcome: dict[str, Any] = {}
+
+        def side() -> None:
+            try:
+                outcome["result"] = while_running() if while_running else None
+            except BaseException as error:  # handed to the caller below
+                outcome["error"] = error
+
+        thread = threading.Thread(target=side, name=f"while-{dag_id}", daemon=True)
+        if while_running:
+            thread.start()
+        dag_run = self.dag(dag_id).test(run_conf=dict(conf or {}))
+        if while_running:
+            thread.join(timeout=60)
+        if "error" in outcome:
+            raise outcome["error"]
+        return dag_run
+
+    @staticmethod
+    def task_states(dag_run: Any) -> dict[str, str]:
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+            return {ti.task_id: str(ti.state) for ti in rows}
+
+    @staticmethod
+    def xcom(dag_run: Any, task_id: str) -> Any:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            row = (
+                session.query(XComModel)
+                .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key="return_value")
+                .one_or_none()
+            )
+            return None if row is None else XComModel.deserialize_value(row)

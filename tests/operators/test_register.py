@@ -1,0 +1,156 @@
+"""RegisterModelVersionOperator against the stand-in: idempotency, lineage, digest, gate, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.domain.quality_gate import QualityGate
+from tests.helpers import IMAGE, put_artifact, register_operator, write_calls
+
+
+def _versions(aws, group="churn"):
+    return aws.boto3_client("sagemaker").list_model_packages(ModelPackageGroupName=group)[
+        "ModelPackageSummaryList"
+    ]
+
+
+def test_register_creates_pending_version_with_lineage_metrics_and_digest(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket, body=b"weights" * 1000)
+    result = register_operator(artifact, group_description="Churn propensity").execute(make_context())
+
+    assert result["status"] == "PendingManualApproval"
+    assert result["version"] == 1
+    assert result["digest"] == hashlib.sha256(b"weights" * 1000).hexdigest()
+    assert result["metrics"] == {"auc": 0.91, "accuracy": 0.88}
+    json.dumps(result)  # XCom-serialisable
+
+    sm = aws.boto3_client("sagemaker")
+    group = sm.describe_model_package_group(ModelPackageGroupName="churn")
+    assert group["ModelPackageGroupDescription"] == "Churn propensity"
+    version = sm.describe_model_package(ModelPackageName=result["arn"])
+    container = version["InferenceSpecification"]["Containers"][0]
+    assert container == {"Image": IMAGE, "ModelDataUrl": artifact}
+    assert version["MetadataProperties"]["CommitId"] == "3f2a9c1"
+    assert version["MetadataProperties"]["GeneratedBy"].startswith("airflow:train_and_register/manual__")
+    props = version["CustomerMetadataProperties"]
+    assert props[md.REGISTERED_BY] == "alice"
+    assert props[md.ARTIFACT_SHA256] == result["digest"]
+    report_uri = version["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    bucket_name, key = report_uri.removeprefix("s3://").split("/", 1)
+    report = json.loads(aws.boto3_client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read())
+    assert report == {"metrics": {"auc": {"value": 0.91}, "accuracy": {"value": 0.88}}}
+
+
+def test_retry_of_the_same_dag_run_returns_the_first_version(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    first = register_operator(artifact).execute(make_context())
+    retry = register_operator(artifact).execute(make_context(try_number=2))
+    assert retry["arn"] == first["arn"]
+    assert len(_versions(aws)) == 1
+    other_run = register_operator(artifact).execute(make_context(run_id="manual__2026-11-24T00:00:00+00:00"))
+    assert other_run["version"] == 2
+
+
+def test_client_token_alone_covers_a_retry_whose_lookup_misses(aws, bucket, make_context):
+    """If the metadata lookup cannot see the first version, the ClientToken still returns it."""
+    artifact = put_artifact(aws, bucket)
+    first = register_operator(artifact).execute(make_context())
+    operator = register_operator(artifact)
+    operator.hook.find_version_by_idempotency_key = lambda group, key, scan=50: None  # lookup misses
+    assert operator.execute(make_context())["arn"] == first["arn"]
+    assert len(_versions(aws)) == 1
+
+
+def test_evaluation_report_from_s3(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    aws.boto3_client("s3").put_object(
+        Bucket=bucket,
+        Key="eval/report.json",
+        Body=json.dumps(
+            {"binary_classification_metrics": {"auc": {"value": 0.93, "standard_deviation": 0.01}}}
+        ),
+    )
+    result = register_operator(
+        artifact, metrics=None, evaluation_report_uri=f"s3://{bucket}/eval/report.json"
+    ).execute(make_context())
+    assert result["metrics"] == {"auc": 0.93}
+
+
+def test_malformed_evaluation_report_fails_before_any_write(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    aws.boto3_client("s3").put_object(Bucket=bucket, Key="eval/bad.json", Body=b'{"summary": "great"}')
+    aws.reset_calls()
+    with pytest.raises(InvalidInputError, match="has no metrics"):
+        register_operator(
+            artifact, metrics=None, evaluation_report_uri=f"s3://{bucket}/eval/bad.json"
+        ).execute(make_context())
+    assert write_calls(aws) == {}
+
+
+def test_gate_failure_registers_rejected_with_the_reason(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    gate = QualityGate(minimums={"auc": 0.95})
+    result = register_operator(artifact, quality_gate=gate).execute(make_context())
+    assert result["status"] == "Rejected"
+    described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=result["arn"])
+    assert "auc=0.91 is below the minimum 0.95" in described["ApprovalDescription"]
+
+
+def test_gate_failure_can_refuse_to_register(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    aws.reset_calls()
+    with pytest.raises(AirflowFailException, match="not registered"):
+        register_operator(artifact, quality_gate={"minimums": {"auc": 0.95}}, on_gate_failure="fail").execute(
+            make_context()
+        )
+    assert write_calls(aws) == {}
+
+
+def test_gate_must_beat_the_approved_version(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    first = register_operator(artifact).execute(make_context())
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=first["arn"], ModelApprovalStatus="Approved"
+    )
+    gate = {"must_beat_approved_by": {"auc": 0.02}}
+    worse = register_operator(artifact, metrics={"auc": 0.92}, quality_gate=gate).execute(
+        make_context(run_id="r2")
+    )
+    better = register_operator(artifact, metrics={"auc": 0.95}, quality_gate=gate).execute(
+        make_context(run_id="r3")
+    )
+    assert worse["status"] == "Rejected"
+    assert "does not beat the approved 0.91 by 0.02" in worse["quality_gate"]
+    assert better["status"] == "PendingManualApproval"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"group": "g" * 64}, "64 characters long"),
+        ({"group": "churn_model"}, "contains '_'"),
+        ({"initial_status": "Approvedd"}, "Invalid approval status 'Approvedd'"),
+        ({"inference_instance_types": ["m5.large"]}, "'m5.large'"),
+        ({"metrics": {"auc": float("nan")}}, "finite number"),
+        ({"custom_metadata": {"note": "x" * 300}}, "at most 256"),
+    ],
+)
+def test_bad_input_fails_before_any_write_naming_the_value(aws, bucket, make_context, overrides, message):
+    artifact = put_artifact(aws, bucket)
+    aws.reset_calls()
+    with pytest.raises(InvalidInputError, match=message):
+        register_operator(artifact, **overrides).execute(make_context())
+    assert write_calls(aws) == {}
+
+
+def test_missing_artifact_fails_before_any_write(aws, bucket, make_context):
+    aws.reset_calls()
+    with pytest.raises(NotFoundError, match=f"s3://{bucket}/missing/model.tar.gz"):
+        register_operator(f"s3://{bucket}/missing/model.tar.gz").execute(make_context())
+    assert write_calls(aws) == {}
