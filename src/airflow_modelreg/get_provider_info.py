@@ -28,9 +28,26 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Amazon SageMaker Model Registry",
-                "python-modules": ["airflow_modelreg.operators.register"],
+                "python-modules": [
+                    "airflow_modelreg.operators.register",
+                    "airflow_modelreg.operators.approval",
+                    "airflow_modelreg.operators.set_approval",
+                ],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "Amazon SageMaker Model Registry",
+                "python-modules": ["airflow_modelreg.sensors.model_approval"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Amazon SageMaker Model Registry",
+                "python-modules": ["airflow_modelreg.triggers.model_approval"],
+            }
+        ],
+        "notifications": ["airflow_modelreg.notifications.email.ModelApprovalEmailNotifier"],
         "extra-links": [
             "airflow_modelreg.links.model_registry.ModelVersionLink",
             "airflow_modelreg.links.model_registry.EndpointLink",

@@ -150,6 +150,58 @@ class ModelRegistryHook(ModelRegBaseHook):
         validate_model_package_arn(arn)
         call_aws(f"Deleting {arn}", self.conn.delete_model_package, ModelPackageName=arn)
 
+    # ------------------------------------------------------------------------------ state events
+    def route_state_changes_to_queue(self, queue_name: str, groups: list[str] | None = None) -> str:
+        """Route "SageMaker Model Package State Change" events (of ``groups``, or all) to an SQS queue.
+
+        Creates, if missing, the queue (with a policy letting EventBridge send to it), an EventBridge rule
+        named after the queue, and its target. Returns the queue URL for ``ModelApprovalSensor``.
+        """
+        for group in groups or []:
+            validate_group_name(group)
+        sqs = self.sibling("sqs").conn
+        events = self.sibling("events").conn
+        queue_url = call_aws(f"Creating SQS queue {queue_name!r}", sqs.create_queue, QueueName=queue_name)[
+            "QueueUrl"
+        ]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        pattern: dict[str, Any] = {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Model Package State Change"],
+        }
+        if groups:
+            pattern["detail"] = {"ModelPackageGroupName": list(groups)}
+        rule_arn = call_aws(
+            f"Creating EventBridge rule {queue_name!r}",
+            events.put_rule,
+            Name=queue_name,
+            EventPattern=json.dumps(pattern),
+            State="ENABLED",
+            Description="Model registry decisions for airflow-modelreg",
+        )["RuleArn"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        call_aws(
+            f"Targeting {queue_name!r} from its rule",
+            events.put_targets,
+            Rule=queue_name,
+            Targets=[{"Id": "modelreg-queue", "Arn": queue_arn}],
+        )
+        return queue_url
+
     # ---------------------------------------------------------------------------------- artifacts
     def artifact_sha256(self, uri: str) -> str:
         """SHA-256 of an S3 object, read as a stream (constant memory whatever the artifact's size)."""

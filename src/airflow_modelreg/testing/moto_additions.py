@@ -15,6 +15,8 @@ Added or corrected:
 * ``DeleteModelPackage``; version numbers are never reused after a delete.
 * ``AddTags``/``ListTags``/``DeleteTags`` on a model package ARN (moto raises ``ValueError``).
 * ``CreateModelPackage`` honours ``ClientToken``: the same token returns the version it first made.
+* "SageMaker Model Package State Change" events reach EventBridge (and its rules' targets) when a version
+  is created or its approval status is set, as SageMaker sends them.
 * ``UpdateModelPackage`` merges ``CustomerMetadataProperties`` and leaves fields it was not given alone
   (moto replaces the metadata and clears the approval status), and accepts ``ModelLifeCycle``.
 """
@@ -29,6 +31,7 @@ from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.responses import ActionResult, EmptyResult
+from moto.events.models import events_backends
 from moto.s3.models import s3_backends
 from moto.sagemaker import models as sm_models
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
@@ -283,6 +286,7 @@ def _create_model_package(self: SageMakerResponse) -> ActionResult:
         package._standin_life_cycle = self._get_param("ModelLifeCycle")  # type: ignore[attr-defined]
         if token:
             state["client_tokens"][token] = arn
+        _emit_state_change(backend, package)
     return ActionResult({"ModelPackageArn": arn})
 
 
@@ -308,6 +312,8 @@ def _update_model_package(self: SageMakerResponse) -> ActionResult:
         if life_cycle is not None:
             package._standin_life_cycle = life_cycle
         package.modifications_done()
+        if status is not None:
+            _emit_state_change(backend, package)
     return ActionResult({"ModelPackageArn": package.arn})
 
 
@@ -330,6 +336,30 @@ def _delete_model_package(self: SageMakerResponse) -> ActionResult:
             del backend.model_package_name_mapping[key]
         _state(backend)["deleted_packages"][package.arn] = package
     return EmptyResult()
+
+
+def _emit_state_change(backend: SageMakerModelBackend, package: Any) -> None:
+    """Send "SageMaker Model Package State Change" to EventBridge, as SageMaker does on create and update."""
+    detail = {
+        "ModelPackageGroupName": package.model_package_group_name,
+        "ModelPackageVersion": package.model_package_version,
+        "ModelPackageArn": package.arn,
+        "ModelPackageName": package.model_package_name,
+        "ModelApprovalStatus": package.model_approval_status,
+        "ApprovalDescription": package.approval_description,
+        "CreationTime": package.creation_time.isoformat() if package.creation_time else None,
+    }
+    events = events_backends[backend.account_id][backend.region_name]
+    events.put_events(
+        [
+            {
+                "Source": "aws.sagemaker",
+                "DetailType": "SageMaker Model Package State Change",
+                "Detail": json.dumps(detail),
+                "Resources": [package.arn],
+            }
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------- tags

@@ -1,0 +1,79 @@
+"""Tell approvers by email that a version waits for them, with its card and a link to the approval page."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.bases.notifier import BaseNotifier
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def approval_link(context: Context, base_url: str | None = None) -> str:
+    """The Airflow UI page where the approver answers the running approval task."""
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    return HITLOperator.generate_link_to_ui_from_context(context=context, base_url=base_url)
+
+
+def card_html(markdown_text: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(markdown_text)
+
+
+class ModelApprovalEmailNotifier(BaseNotifier):
+    """Email the approvers of a :class:`RequestModelApprovalOperator` task when it starts waiting.
+
+    The message carries the version card (metrics beside the approved version's, lineage, digest) and a
+    link that opens the task's approval page in the Airflow UI. Sent through an Airflow SMTP connection.
+
+    :param to: recipient addresses (templated).
+    :param smtp_conn_id: the Airflow SMTP connection.
+    :param from_email: sender; defaults to the connection's ``from_email``.
+    :param base_url: the Airflow UI's address for the link; defaults to ``[api] base_url``.
+    """
+
+    template_fields = ("to", "from_email", "base_url")
+
+    def __init__(
+        self,
+        *,
+        to: str | Sequence[str],
+        smtp_conn_id: str = "smtp_default",
+        from_email: str | None = None,
+        base_url: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.to = to
+        self.smtp_conn_id = smtp_conn_id
+        self.from_email = from_email
+        self.base_url = base_url
+
+    def message(self, context: Context) -> tuple[str, str]:
+        """Subject and HTML body for the approval request in ``context``."""
+        task = context["task"]
+        link = approval_link(context, self.base_url)
+        subject = str(getattr(task, "subject", None) or "A model version waits for your approval")
+        body = card_html(getattr(task, "body", None) or "")
+        content = (
+            f"<p>A model version waits for your decision in Airflow.</p>{body}"
+            f'<p><a href="{html.escape(link, quote=True)}">Approve or reject in Airflow</a></p>'
+            f"<p style='color:#666'>Link: {html.escape(link)}</p>"
+        )
+        return subject, content
+
+    def notify(self, context: Context) -> None:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        subject, content = self.message(context)
+        recipients: Iterable[str] = [self.to] if isinstance(self.to, str) else list(self.to)
+        with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
+            kwargs: dict[str, Any] = {"to": list(recipients), "subject": subject, "html_content": content}
+            if self.from_email:
+                kwargs["from_email"] = self.from_email
+            smtp.send_email_smtp(**kwargs)
+        self.log.info("Told %s about: %s", ", ".join(recipients), subject)

@@ -1,0 +1,103 @@
+"""Decide on a version without a person: an explicit status, or a quality gate that rejects below threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain.approval import Approver, Decision
+from airflow_modelreg.domain.errors import InvalidInputError
+from airflow_modelreg.domain.quality_gate import QualityGate
+from airflow_modelreg.domain.validation import validate_approval_status, validate_model_package_arn
+from airflow_modelreg.domain.versions import summarize
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.operators.register import airflow_run_of
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
+    """Set a version's approval status automatically, and record why.
+
+    Either ``status`` is given, or a ``quality_gate`` decides from the metrics recorded on the version
+    (and those of the approved version): a failing version is Rejected with the gate's reasons; a passing
+    one is Approved only when ``approve_on_pass``, else left for a person.
+
+    :param model_package_arn: the version (templated).
+    :param status: ``Approved``, ``Rejected`` or ``PendingManualApproval`` (templated).
+    :param reason: why (templated); recorded in ``ApprovalDescription``.
+    :param quality_gate: a :class:`QualityGate` or its keyword arguments.
+    :param approve_on_pass: approve a version that passes the gate.
+    """
+
+    aws_hook_class = ModelRegistryHook
+    template_fields: Sequence[str] = aws_template_fields("model_package_arn", "status", "reason")
+    operator_extra_links = (ModelVersionLink(),)
+
+    def __init__(
+        self,
+        *,
+        model_package_arn: str,
+        status: str | None = None,
+        reason: str = "",
+        quality_gate: QualityGate | Mapping[str, Any] | None = None,
+        approve_on_pass: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (status is None) == (quality_gate is None):
+            raise InvalidInputError("Give exactly one of status or quality_gate.")
+        self.model_package_arn = model_package_arn
+        self.status = status
+        self.reason = reason
+        self.quality_gate = QualityGate(**quality_gate) if isinstance(quality_gate, Mapping) else quality_gate
+        self.approve_on_pass = approve_on_pass
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        validate_model_package_arn(self.model_package_arn)
+        if self.status is not None:
+            status, reason = validate_approval_status(self.status), self.reason
+            version = self.hook.describe_version(self.model_package_arn)
+        else:
+            assert self.quality_gate is not None
+            version = self.hook.describe_version(self.model_package_arn)
+            metrics = md.metrics_from_metadata(version.get("CustomerMetadataProperties"))
+            approved = self.hook.latest_approved_version(version["ModelPackageGroupName"])
+            baseline = None
+            if approved and approved["ModelPackageArn"] != version["ModelPackageArn"]:
+                baseline = md.metrics_from_metadata(approved.get("CustomerMetadataProperties"))
+            result = self.quality_gate.evaluate(metrics, baseline)
+            reason = f"Quality gate {result.reason}" + (f". {self.reason}" if self.reason else "")
+            if not result.passed:
+                status = "Rejected"
+            elif self.approve_on_pass:
+                status = "Approved"
+            else:
+                self.log.info("%s; left for a person to decide.", reason)
+                return {**summarize(version), "decision": None}
+        decision = Decision(
+            status=status,
+            approver=Approver(id=f"airflow:{context['ti'].dag_id}", name=f"airflow:{context['ti'].dag_id}"),
+            decided_at=datetime.now(UTC),
+            reason=reason,
+            airflow_run=airflow_run_of(context),
+        )
+        decided = self.hook.set_approval_status(
+            self.model_package_arn, status, description=decision.description()
+        )
+        ModelVersionLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            group=decided["ModelPackageGroupName"],
+            version=decided["ModelPackageVersion"],
+        )
+        return {**summarize(decided), "decision": {"status": status, "reason": reason}}

@@ -1,0 +1,123 @@
+"""Wait until a version is decided by anyone, anywhere: the Airflow UI, SageMaker Studio, the AWS CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import conf
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from airflow_modelreg.domain.validation import validate_model_package_arn
+from airflow_modelreg.domain.versions import summarize
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.triggers.model_approval import ModelApprovalTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
+    """Wait until a version is Approved or Rejected, by whoever decides and wherever.
+
+    Approved succeeds and returns the version's summary; Rejected fails with the decision's description,
+    or skips when ``skip_on_reject``; the sensor's ``timeout`` fails with a message naming the version.
+
+    Deferrable: the wait happens in the triggerer, where waiters on the same group share one
+    ``ListModelPackages`` poll per interval; with ``sqs_queue_url`` it reads the EventBridge
+    "SageMaker Model Package State Change" events routed to that queue instead (no registry polling).
+
+    :param model_package_arn: the version to wait for (templated).
+    :param skip_on_reject: skip instead of failing when the version is rejected.
+    :param sqs_queue_url: SQS queue receiving the group's state-change events (event-driven path).
+    :param deferrable: wait in the triggerer without holding a worker slot.
+    """
+
+    aws_hook_class = ModelRegistryHook
+    template_fields: Sequence[str] = aws_template_fields("model_package_arn", "sqs_queue_url")
+    operator_extra_links = (ModelVersionLink(),)
+    ui_color = "#ffe1a8"
+
+    def __init__(
+        self,
+        *,
+        model_package_arn: str,
+        skip_on_reject: bool = False,
+        sqs_queue_url: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_package_arn = model_package_arn
+        self.skip_on_reject = skip_on_reject
+        self.sqs_queue_url = sqs_queue_url
+        self.deferrable = deferrable
+
+    def _decided(self, status: str | None, version: dict[str, Any]) -> dict[str, Any] | None:
+        if status == "Approved":
+            return summarize(version)
+        if status == "Rejected":
+            message = (
+                f"Version {self.model_package_arn} was rejected: "
+                f"{version.get('ApprovalDescription') or 'no reason given'}"
+            )
+            if self.skip_on_reject:
+                raise AirflowSkipException(message)
+            raise AirflowFailException(message)
+        return None
+
+    def poke(self, context: Context) -> bool:
+        version = self.hook.describe_version(self.model_package_arn)
+        self._result = self._decided(version.get("ModelApprovalStatus"), version)
+        return self._result is not None
+
+    def execute(self, context: Context) -> Any:
+        validate_model_package_arn(self.model_package_arn)
+        if not self.deferrable:
+            super().execute(context)
+            return self._result
+        # Decided already? Then there is nothing to wait for.
+        version = self.hook.describe_version(self.model_package_arn)
+        result = self._decided(version.get("ModelApprovalStatus"), version)
+        if result is not None:
+            return result
+        self.defer(
+            trigger=ModelApprovalTrigger(
+                model_package_arn=self.model_package_arn,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                botocore_config=self.botocore_config,
+                poll_interval=self.poke_interval,
+                timeout_at=time.time() + self.timeout,
+                sqs_queue_url=self.sqs_queue_url,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + 60),  # the trigger's own timeout fires first
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        event = event or {}
+        status = event.get("status")
+        if status == "timeout":
+            raise AirflowFailException(
+                f"Timed out after {self.timeout:.0f}s waiting for a decision on {self.model_package_arn}; "
+                "it is still PendingManualApproval."
+            )
+        if status == "error":
+            raise AirflowFailException(
+                f"Watching {self.model_package_arn} failed: {event.get('message', 'unknown error')}"
+            )
+        # The registry is the source of truth (an event may be older than the latest decision).
+        version = self.hook.describe_version(self.model_package_arn)
+        result = self._decided(version.get("ModelApprovalStatus"), version)
+        if result is None:
+            raise AirflowFailException(
+                f"The trigger reported {status} for {self.model_package_arn}, but the registry says "
+                f"{version.get('ModelApprovalStatus')}."
+            )
+        return result

@@ -1,0 +1,81 @@
+"""The approval email reaches a real SMTP server (aiosmtpd) with the version card and the approval link."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import re
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.helpers import put_artifact, register_operator
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler API
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ["AIRFLOW_CONN_SMTP_TEST"] = json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "modelreg@example.com"},
+        }
+    )
+    yield inbox
+    controller.stop()
+    os.environ.pop("AIRFLOW_CONN_SMTP_TEST", None)
+
+
+def _html(message):
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no HTML part")
+
+
+def test_approval_email_carries_the_card_and_a_link_to_the_approval_page(
+    airflow, aws, bucket, make_context, smtp_server
+):
+    version = register_operator(put_artifact(aws, bucket), metrics={"auc": 0.91}).execute(make_context())
+
+    def bob_approves():
+        bob = airflow.approver("bob")
+        return bob.approve(bob.wait_for("approve_with_email"), reason="ok")
+
+    dag_run = airflow.run("approve_with_email", {"arn": version["arn"]}, bob_approves)
+    assert str(dag_run.state) == "success"
+
+    assert len(smtp_server.messages) == 1
+    recipients, message = smtp_server.messages[0]
+    assert recipients == ["bob@example.com"]
+    assert message["Subject"] == "Approve churn version 1?"
+    body = _html(message)
+    assert "<td>auc</td>" in body and "<td>0.91</td>" in body
+    assert version["digest"] in body
+    links = re.findall(r'href="([^"]+required_actions[^"]*)"', body)
+    assert links == [
+        f"http://localhost:8080/dags/approve_with_email/runs/{dag_run.run_id}/tasks/approve/required_actions"
+        "?map_index=-1"
+    ]
+    # The link's page is served by the Airflow UI (the browser test clicks through it for real).
+    page = airflow.rest_client.get(links[0].removeprefix("http://localhost:8080"))
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()

@@ -1,0 +1,53 @@
+"""SetModelApprovalOperator: automated decisions, recorded with their reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_modelreg.domain.errors import InvalidInputError
+from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
+from tests.helpers import put_artifact, register_operator
+
+
+@pytest.fixture
+def version(aws, bucket, make_context):
+    return register_operator(put_artifact(aws, bucket), metrics={"auc": 0.7}).execute(make_context())
+
+
+def _describe(aws, arn):
+    return aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=arn)
+
+
+def test_gate_rejects_below_threshold(aws, version, make_context):
+    op = SetModelApprovalOperator(
+        task_id="gate", model_package_arn=version["arn"], quality_gate={"minimums": {"auc": 0.8}}
+    )
+    result = op.execute(make_context(task_id="gate"))
+    assert result["status"] == "Rejected"
+    described = _describe(aws, version["arn"])
+    assert described["ModelApprovalStatus"] == "Rejected"
+    assert "auc=0.7 is below the minimum 0.8" in described["ApprovalDescription"]
+    assert "by airflow:train_and_register" in described["ApprovalDescription"]
+
+
+def test_passing_gate_leaves_the_version_for_a_person(aws, version, make_context):
+    op = SetModelApprovalOperator(
+        task_id="gate", model_package_arn=version["arn"], quality_gate={"minimums": {"auc": 0.5}}
+    )
+    assert op.execute(make_context(task_id="gate"))["decision"] is None
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_explicit_status_with_reason(aws, version, make_context):
+    op = SetModelApprovalOperator(
+        task_id="set", model_package_arn=version["arn"], status="Rejected", reason="superseded"
+    )
+    op.execute(make_context(task_id="set"))
+    assert "Reason: superseded" in _describe(aws, version["arn"])["ApprovalDescription"]
+
+
+def test_unknown_status_fails_before_any_write(aws, version, make_context):
+    op = SetModelApprovalOperator(task_id="set", model_package_arn=version["arn"], status="Aproved")
+    with pytest.raises(InvalidInputError, match="'Aproved'"):
+        op.execute(make_context(task_id="set"))
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
