@@ -95,6 +95,9 @@ class RecordingTaskInstance:
     def xcom_push(self, key: str, value: Any, **_: Any) -> None:
         self.xcom[key] = value
 
+    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
+        return self.xcom.get(key)
+
 
 @dataclass
 class DagRunInfo:

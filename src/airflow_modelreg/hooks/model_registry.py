@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from airflow_modelreg.domain import metadata as md
-from airflow_modelreg.domain.errors import NotFoundError, RegistryError
+from airflow_modelreg.domain.errors import GovernanceError, NotFoundError, RegistryError
 from airflow_modelreg.domain.validation import (
     parse_s3_uri,
     validate_approval_status,
@@ -149,6 +149,63 @@ class ModelRegistryHook(ModelRegBaseHook):
     def delete_version(self, arn: str) -> None:
         validate_model_package_arn(arn)
         call_aws(f"Deleting {arn}", self.conn.delete_model_package, ModelPackageName=arn)
+
+    # ------------------------------------------------------------------------------- resolution
+    def resolve_approved(
+        self, pointer_name: str, pointers: Any, verify_artifact: bool = False
+    ) -> dict[str, Any]:
+        """The version approved for an environment, in O(1) calls: read its pointer, describe the version.
+
+        Never scans the group. Refuses (``GovernanceError``) a version the registry no longer says is
+        Approved (revoked after promotion) and a digest that differs between the pointer and the registry
+        (or, with ``verify_artifact``, the artifact in S3).
+
+        :param pointer_name: the environment's parameter (``{prefix}/{group}/{environment}``).
+        :param pointers: the environment's :class:`ParameterStoreHook`.
+        """
+        found = pointers.get_pointer(pointer_name)
+        if found is None:
+            raise NotFoundError(
+                f"No version is approved for {pointer_name}: the parameter does not exist yet."
+            )
+        pointer, parameter_version = found
+        version = self.describe_version(pointer.arn)
+        status = version.get("ModelApprovalStatus")
+        if status != "Approved":
+            raise GovernanceError(
+                f"Refused: {pointer_name} points to {pointer.arn}, which is {status} now "
+                f"({version.get('ApprovalDescription') or 'no description'}). Promote or roll back to an "
+                "approved version."
+            )
+        recorded = (version.get("CustomerMetadataProperties") or {}).get(md.ARTIFACT_SHA256)
+        if recorded != pointer.digest:
+            raise GovernanceError(
+                f"Refused: the digest in {pointer_name} ({pointer.digest}) differs from the registry's "
+                f"({recorded}) for {pointer.arn}."
+            )
+        if verify_artifact:
+            uri = (version.get("CustomerMetadataProperties") or {}).get(md.ARTIFACT_URI)
+            actual = self.artifact_sha256(uri) if uri else None
+            if actual != recorded:
+                raise GovernanceError(
+                    f"Refused: the artifact {uri} of {pointer.arn} changed since registration "
+                    f"(SHA-256 {actual} != {recorded})."
+                )
+        container = (version.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
+        return {
+            "group": pointer.group,
+            "environment": pointer.environment,
+            "version": pointer.version,
+            "arn": pointer.arn,
+            "digest": pointer.digest,
+            "status": status,
+            "artifact": container.get("ModelDataUrl"),
+            "image": container.get("Image"),
+            "approved_by": pointer.approved_by,
+            "approved_at": pointer.approved_at,
+            "action": pointer.action,
+            "pointer_version": parameter_version,
+        }
 
     # ------------------------------------------------------------------------------ state events
     def route_state_changes_to_queue(self, queue_name: str, groups: list[str] | None = None) -> str:

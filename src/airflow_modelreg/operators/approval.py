@@ -119,18 +119,27 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
                 return self.hook.describe_version(summary["ModelPackageArn"])
         return None
 
-    def check_can_request(self, version: Mapping[str, Any]) -> None:
-        """A registration approval is for a version still pending; a promotion needs an approved one."""
+    def check_can_request(self, version: Mapping[str, Any], context: Context) -> None:
+        """A registration approval is for a version still pending (promotions check more)."""
         status = version.get("ModelApprovalStatus")
-        if self.environment is None and status != "PendingManualApproval":
+        if status != "PendingManualApproval":
             raise AirflowSkipException(
                 f"Version {version['ModelPackageArn']} is already {status}"
                 f" ({version.get('ApprovalDescription') or 'no description'}); nothing to approve."
             )
 
+    def card_extra(self, version: Mapping[str, Any], context: Context) -> str:
+        """Markdown appended to the version card (promotions show the environment's current version)."""
+        return ""
+
+    def request_subject(self, version: Mapping[str, Any]) -> str:
+        return f"Approve {version['ModelPackageGroupName']} version {version['ModelPackageVersion']}?"
+
     # --------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> Any:
         validate_model_package_arn(self.model_package_arn)
+        version = self.hook.describe_version(self.model_package_arn)
+        self.check_can_request(version, context)
         approvers = self.allowed_approvers()
         if not approvers:
             step = f"environment {self.environment!r}" if self.environment else "registration"
@@ -138,18 +147,15 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
                 f"No approvers are configured for {step}: set them in the ladder (Variable "
                 "'modelreg_ladder') or pass approvers=[...]. Refusing to ask nobody."
             )
-        version = self.hook.describe_version(self.model_package_arn)
-        self.check_can_request(version)
         group, number = version["ModelPackageGroupName"], version["ModelPackageVersion"]
         self.assigned_users = [{"id": name, "name": name} for name in approvers]
-        target = f" for {self.environment}" if self.environment else ""
-        self.subject = f"Approve {group} version {number}{target}?"
+        self.subject = self.request_subject(version)
         self.body = version_card(
             version,
             self._baseline(version),
             registry_url=registry_console_url(self.hook.conn_region_name, group, number),
             environment=self.environment,
-        )
+        ) + self.card_extra(version, context)
         ModelVersionLink.persist(
             context=context,
             operator=self,
@@ -158,6 +164,7 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
             group=group,
             version=number,
         )
+        target = f" for {self.environment}" if self.environment else ""
         self.log.info("Asking %s to decide on %s%s", ", ".join(approvers), self.model_package_arn, target)
         return super().execute(context)
 
@@ -184,8 +191,12 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
             )
             raise AirflowFailException(str(refusal)) from refusal
         decision = self.decision(approver, chosen, reason, context, event.get("responded_at"))
-        decided = self.record(decision, version)
+        decided = self.record(decision, version, context)
         super().execute_complete(context, event)  # skips downstream (or fails) on Reject
+        return self.result(decided, decision)
+
+    def result(self, decided: dict[str, Any], decision: Decision) -> dict[str, Any]:
+        """The XCom document: the version's summary and the decision."""
         return {**summarize(decided), "decision": self.decision_document(decision)}
 
     def decision(
@@ -201,7 +212,7 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
             environment=self.environment,
         )
 
-    def record(self, decision: Decision, version: Mapping[str, Any]) -> dict[str, Any]:
+    def record(self, decision: Decision, version: Mapping[str, Any], context: Context) -> dict[str, Any]:
         """Write a registration decision to the registry (promotion subclasses record their own way)."""
         return self.hook.set_approval_status(
             self.model_package_arn,

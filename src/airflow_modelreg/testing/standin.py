@@ -11,8 +11,10 @@ has a small control API under ``/_standin/`` for tests, the demo and the benchma
 ``POST /_standin/calls/reset``
     Start counting again.
 ``POST /_standin/faults`` / ``DELETE /_standin/faults``
-    Fail a share of calls with ``ThrottlingException`` or a 5xx, as AWS does under load:
-    ``{"rate": 0.3, "kinds": ["throttle", "5xx"], "services": ["sagemaker"], "actions": [...], "seed": 1}``.
+    Fail a share of calls with ``ThrottlingException`` or a 5xx, as AWS does under load, or refuse one
+    kind of write (``deny``) to stop a task at that boundary:
+    ``{"rate": 0.3, "kinds": ["throttle", "5xx"], "services": ["sagemaker"], "actions": [...], "seed": 1,
+    "body_contains": "..."}``.
 ``POST /_standin/monitoring-executions``
     Record a Model Monitor execution and its ``constraint_violations.json`` in S3:
     ``{"schedule_name": ..., "violations": [...], "status": ..., "account_id": ..., "region_name": ...}``.
@@ -50,6 +52,8 @@ _QUERY_FAULTS = {
     "throttle": (400, "Throttling", "Rate exceeded"),
     "5xx": (500, "InternalFailure", "We encountered an internal error. Please try again."),
 }
+# A refusal AWS does not retry: used to stop a task exactly at one write boundary, as a crash would.
+_JSON_FAULTS["deny"] = (400, "AccessDeniedException", "Injected by the stand-in: this write is refused.")
 _S3_FAULTS = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "5xx": (500, "InternalError", "We encountered an internal error. Please try again."),
@@ -91,7 +95,7 @@ class StandInApp:
             action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
         return service, action or environ["REQUEST_METHOD"], "query"
 
-    def _fault_for(self, service: str, action: str) -> str | None:
+    def _fault_for(self, service: str, action: str, environ: dict[str, Any]) -> str | None:
         faults = self.faults
         if not faults:
             return None
@@ -99,12 +103,22 @@ class StandInApp:
             return None
         if faults.get("actions") and action not in faults["actions"]:
             return None
+        if faults.get("body_contains") and faults["body_contains"].encode() not in self._body(environ):
+            return None
         with self._lock:
             if self._random.random() >= float(faults.get("rate", 0)):
                 return None
             kind = self._random.choice(faults.get("kinds") or ["throttle"])
             self.injected[f"{service}:{action}:{kind}"] += 1
         return kind
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> bytes:
+        """The request body, read once and put back for moto."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
 
     @staticmethod
     def _fault_response(kind: str, protocol: str, start_response: Any) -> list[bytes]:
@@ -180,7 +194,7 @@ class StandInApp:
         service, action, protocol = self._identify(environ)
         with self._lock:
             self.calls[f"{service}:{action}"] += 1
-        kind = self._fault_for(service, action)
+        kind = self._fault_for(service, action, environ)
         if kind:
             return self._fault_response(kind, protocol, start_response)
         return self._moto(environ, start_response)
@@ -194,18 +208,27 @@ class StandInClient:
         self.region_name = region_name
 
     # -- what Airflow needs ---------------------------------------------------------------------
-    def connection_extra(self, **extra: Any) -> dict[str, Any]:
-        """The AWS connection extra that points the Amazon provider's hooks at the stand-in."""
-        return {"endpoint_url": self.endpoint_url, "region_name": self.region_name, **extra}
+    def connection_extra(self, account_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        """The AWS connection extra that points the Amazon provider's hooks at the stand-in.
 
-    def connection_json(self, **extra: Any) -> str:
+        With ``account_id``, the connection assumes a role in that account, as a connection to another
+        real account would (moto keeps resources per account and maps the issued keys to it).
+        """
+        result: dict[str, Any] = {"endpoint_url": self.endpoint_url, "region_name": self.region_name}
+        if account_id:
+            result["role_arn"] = f"arn:aws:iam::{account_id}:role/modelreg"
+            # The provider never sends AssumeRole to the global endpoint_url; name STS's explicitly.
+            result["service_config"] = {"sts": {"endpoint_url": self.endpoint_url}}
+        return {**result, **extra}
+
+    def connection_json(self, account_id: str | None = None, **extra: Any) -> str:
         """An ``AIRFLOW_CONN_*`` value (JSON form) for an AWS connection to the stand-in."""
         return json.dumps(
             {
                 "conn_type": "aws",
                 "login": "testing",
                 "password": "testing",
-                "extra": self.connection_extra(**extra),
+                "extra": self.connection_extra(account_id, **extra),
             }
         )
 
@@ -264,8 +287,13 @@ class StandInClient:
         services: list[str] | None = None,
         actions: list[str] | None = None,
         seed: int = 0,
+        body_contains: str | None = None,
     ) -> None:
-        """Fail ``rate`` of matching calls with throttling and/or 5xx errors until :meth:`clear_faults`."""
+        """Fail ``rate`` of matching calls until :meth:`clear_faults`.
+
+        ``kinds``: ``throttle`` and ``5xx`` (retried by botocore), ``deny`` (AccessDenied, not retried: stops
+        a task at that call as a crash would). ``body_contains`` narrows the faults to one kind of request.
+        """
         self._request(
             "POST",
             "/_standin/faults",
@@ -275,6 +303,7 @@ class StandInClient:
                 "services": services,
                 "actions": actions,
                 "seed": seed,
+                "body_contains": body_contains,
             },
         )
 

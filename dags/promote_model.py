@@ -1,0 +1,48 @@
+"""Promote an approved version up the ladder, dev -> test -> uat -> prod, with a person at each step.
+
+The story: after registration approval, this DAG takes the version one environment at a time. Each step
+shows the target environment's approvers the version card (metrics, lineage, digest, what the environment
+runs now, who approved the earlier steps) and waits, without a worker slot, for their decision in the
+Airflow UI. On approval the stage is recorded in the registry and the environment's pointer in Parameter
+Store (``/modelreg/<group>/<environment>``, in that environment's account when the ladder names a
+connection) moves to the version; an Asset event "approved for <environment>" lets deploy and inference
+DAGs follow. A rejection stops the climb; no step can be skipped and the registrant cannot approve.
+
+Approvers come from the ``modelreg_ladder`` Variable. Defaults run on the local AWS stand-in.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param
+
+from airflow_modelreg.assets import APPROVALS_ALIAS
+from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+
+ENVIRONMENTS = ("dev", "test", "uat", "prod")
+
+with DAG(
+    dag_id="promote_model",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["modelreg", "reference"],
+    params={
+        "arn": Param("", type="string", description="ARN of the approved version to promote"),
+        "evidence": Param({}, type="object", description="Facts for the approvers (inference metrics...)"),
+    },
+    render_template_as_native_obj=True,
+    doc_md=__doc__,
+) as dag:
+    previous = None
+    for environment in ENVIRONMENTS:
+        step = PromoteModelVersionOperator(
+            task_id=f"promote_to_{environment}",
+            model_package_arn="{{ params.arn }}",
+            environment=environment,
+            evidence="{{ params.evidence }}",
+            outlets=[APPROVALS_ALIAS],
+        )
+        if previous is not None:
+            previous >> step
+        previous = step
