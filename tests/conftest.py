@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import json
 import os
+import socket
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 import pytest  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
 
 from airflow_modelreg.testing.standin import StandIn  # noqa: E402
 
@@ -115,3 +119,33 @@ def make_context():
         return {"ti": ti, "task_instance": ti, "dag_run": DagRunInfo(dag_id=ti.dag_id, run_id=run_id)}
 
     return build
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler API
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ["AIRFLOW_CONN_SMTP_TEST"] = json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "modelreg@example.com"},
+        }
+    )
+    yield inbox
+    controller.stop()
+    os.environ.pop("AIRFLOW_CONN_SMTP_TEST", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from airflow_modelreg.operators.register import RegisterModelVersionOperator
@@ -38,3 +39,47 @@ def write_calls(aws) -> dict[str, int]:
         for call, count in aws.calls().items()
         if not call.split(":", 1)[1].startswith(_READ_PREFIXES)
     }
+
+
+def html_part(message) -> str:
+    """The HTML body of an email message."""
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no HTML part")
+
+
+LADDER = {
+    "registration_approvers": ["bob"],
+    "environments": [
+        {"name": "dev", "approvers": ["bob"]},
+        {"name": "test", "approvers": ["carol"]},
+        {"name": "uat", "approvers": ["carol"]},
+        {"name": "prod", "approvers": ["dave"]},
+    ],
+}
+
+
+def answer(person: str, option: str = "Approve", reason: str = "ok") -> dict[str, Any]:
+    """A HITL answer event as Airflow hands it to ``execute_complete``."""
+    from datetime import datetime
+
+    return {
+        "chosen_options": [option],
+        "params_input": {"reason": reason},
+        "responded_by_user": {"id": person, "name": person},
+        "responded_at": datetime.now(UTC),
+    }
+
+
+def read_pointer(
+    aws, env: str, group: str = "churn", account_id: str | None = None, prefix: str = "/modelreg"
+):
+    """The environment's pointer as stored in Parameter Store, or None."""
+    import json
+
+    ssm = aws.boto3_client("ssm", account_id=account_id)
+    try:
+        return json.loads(ssm.get_parameter(Name=f"{prefix}/{group}/{env}")["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        return None

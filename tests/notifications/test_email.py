@@ -2,53 +2,9 @@
 
 from __future__ import annotations
 
-import email
-import json
-import os
 import re
-import socket
 
-import pytest
-from aiosmtpd.controller import Controller
-
-from tests.helpers import put_artifact, register_operator
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler API
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    os.environ["AIRFLOW_CONN_SMTP_TEST"] = json.dumps(
-        {
-            "conn_type": "smtp",
-            "host": "127.0.0.1",
-            "port": port,
-            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "modelreg@example.com"},
-        }
-    )
-    yield inbox
-    controller.stop()
-    os.environ.pop("AIRFLOW_CONN_SMTP_TEST", None)
-
-
-def _html(message):
-    for part in message.walk():
-        if part.get_content_type() == "text/html":
-            return part.get_payload(decode=True).decode()
-    raise AssertionError("no HTML part")
+from tests.helpers import html_part, put_artifact, register_operator
 
 
 def test_approval_email_carries_the_card_and_a_link_to_the_approval_page(
@@ -67,7 +23,7 @@ def test_approval_email_carries_the_card_and_a_link_to_the_approval_page(
     recipients, message = smtp_server.messages[0]
     assert recipients == ["bob@example.com"]
     assert message["Subject"] == "Approve churn version 1?"
-    body = _html(message)
+    body = html_part(message)
     assert "<td>auc</td>" in body and "<td>0.91</td>" in body
     assert version["digest"] in body
     links = re.findall(r'href="([^"]+required_actions[^"]*)"', body)

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.domain.environments import EnvironmentLadder
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.operators.promote import PromoteModelVersionOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.testing.approver import ApprovalRefused
-from tests.helpers import put_artifact, register_operator, write_calls
+from tests.helpers import LADDER, answer, put_artifact, read_pointer, register_operator, write_calls
 
-LADDER = {
-    "registration_approvers": ["bob"],
-    "environments": [
-        {"name": "dev", "approvers": ["bob"]},
-        {"name": "test", "approvers": ["carol"]},
-        {"name": "uat", "approvers": ["carol"]},
-        {"name": "prod", "approvers": ["dave"]},
-    ],
-}
 STEPS = [("dev", "bob"), ("test", "carol"), ("uat", "carol"), ("prod", "dave")]
 
 
@@ -41,14 +35,6 @@ def approved(aws, bucket, make_context):
         return version["arn"]
 
     return make
-
-
-def _pointer(aws, env, group="churn", account_id=None):
-    ssm = aws.boto3_client("ssm", account_id=account_id)
-    try:
-        return json.loads(ssm.get_parameter(Name=f"/modelreg/{group}/{env}")["Parameter"]["Value"])
-    except ssm.exceptions.ParameterNotFound:
-        return None
 
 
 def _history(aws, env, group="churn"):
@@ -85,10 +71,10 @@ def test_one_version_climbs_dev_test_uat_prod_with_four_approvals(airflow, aws, 
             request = person.wait_for("promote_model", f"promote_to_{env}")
             assert [user["id"] for user in request.assigned_users] == [person_name]
             person.approve(request, reason=f"ready for {env}")
-            pointer = _wait(lambda env=env: _pointer(aws, env))
+            pointer = _wait(lambda env=env: read_pointer(aws, env))
             props, _ = _metadata(aws, arn)
             later = [e for e, _ in STEPS[STEPS.index((env, person_name)) + 1 :]]
-            observed.append((env, pointer, props, [_pointer(aws, e) for e in later]))
+            observed.append((env, pointer, props, [read_pointer(aws, e) for e in later]))
 
     dag_run = airflow.run("promote_model", {"arn": arn}, four_people_approve)
 
@@ -104,6 +90,34 @@ def test_one_version_climbs_dev_test_uat_prod_with_four_approvals(airflow, aws, 
     result = airflow.xcom(dag_run, "promote_to_prod")
     assert result["pointer"]["approved_by"] == "dave" and result["environment"] == "prod"
 
+    # The audit tells the whole story: registration, the registry approval and the four promotions.
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow_modelreg.cli",
+            "audit",
+            "churn",
+            "--format",
+            "json",
+            "--ladder",
+            json.dumps(LADDER),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+    assert cli.returncode == 0, cli.stderr
+    events = json.loads(cli.stdout[cli.stdout.index("[") :])
+    promotions = [(e["environment"], e["by"], e["reason"]) for e in events if e["event"] == "promoted"]
+    assert promotions == [(env, who, f"ready for {env}") for env, who in STEPS]
+    assert [e["event"] for e in events][:1] == ["registered"]
+    times = [e["time"] for e in events]
+    assert times == sorted(times) and all(times)
+    table = ModelRegistryHook().audit("churn", EnvironmentLadder.from_config(LADDER))
+    assert len(table) == len(events)
+
 
 @pytest.mark.parametrize("case", ["skip_to_prod", "rejected_version"])
 def test_refused_promotions_write_nothing(airflow, aws, ladder_variable, approved, case):
@@ -114,7 +128,7 @@ def test_refused_promotions_write_nothing(airflow, aws, ladder_variable, approve
     dag_run = airflow.run("promote_one", {"arn": arn, "environment": environment})
     assert str(dag_run.state) == "failed"
     assert write_calls(aws) == {}
-    assert _pointer(aws, environment) is None
+    assert read_pointer(aws, environment) is None
 
 
 def test_user_not_allowed_for_the_environment_is_refused(airflow, aws, ladder_variable, approved):
@@ -136,19 +150,10 @@ def test_user_not_allowed_for_the_environment_is_refused(airflow, aws, ladder_va
     dag_run = airflow.run("promote_one", {"arn": arn, "environment": "dev"}, mallory_then_bob)
     assert seen == {"mallory": 403, "dave": 403, "writes": {}}
     assert str(dag_run.state) == "success"
-    assert _pointer(aws, "dev") is None
+    assert read_pointer(aws, "dev") is None
     props, described = _metadata(aws, arn)
     assert described["ModelApprovalStatus"] == "Approved"  # a refused promotion does not revoke the version
     assert "not this week" in props["modelreg:rejected:dev"]
-
-
-def _answer(person, option="Approve", reason="ok"):
-    return {
-        "chosen_options": [option],
-        "params_input": {"reason": reason},
-        "responded_by_user": {"id": person, "name": person},
-        "responded_at": datetime.now(UTC),
-    }
 
 
 def _promote_op(arn, environment="dev"):
@@ -175,10 +180,10 @@ def test_crash_between_registry_and_pointer_is_repaired_by_the_retry(aws, approv
         rate=1.0, kinds=["deny"], services=["ssm"], actions=["PutParameter"], body_contains="run_key"
     )
     with pytest.raises(Exception, match="AccessDenied"):
-        _promote_op(arn).execute_complete(context, _answer("bob"))
+        _promote_op(arn).execute_complete(context, answer("bob"))
     aws.clear_faults()
     props, _ = _metadata(aws, arn)
-    assert "modelreg:env:dev" in props and _pointer(aws, "dev") is None  # half done
+    assert "modelreg:env:dev" in props and read_pointer(aws, "dev") is None  # half done
 
     retry = make_context(task_id="promote", run_id="promote-run", try_number=2)
     retry["ti"].xcom.update(context["ti"].xcom)
@@ -202,8 +207,8 @@ def test_crash_between_registry_and_pointer_is_repaired_by_the_retry(aws, approv
         environment="dev",
         ladder=LADDER,
         parameter_prefix="/clean",
-    ).execute_complete(clean_context, _answer("bob"))
-    crashed_pointer = _pointer(aws, "dev")
+    ).execute_complete(clean_context, answer("bob"))
+    crashed_pointer = read_pointer(aws, "dev")
     clean_pointer = json.loads(
         aws.boto3_client("ssm").get_parameter(Name="/clean/churn/dev")["Parameter"]["Value"]
     )
@@ -231,7 +236,7 @@ def test_concurrent_promotions_of_two_versions_one_wins(aws, approved, make_cont
 
     def approve(arn):
         try:
-            outcomes[arn] = _promote_op(arn).execute_complete(contexts[arn], _answer("bob"))
+            outcomes[arn] = _promote_op(arn).execute_complete(contexts[arn], answer("bob"))
         except AirflowFailException as refusal:
             outcomes[arn] = refusal
 
@@ -245,7 +250,7 @@ def test_concurrent_promotions_of_two_versions_one_wins(aws, approved, make_cont
     losers = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
     assert len(winners) == 1 and len(losers) == 1
     assert "changed while this promotion waited" in str(losers[0])
-    assert _pointer(aws, "dev")["arn"] == winners[0]
+    assert read_pointer(aws, "dev")["arn"] == winners[0]
     loser_arn = first if winners[0] == second else second
     assert "modelreg:env:dev" not in _metadata(aws, loser_arn)[0]  # registry and pointer agree
     assert "modelreg:env:dev" in _metadata(aws, winners[0])[0]
@@ -321,10 +326,10 @@ def test_environment_in_another_account_keeps_its_pointer_there(aws, approved, m
     op.check_can_request(op.hook.describe_version(arn), context)
     PromoteModelVersionOperator(
         task_id="promote", model_package_arn=arn, environment="prod", ladder=ladder
-    ).execute_complete(context, _answer("dave"))
+    ).execute_complete(context, answer("dave"))
 
-    assert _pointer(aws, "prod", account_id="222222222222")["arn"] == arn
-    assert _pointer(aws, "prod") is None  # not in the registry's account
+    assert read_pointer(aws, "prod", account_id="222222222222")["arn"] == arn
+    assert read_pointer(aws, "prod") is None  # not in the registry's account
     assert "modelreg:env:prod" in _metadata(aws, arn)[0]  # the registry stays with the group's account
     resolved = ResolveApprovedModelOperator(
         task_id="resolve", group="churn", environment="prod", ladder=ladder

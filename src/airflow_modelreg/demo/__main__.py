@@ -81,25 +81,59 @@ def run_lifecycle(standin, timeline: Timeline) -> int:
     timeline.say(
         "registry",
         f"{version['group']} v{version['version']} is {version['status']} "
-        f"(sha256 {version['digest'][:12]}..., metrics {version['metrics']})",
+        f"(registered by {version['registered_by']}, the user who triggered the run; "
+        f"sha256 {version['digest'][:12]}..., metrics {version['metrics']})",
     )
-    print_audit(standin, version["group"])
+
+    def four_approvals():
+        for env, person in (("dev", "bob"), ("test", "carol"), ("uat", "carol"), ("prod", "dave")):
+            approver = airflow.approver(person)
+            request = approver.wait_for("promote_model", f"promote_to_{env}")
+            timeline.say("approval", f"{person} sees '{request.subject}' and approves")
+            approver.approve(request, reason=f"checks passed for {env}")
+
+    timeline.say("promote", "promote_model: dev -> test -> uat -> prod, one approver per step")
+    run = airflow.run("promote_model", {"arn": version["arn"]}, four_approvals)
+    if not succeeded(airflow, run, timeline):
+        return 1
+    for env in ("dev", "test", "uat", "prod"):
+        pointer = airflow.xcom(run, f"promote_to_{env}")["pointer"]
+        timeline.say(
+            "pointer",
+            f"/modelreg/churn/{env} -> v{pointer['version']} (approved by {pointer['approved_by']} "
+            f"at {pointer['approved_at']})",
+        )
+
+    timeline.say("inference", "batch_inference in prod: resolve the approved model, score 2000 customers")
+    run = airflow.run("batch_inference", {"environment": "prod"})
+    if not succeeded(airflow, run, timeline):
+        return 1
+    scored = airflow.xcom(run, "score_batch")
+    timeline.say(
+        "inference",
+        f"prod scored {scored['rows']} rows with v{scored['version']} (batch AUC {scored['batch_auc']}); "
+        "prod is the last environment, so no promotion is requested",
+    )
+    print_audit(version["group"])
     return 0
 
 
-def print_audit(standin, group: str) -> None:
-    sm = standin.boto3_client("sagemaker")
-    print("\nAudit of", group)
-    print(f"{'version':<8} {'status':<22} {'registered by':<14} decision")
-    for summary in sm.list_model_packages(ModelPackageGroupName=group, SortOrder="Ascending")[
-        "ModelPackageSummaryList"
-    ]:
-        described = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        props = described.get("CustomerMetadataProperties") or {}
-        print(
-            f"{described['ModelPackageVersion']:<8} {described['ModelApprovalStatus']:<22} "
-            f"{props.get('modelreg:registered-by', '-'):<14} {described.get('ApprovalDescription', '-')}"
-        )
+def succeeded(airflow, run, timeline: Timeline) -> bool:
+    if str(run.state) == "success":
+        return True
+    timeline.say("FAILED", f"{run.dag_id} ended {run.state}: {airflow.task_states(run)}")
+    return False
+
+
+def print_audit(group: str) -> None:
+    from airflow_modelreg.domain.audit import render
+    from airflow_modelreg.domain.environments import EnvironmentLadder
+    from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+
+    events = ModelRegistryHook().audit(group, EnvironmentLadder.from_config(LADDER))
+    print(f"\nAudit of {group} (airflow-modelreg audit {group}):\n")
+    print(render(events))
+    print()
 
 
 if __name__ == "__main__":

@@ -150,6 +150,34 @@ class ModelRegistryHook(ModelRegBaseHook):
         validate_model_package_arn(arn)
         call_aws(f"Deleting {arn}", self.conn.delete_model_package, ModelPackageName=arn)
 
+    # ------------------------------------------------------------------------------------ audit
+    def audit(
+        self,
+        group: str,
+        ladder: Any = None,
+        parameter_prefix: str = "/modelreg",
+    ) -> list[Any]:
+        """The whole story of a group (:class:`~airflow_modelreg.domain.audit.AuditEvent`, oldest first):
+        registrations, decisions, promotions, rollbacks and refusals, from the registry and from
+        Parameter Store's history of each environment's pointer (in each environment's account)."""
+        from airflow_modelreg.domain import audit
+        from airflow_modelreg.domain.environments import EnvironmentLadder
+        from airflow_modelreg.domain.pointers import parameter_name
+        from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
+
+        ladder = ladder or EnvironmentLadder()
+        versions = [
+            self.describe_version(summary["ModelPackageArn"])
+            for summary in self.list_versions(group, newest_first=False)
+        ]
+        histories = {}
+        for env in ladder.environments:
+            pointers = ParameterStoreHook.for_environment(
+                env, self.aws_conn_id, self._region_name, self._verify
+            )
+            histories[env.name] = list(pointers.history(parameter_name(parameter_prefix, group, env.name)))
+        return audit.assemble(versions, histories)
+
     # ------------------------------------------------------------------------------- resolution
     def resolve_approved(
         self, pointer_name: str, pointers: Any, verify_artifact: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
@@ -31,7 +31,11 @@ class ModelApprovalEmailNotifier(BaseNotifier):
     The message carries the version card (metrics beside the approved version's, lineage, digest) and a
     link that opens the task's approval page in the Airflow UI. Sent through an Airflow SMTP connection.
 
-    :param to: recipient addresses (templated).
+    :param to: recipient addresses (templated); default: the addresses of the task's assigned approvers,
+        from ``approver_emails`` or the ``modelreg_approver_emails`` Variable (``{"bob": "bob@..."}``).
+    :param approver_emails: user id -> address, for the default recipients.
+    :param fail_on_error: fail the approval task when the mail cannot be sent (default: log and go on; the
+        request stays visible in the Airflow UI).
     :param smtp_conn_id: the Airflow SMTP connection.
     :param from_email: sender; defaults to the connection's ``from_email``.
     :param base_url: the Airflow UI's address for the link; defaults to ``[api] base_url``.
@@ -42,13 +46,17 @@ class ModelApprovalEmailNotifier(BaseNotifier):
     def __init__(
         self,
         *,
-        to: str | Sequence[str],
+        to: str | Sequence[str] | None = None,
+        approver_emails: Mapping[str, str] | None = None,
+        fail_on_error: bool = False,
         smtp_conn_id: str = "smtp_default",
         from_email: str | None = None,
         base_url: str | None = None,
     ) -> None:
         super().__init__()
         self.to = to
+        self.approver_emails = approver_emails
+        self.fail_on_error = fail_on_error
         self.smtp_conn_id = smtp_conn_id
         self.from_email = from_email
         self.base_url = base_url
@@ -66,14 +74,34 @@ class ModelApprovalEmailNotifier(BaseNotifier):
         )
         return subject, content
 
+    def recipients(self, context: Context) -> list[str]:
+        if self.to:
+            return [self.to] if isinstance(self.to, str) else list(self.to)
+        emails = self.approver_emails
+        if emails is None:
+            from airflow.sdk import Variable
+
+            emails = Variable.get("modelreg_approver_emails", default={}, deserialize_json=True)
+        assigned = getattr(context["task"], "assigned_users", None) or []
+        return [emails[user["id"]] for user in assigned if user.get("id") in emails]
+
     def notify(self, context: Context) -> None:
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-        subject, content = self.message(context)
-        recipients: Iterable[str] = [self.to] if isinstance(self.to, str) else list(self.to)
-        with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
-            kwargs: dict[str, Any] = {"to": list(recipients), "subject": subject, "html_content": content}
-            if self.from_email:
-                kwargs["from_email"] = self.from_email
-            smtp.send_email_smtp(**kwargs)
+        try:
+            recipients: Iterable[str] = self.recipients(context)
+            if not recipients:
+                self.log.warning("No email address for the approvers; nobody was told by email.")
+                return
+            subject, content = self.message(context)
+            with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
+                kwargs: dict[str, Any] = {"to": list(recipients), "subject": subject, "html_content": content}
+                if self.from_email:
+                    kwargs["from_email"] = self.from_email
+                smtp.send_email_smtp(**kwargs)
+        except Exception as error:
+            if self.fail_on_error:
+                raise
+            self.log.error("Could not email the approvers (%s); the request waits in the Airflow UI.", error)
+            return
         self.log.info("Told %s about: %s", ", ".join(recipients), subject)

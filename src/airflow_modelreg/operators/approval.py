@@ -139,6 +139,14 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
     def execute(self, context: Context) -> Any:
         validate_model_package_arn(self.model_package_arn)
         version = self.hook.describe_version(self.model_package_arn)
+        ModelVersionLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            group=version["ModelPackageGroupName"],
+            version=version["ModelPackageVersion"],
+        )
         self.check_can_request(version, context)
         approvers = self.allowed_approvers()
         if not approvers:
@@ -156,14 +164,6 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
             registry_url=registry_console_url(self.hook.conn_region_name, group, number),
             environment=self.environment,
         ) + self.card_extra(version, context)
-        ModelVersionLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            group=group,
-            version=number,
-        )
         target = f" for {self.environment}" if self.environment else ""
         self.log.info("Asking %s to decide on %s%s", ", ".join(approvers), self.model_package_arn, target)
         return super().execute(context)

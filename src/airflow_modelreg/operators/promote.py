@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_modelreg.assets import approved_model_asset
 from airflow_modelreg.config import resolve_ladder
@@ -69,7 +69,10 @@ class PromoteModelVersionOperator(RequestModelApprovalOperator):
     without asking again; a write lock on the environment makes concurrent promotions take turns, and a
     promotion whose environment changed while it waited for its approver is refused.
 
-    :param environment: the target environment; default: the next one after the version's highest.
+    :param environment: the target environment; default: the next one after ``from_environment``, else
+        after the highest environment the version reached.
+    :param from_environment: promote to the environment after this one (a batch inference step in
+        ``test`` asks ``uat``'s approvers); skipped when it is the last.
     :param parameter_prefix: Parameter Store prefix of the pointers.
     :param evidence: extra facts for the approver (for example batch inference metrics), shown on the card.
     :param verify_artifact: re-hash the artifact in S3 and refuse a mismatch (default on).
@@ -79,6 +82,7 @@ class PromoteModelVersionOperator(RequestModelApprovalOperator):
         *RequestModelApprovalOperator.template_fields,
         "parameter_prefix",
         "evidence",
+        "from_environment",
     )
     template_fields_renderers = {"evidence": "json"}
     ui_color = "#c9daf8"
@@ -91,9 +95,11 @@ class PromoteModelVersionOperator(RequestModelApprovalOperator):
         parameter_prefix: str = DEFAULT_PREFIX,
         evidence: Mapping[str, Any] | None = None,
         verify_artifact: bool = True,
+        from_environment: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(model_package_arn=model_package_arn, environment=environment, **kwargs)
+        self.from_environment = from_environment
         self.parameter_prefix = parameter_prefix
         self.evidence = evidence
         self.verify_artifact = verify_artifact
@@ -124,7 +130,14 @@ class PromoteModelVersionOperator(RequestModelApprovalOperator):
     # ----------------------------------------------------------------------------------- checks
     def resolve_target(self, version: Mapping[str, Any]) -> None:
         held = promoted_environments(version)
-        if not self.environment:
+        if not self.environment and self.from_environment:
+            following = self.ladder_in_use.next(self.from_environment)
+            if following is None:
+                raise AirflowSkipException(
+                    f"{self.from_environment!r} is the last environment; nothing to promote to."
+                )
+            self.environment = following.name
+        elif not self.environment:
             reached = [name for name in self.ladder_in_use.names if name in held]
             following = self.ladder_in_use.next(reached[-1] if reached else None)
             if following is None:

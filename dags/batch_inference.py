@@ -1,0 +1,88 @@
+"""Score a batch with the model approved for an environment, then ask the next environment's approvers.
+
+The story: an inference pipeline never names a model version. ``resolve_model`` asks Parameter Store which
+version is approved for its environment (two API calls, however many versions exist) and refuses one that
+was revoked or whose digest no longer matches. ``score_batch`` downloads that artifact, scores the day's
+customers and writes the predictions to S3. ``request_promotion`` then shows the next environment's
+approvers the version card with the batch's results as evidence, and on their approval promotes it there
+(the post-inference notification); in the last environment there is nothing to ask.
+
+Defaults run on the local AWS stand-in.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_modelreg.assets import APPROVALS_ALIAS
+from airflow_modelreg.notifications.email import ModelApprovalEmailNotifier
+from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
+
+with DAG(
+    dag_id="batch_inference",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["modelreg", "reference"],
+    params={
+        "group": Param("churn", type="string"),
+        "environment": Param("dev", type="string", description="Environment whose approved model scores"),
+        "bucket": Param("modelreg-demo", type="string"),
+        "rows": Param(2000, type="integer"),
+        "seed": Param(11, type="integer"),
+    },
+    render_template_as_native_obj=True,
+    doc_md=__doc__,
+) as dag:
+    resolved = ResolveApprovedModelOperator(
+        task_id="resolve_model", group="{{ params.group }}", environment="{{ params.environment }}"
+    )
+
+    @task
+    def score_batch(model: dict, params: dict | None = None, run_id: str | None = None) -> dict:
+        """Score generated customers with the resolved model; write predictions; return batch metrics."""
+        import io
+        import json
+        import tarfile
+
+        import numpy as np
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airflow_modelreg.demo.training import auc, generate, predict
+
+        assert params is not None
+        s3 = S3Hook(aws_conn_id="aws_default")
+        bucket, key = model["artifact"].removeprefix("s3://").split("/", 1)
+        archive = s3.get_key(key, bucket_name=bucket).get()["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            member = tar.extractfile("model.json")
+            assert member is not None
+            weights = json.load(member)
+        x, y = generate(params["rows"], params["seed"])
+        scores = predict(weights, x)
+        out = f"{params['group']}/predictions/{params['environment']}/{run_id}.json".replace(":", "-")
+        s3.load_string(
+            json.dumps(scores.round(4).tolist()), key=out, bucket_name=params["bucket"], replace=True
+        )
+        return {
+            "environment": params["environment"],
+            "version": model["version"],
+            "rows": int(len(scores)),
+            "positive_rate": round(float(np.mean(scores > 0.5)), 4),
+            "batch_auc": round(auc(y, scores), 4),
+            "predictions": f"s3://{params['bucket']}/{out}",
+        }
+
+    metrics = score_batch(resolved.output)
+
+    request_promotion = PromoteModelVersionOperator(
+        task_id="request_promotion",
+        model_package_arn="{{ ti.xcom_pull(task_ids='resolve_model')['arn'] }}",
+        from_environment="{{ params.environment }}",
+        evidence=metrics,
+        notifiers=[ModelApprovalEmailNotifier()],
+        outlets=[APPROVALS_ALIAS],
+    )
+    metrics >> request_promotion

@@ -1,0 +1,91 @@
+"""Reference DAGs run for real (dag.test) on the stand-in, with people answering through the REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from airflow_modelreg.domain.environments import EnvironmentLadder
+from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+from tests.helpers import LADDER, answer, html_part, read_pointer
+
+
+@pytest.fixture
+def demo_bucket(aws):
+    aws.boto3_client("s3").create_bucket(Bucket="modelreg-demo")
+    return "modelreg-demo"
+
+
+def test_train_and_register_then_batch_inference_asks_the_next_environment(
+    airflow,
+    aws,
+    demo_bucket,
+    ladder_variable,
+    make_context,
+    smtp_server,
+    monkeypatch,
+):
+    ladder_variable(LADDER)
+    from airflow.models import Variable
+
+    Variable.set("modelreg_approver_emails", json.dumps({"carol": "carol@example.com"}))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", os.environ["AIRFLOW_CONN_SMTP_TEST"])
+
+    def bob_approves():
+        bob = airflow.approver("bob")
+        bob.approve(bob.wait_for("train_and_register"), reason="good")
+
+    run = airflow.run("train_and_register", {"reason": "test"}, bob_approves)
+    assert str(run.state) == "success"
+    version = airflow.xcom(run, "request_approval")
+    assert version["status"] == "Approved" and version["metrics"]["auc"] > 0.6
+
+    # dev approves it (at the operator level: the four-step DAG has its own test)
+    op = PromoteModelVersionOperator(
+        task_id="p", model_package_arn=version["arn"], environment="dev", ladder=LADDER
+    )
+    context = make_context(task_id="p")
+    op.check_can_request(op.hook.describe_version(version["arn"]), context)
+    PromoteModelVersionOperator(
+        task_id="p", model_package_arn=version["arn"], environment="dev", ladder=LADDER
+    ).execute_complete(context, answer("bob"))
+
+    seen = {}
+
+    def carol_approves_test():
+        carol = airflow.approver("carol")
+        request = carol.wait_for("batch_inference", "request_promotion")
+        seen["request"] = request
+        carol.approve(request, reason="batch looks healthy")
+
+    run = airflow.run("batch_inference", {"environment": "dev"}, carol_approves_test)
+    assert str(run.state) == "success"
+    scored = airflow.xcom(run, "score_batch")
+    assert scored["rows"] == 2000 and scored["version"] == version["version"]
+    assert seen["request"].subject == f"Promote churn version {version['version']} to test?"
+    assert f"batch_auc: {scored['batch_auc']}" in seen["request"].body
+    assert read_pointer(aws, "test")["approved_by"] == "carol"
+    # carol was told by email, with the batch's evidence on the card
+    ((recipients, message),) = smtp_server.messages
+    assert recipients == ["carol@example.com"]
+    assert f"batch_auc: {scored['batch_auc']}" in html_part(message)
+    Variable.delete("modelreg_approver_emails")
+
+
+def test_promotion_request_after_the_last_environment_is_skipped(aws, bucket, make_context):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from tests.helpers import put_artifact, register_operator
+
+    version = register_operator(put_artifact(aws, bucket)).execute(make_context())
+    op = PromoteModelVersionOperator(
+        task_id="request_promotion",
+        model_package_arn=version["arn"],
+        from_environment="prod",
+        ladder=EnvironmentLadder.from_config(LADDER),
+    )
+    aws.reset_calls()
+    with pytest.raises(AirflowSkipException, match="'prod' is the last environment"):
+        op.resolve_target(op.hook.describe_version(version["arn"]))
