@@ -22,7 +22,11 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Amazon SageMaker Model Registry",
-                "python-modules": ["airflow_modelreg.hooks.model_registry"],
+                "python-modules": [
+                    "airflow_modelreg.hooks.model_registry",
+                    "airflow_modelreg.hooks.parameter_store",
+                    "airflow_modelreg.hooks.endpoint",
+                ],
             }
         ],
         "operators": [
@@ -32,21 +36,31 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_modelreg.operators.register",
                     "airflow_modelreg.operators.approval",
                     "airflow_modelreg.operators.set_approval",
+                    "airflow_modelreg.operators.promote",
+                    "airflow_modelreg.operators.resolve",
+                    "airflow_modelreg.operators.deploy",
                 ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "Amazon SageMaker Model Registry",
-                "python-modules": ["airflow_modelreg.sensors.model_approval"],
+                "python-modules": [
+                    "airflow_modelreg.sensors.model_approval",
+                    "airflow_modelreg.sensors.endpoint",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "Amazon SageMaker Model Registry",
-                "python-modules": ["airflow_modelreg.triggers.model_approval"],
+                "python-modules": [
+                    "airflow_modelreg.triggers.model_approval",
+                    "airflow_modelreg.triggers.endpoint",
+                ],
             }
         ],
+        "asset-uris": [{"schemes": ["modelreg"], "handler": None}],
         "notifications": ["airflow_modelreg.notifications.email.ModelApprovalEmailNotifier"],
         "extra-links": [
             "airflow_modelreg.links.model_registry.ModelVersionLink",

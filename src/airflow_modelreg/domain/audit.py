@@ -95,6 +95,36 @@ def assemble(
                 at, _, rest = value.partition("|")
                 by, _, reason = rest.partition("|")
                 events.append(AuditEvent(at, number, "promotion rejected", key.rsplit(":", 1)[1], by, reason))
+            elif key.startswith(f"{md.PREFIX}deployed:"):
+                at, _, rest = value.partition("|")
+                variant, share, run = (rest.split("|") + ["", "", ""])[:3]
+                events.append(
+                    AuditEvent(
+                        at,
+                        number,
+                        "deployed",
+                        None,
+                        None,
+                        None,
+                        run,
+                        f"endpoint {key.split(':', 2)[2]}, variant {variant}, traffic {share}%",
+                    )
+                )
+            elif key.startswith(f"{md.PREFIX}traffic-rollback:"):
+                at, _, rest = value.partition("|")
+                alarms, _, detail = rest.partition("|")
+                events.append(
+                    AuditEvent(
+                        at,
+                        number,
+                        "traffic rolled back",
+                        None,
+                        None,
+                        f"alarm {alarms}",
+                        None,
+                        f"endpoint {key.split(':', 2)[2]}, {detail}",
+                    )
+                )
             elif key.startswith(f"{md.PREFIX}rolled-back:"):
                 record = parse_promotion_record(value)
                 events.append(

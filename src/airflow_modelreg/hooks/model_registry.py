@@ -178,6 +178,36 @@ class ModelRegistryHook(ModelRegBaseHook):
             histories[env.name] = list(pointers.history(parameter_name(parameter_prefix, group, env.name)))
         return audit.assemble(versions, histories)
 
+    # ------------------------------------------------------------------------------ governance
+    def check_artifact_unchanged(self, version: Mapping[str, Any], rehash: bool = True) -> None:
+        """Refuse a version without a recorded SHA-256, or (``rehash``) whose artifact in S3 changed since."""
+        props = version.get("CustomerMetadataProperties") or {}
+        recorded, uri = props.get(md.ARTIFACT_SHA256), props.get(md.ARTIFACT_URI)
+        if not recorded or not uri:
+            raise GovernanceError(
+                f"Refused: {version.get('ModelPackageArn')} has no recorded artifact digest; register it with "
+                "RegisterModelVersionOperator so its artifact can be verified."
+            )
+        if rehash:
+            actual = self.artifact_sha256(uri)
+            if actual != recorded:
+                raise GovernanceError(
+                    f"Refused: the artifact {uri} of {version.get('ModelPackageArn')} changed since registration "
+                    f"(SHA-256 {actual} != recorded {recorded}). Register the new artifact as a new version."
+                )
+
+    def approved_version(self, arn: str, verify_artifact: bool = True) -> dict[str, Any]:
+        """Describe a version that may be deployed: Approved, with its artifact unchanged; else refuse."""
+        version = self.describe_version(arn)
+        status = version.get("ModelApprovalStatus")
+        if status != "Approved":
+            raise GovernanceError(
+                f"Refused: {arn} is {status}; only Approved versions deploy "
+                f"({version.get('ApprovalDescription') or 'no decision recorded'})."
+            )
+        self.check_artifact_unchanged(version, rehash=verify_artifact)
+        return version
+
     # ------------------------------------------------------------------------------- resolution
     def resolve_approved(
         self, pointer_name: str, pointers: Any, verify_artifact: bool = False
@@ -212,13 +242,7 @@ class ModelRegistryHook(ModelRegBaseHook):
                 f"({recorded}) for {pointer.arn}."
             )
         if verify_artifact:
-            uri = (version.get("CustomerMetadataProperties") or {}).get(md.ARTIFACT_URI)
-            actual = self.artifact_sha256(uri) if uri else None
-            if actual != recorded:
-                raise GovernanceError(
-                    f"Refused: the artifact {uri} of {pointer.arn} changed since registration "
-                    f"(SHA-256 {actual} != {recorded})."
-                )
+            self.check_artifact_unchanged(version)
         container = (version.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
         return {
             "group": pointer.group,
@@ -232,6 +256,7 @@ class ModelRegistryHook(ModelRegBaseHook):
             "approved_by": pointer.approved_by,
             "approved_at": pointer.approved_at,
             "action": pointer.action,
+            "previous_arn": pointer.previous_arn,
             "pointer_version": parameter_version,
         }
 

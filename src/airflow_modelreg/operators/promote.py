@@ -164,20 +164,7 @@ class PromoteModelVersionOperator(RequestModelApprovalOperator):
         self.check_artifact(version)
 
     def check_artifact(self, version: Mapping[str, Any]) -> None:
-        props = version.get("CustomerMetadataProperties") or {}
-        recorded, uri = props.get(md.ARTIFACT_SHA256), props.get(md.ARTIFACT_URI)
-        if not recorded or not uri:
-            raise GovernanceError(
-                f"Refused: {version['ModelPackageArn']} has no recorded artifact digest; register it with "
-                "RegisterModelVersionOperator so its artifact can be verified."
-            )
-        if self.verify_artifact:
-            actual = self.hook.artifact_sha256(uri)
-            if actual != recorded:
-                raise GovernanceError(
-                    f"Refused: the artifact {uri} changed since registration (SHA-256 {actual} != recorded "
-                    f"{recorded}). Register the new artifact as a new version."
-                )
+        self.hook.check_artifact_unchanged(version, rehash=self.verify_artifact)
 
     def check_can_request(self, version: Mapping[str, Any], context: Context) -> None:
         self.resolve_target(version)

@@ -1,0 +1,522 @@
+"""Deploy approved versions to SageMaker endpoints, shift traffic between variants, and compare them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import conf
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain.deployment import (
+    VariantSpec,
+    config_name,
+    deployment_config,
+    model_name,
+    traffic_shares,
+    validate_shift_plan,
+    validate_variants,
+)
+from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
+from airflow_modelreg.domain.validation import parse_s3_uri, validate_entity_name
+from airflow_modelreg.hooks.endpoint import EndpointHook
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.links.model_registry import EndpointLink
+from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger, TrafficBakeTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEPLOYED_PREFIX = f"{md.PREFIX}deployed:"
+TRAFFIC_ROLLBACK_PREFIX = f"{md.PREFIX}traffic-rollback:"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class _EndpointOperator(AwsBaseOperator[EndpointHook]):
+    aws_hook_class = EndpointHook
+    operator_extra_links = (EndpointLink(),)
+
+    @property
+    def registry(self) -> ModelRegistryHook:
+        return ModelRegistryHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+
+    def persist_link(self, context: Context, endpoint_name: str) -> None:
+        EndpointLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            endpoint_name=endpoint_name,
+        )
+
+    def version_of_variant(self, endpoint: Mapping[str, Any], variant: str) -> str | None:
+        """The version (model package ARN) a variant of a running endpoint serves."""
+        config = self.hook.conn.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        for spec in [*config.get("ProductionVariants", []), *config.get("ShadowProductionVariants", [])]:
+            if spec["VariantName"] == variant:
+                model = self.hook.conn.describe_model(ModelName=spec["ModelName"])
+                containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
+                return containers[0].get("ModelPackageName")
+        return None
+
+
+class DeployModelOperator(_EndpointOperator):
+    """Deploy approved versions to a SageMaker endpoint: A/B production variants with weights, an optional
+    shadow variant, data capture; create the endpoint, or update it blue/green.
+
+    Every version is checked before anything is written: it must be Approved and its artifact must still
+    hash to the SHA-256 recorded at registration. Model and config names derive from the request, so the
+    same deployment run again changes nothing. An update uses a blue/green ``DeploymentConfig``
+    (``all_at_once``, ``canary`` or ``linear`` routing) with auto-rollback on the given alarms; an update
+    that SageMaker rolled back fails the task with the reason, even though the endpoint is InService.
+
+    :param endpoint_name: the endpoint (templated).
+    :param variants: production variants, each ``{"name", "model_package_arn", "weight", "instance_type",
+        "instance_count"}`` (templated).
+    :param shadow_variants: at most one shadow variant, same fields.
+    :param execution_role_arn: role the SageMaker models run with.
+    :param data_capture_uri: S3 prefix for data capture (input and output); ``None`` disables it.
+    :param capture_percent: share of requests captured.
+    :param routing: blue/green routing of an update: ``all_at_once``, ``canary`` or ``linear``.
+    :param step_percent: canary size or linear step, in percent of capacity.
+    :param wait_seconds: bake time between routing steps.
+    :param rollback_alarms: CloudWatch alarms that roll the update back when they fire.
+    :param wait_for_completion: wait until the endpoint is InService on the new config.
+    :param deferrable: wait in the triggerer, without a worker slot.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "endpoint_name",
+        "variants",
+        "shadow_variants",
+        "execution_role_arn",
+        "data_capture_uri",
+        "rollback_alarms",
+    )
+    template_fields_renderers = {"variants": "json", "shadow_variants": "json"}
+    ui_color = "#f4cccc"
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        variants: Sequence[Mapping[str, Any]],
+        execution_role_arn: str,
+        shadow_variants: Sequence[Mapping[str, Any]] = (),
+        data_capture_uri: str | None = None,
+        capture_percent: int = 100,
+        routing: str = "all_at_once",
+        step_percent: int | None = None,
+        wait_seconds: int = 300,
+        rollback_alarms: Sequence[str] = (),
+        verify_artifact: bool = True,
+        wait_for_completion: bool = True,
+        poll_interval: float = 30,
+        max_wait_seconds: float = 3600,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_name = endpoint_name
+        self.variants = variants
+        self.shadow_variants = shadow_variants
+        self.execution_role_arn = execution_role_arn
+        self.data_capture_uri = data_capture_uri
+        self.capture_percent = capture_percent
+        self.routing = routing
+        self.step_percent = step_percent
+        self.wait_seconds = wait_seconds
+        self.rollback_alarms = rollback_alarms
+        self.verify_artifact = verify_artifact
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.max_wait_seconds = max_wait_seconds
+        self.deferrable = deferrable
+
+    # ------------------------------------------------------------------------------------ plan
+    def plan(self, verify_artifact: bool | None = None) -> dict[str, Any]:
+        """Validate everything and check every version; return what to create. Writes nothing."""
+        verify_artifact = self.verify_artifact if verify_artifact is None else verify_artifact
+        validate_entity_name(self.endpoint_name, "endpoint name")
+        production = [VariantSpec.from_mapping(v) for v in self.variants]
+        shadow = [VariantSpec.from_mapping(v) for v in self.shadow_variants or ()]
+        validate_variants(production, shadow)
+        if self.data_capture_uri:
+            parse_s3_uri(self.data_capture_uri.rstrip("/") + "/x", "data capture URI")
+            if not isinstance(self.capture_percent, int) or not 0 < self.capture_percent <= 100:
+                raise InvalidInputError(f"capture_percent is {self.capture_percent!r}; expected 1-100.")
+        routing = deployment_config(
+            self.routing, list(self.rollback_alarms), self.step_percent, self.wait_seconds
+        )
+        if self.rollback_alarms:
+            self.hook.alarm_states(list(self.rollback_alarms))  # each named alarm must exist
+        versions: dict[str, dict[str, Any]] = {}
+        for spec in [*production, *shadow]:
+            if spec.model_package_arn not in versions:
+                try:
+                    versions[spec.model_package_arn] = self.registry.approved_version(
+                        spec.model_package_arn, verify_artifact
+                    )
+                except GovernanceError as refusal:
+                    self.log.error("AUDIT refusal: deploying to %s: %s", self.endpoint_name, refusal)
+                    raise AirflowFailException(str(refusal)) from refusal
+
+        def model_for(spec: VariantSpec) -> str:
+            version = versions[spec.model_package_arn]
+            digest = (version.get("CustomerMetadataProperties") or {}).get(md.ARTIFACT_SHA256)
+            return model_name(version["ModelPackageGroupName"], version["ModelPackageVersion"], digest)
+
+        capture = None
+        if self.data_capture_uri:
+            capture = {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": int(self.capture_percent),
+                "DestinationS3Uri": self.data_capture_uri,
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            }
+        request = {
+            "production": [(spec, model_for(spec)) for spec in production],
+            "shadow": [(spec, model_for(spec)) for spec in shadow],
+            "capture": capture,
+        }
+        return {
+            **request,
+            "config": config_name(self.endpoint_name, request),
+            "routing": routing,
+            "versions": versions,
+        }
+
+    # --------------------------------------------------------------------------------- execute
+    def execute(self, context: Context) -> dict[str, Any]:
+        plan = self.plan()
+        self.persist_link(context, self.endpoint_name)
+        endpoint = self.hook.describe_endpoint(self.endpoint_name)
+        if (
+            endpoint
+            and endpoint["EndpointConfigName"] == plan["config"]
+            and endpoint["EndpointStatus"] == "InService"
+        ):
+            self.log.info("%s already serves %s; nothing to change.", self.endpoint_name, plan["config"])
+            return self.finish(context, plan, changed=False)
+        for spec, model in [*plan["production"], *plan["shadow"]]:
+            if self.hook.ensure_model(model, spec.model_package_arn, self.execution_role_arn):
+                self.log.info("Created model %s for %s", model, spec.model_package_arn)
+        self.hook.ensure_endpoint_config(plan["config"], plan["production"], plan["shadow"], plan["capture"])
+        if endpoint is None:
+            self.hook.create_endpoint(
+                self.endpoint_name, plan["config"], tags={"managed-by": "airflow-modelreg"}
+            )
+            self.log.info("Creating endpoint %s with %s", self.endpoint_name, plan["config"])
+        elif endpoint["EndpointConfigName"] != plan["config"]:
+            self.hook.update_endpoint(self.endpoint_name, plan["config"], plan["routing"])
+            self.log.info("Updating %s to %s (%s)", self.endpoint_name, plan["config"], self.routing)
+        if not self.wait_for_completion:
+            return self.finish(context, plan, changed=True, settled=False)
+        if self.deferrable:
+            self.defer(
+                trigger=EndpointSettledTrigger(
+                    endpoint_name=self.endpoint_name,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    botocore_config=self.botocore_config,
+                    poll_interval=self.poll_interval,
+                    timeout_at=time.time() + self.max_wait_seconds,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.max_wait_seconds + 60),
+            )
+        endpoint = self.hook.wait_settled(self.endpoint_name, self.max_wait_seconds, self.poll_interval)
+        return self.check_settled(
+            context,
+            endpoint["EndpointStatus"],
+            endpoint["EndpointConfigName"],
+            endpoint.get("FailureReason"),
+            plan,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        if event.get("status") in ("error", "timeout"):
+            raise AirflowFailException(
+                f"Waiting for {self.endpoint_name} failed: {event.get('message') or event.get('last_status')}"
+            )
+        # The versions were checked (artifacts re-hashed) before the writes; approval is checked again.
+        plan = self.plan(verify_artifact=False)
+        return self.check_settled(
+            context, event["status"], event.get("config"), event.get("failure_reason"), plan
+        )
+
+    def check_settled(
+        self,
+        context: Context,
+        status: str,
+        config: str | None,
+        failure_reason: str | None,
+        plan: dict[str, Any],
+    ) -> dict[str, Any]:
+        if status != "InService":
+            raise AirflowFailException(
+                f"Deployment of {self.endpoint_name} failed: endpoint is {status} ({failure_reason or 'no reason'})."
+            )
+        if config != plan["config"]:
+            raise AirflowFailException(
+                f"Deployment of {self.endpoint_name} was rolled back: it serves {config}, not {plan['config']} "
+                f"({failure_reason or 'no reason given'})."
+            )
+        return self.finish(context, plan, changed=True)
+
+    def finish(
+        self, context: Context, plan: dict[str, Any], changed: bool, settled: bool = True
+    ) -> dict[str, Any]:
+        shares = traffic_shares([spec for spec, _ in plan["production"]])
+        if settled:
+            ti = context["ti"]
+            for spec, _ in [*plan["production"], *plan["shadow"]]:
+                share = shares.get(spec.name, "shadow")
+                record = f"{_now()}|{spec.name}|{share}|{ti.dag_id}/{ti.run_id}"[:256]
+                self.registry.update_version(
+                    spec.model_package_arn,
+                    CustomerMetadataProperties={f"{DEPLOYED_PREFIX}{self.endpoint_name}": record},
+                )
+        return {
+            "endpoint": self.endpoint_name,
+            "config": plan["config"],
+            "changed": changed,
+            "variants": [
+                {
+                    "name": spec.name,
+                    "model": model,
+                    "version_arn": spec.model_package_arn,
+                    "traffic_percent": shares[spec.name],
+                }
+                for spec, model in plan["production"]
+            ],
+            "shadow_variants": [
+                {"name": spec.name, "model": model, "version_arn": spec.model_package_arn}
+                for spec, model in plan["shadow"]
+            ],
+            "deployment_config": plan["routing"] if changed else None,
+        }
+
+
+class ShiftTrafficOperator(_EndpointOperator):
+    """Move traffic from one variant to another in steps (for example 10 -> 50 -> 100 percent).
+
+    After each step the traffic bakes for ``bake_seconds`` while the named CloudWatch alarms are checked;
+    deferrable, the bake costs no worker slot. When an alarm fires, the weights return to where they were
+    before the shift, the rollback is recorded on the version for audit, and the task fails naming the alarm.
+
+    :param endpoint_name: the endpoint (templated).
+    :param to_variant: the variant that receives traffic.
+    :param from_variant: the variant that gives it up.
+    :param steps: percent of traffic on ``to_variant`` at each step, increasing, ending at 100.
+    :param alarms: CloudWatch alarms that stop and roll back the shift.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "endpoint_name", "to_variant", "from_variant", "alarms", "bake_seconds"
+    )
+    ui_color = "#f4cccc"
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        to_variant: str,
+        from_variant: str,
+        steps: Sequence[int] = (10, 50, 100),
+        bake_seconds: float = 600,
+        alarms: Sequence[str] = (),
+        poll_interval: float = 15,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_name = endpoint_name
+        self.to_variant = to_variant
+        self.from_variant = from_variant
+        self.steps = steps
+        self.bake_seconds = bake_seconds
+        self.alarms = alarms
+        if isinstance(bake_seconds, (int, float)) and bake_seconds < 0:
+            raise InvalidInputError(f"bake_seconds is {bake_seconds}; it cannot be negative.")
+        self.poll_interval = poll_interval
+        self.deferrable = deferrable
+
+    def weights_at(self, percent: int) -> dict[str, float]:
+        return {self.to_variant: float(percent), self.from_variant: float(100 - percent)}
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        plan = validate_shift_plan(self.steps)
+        if self.to_variant == self.from_variant:
+            raise InvalidInputError(f"to_variant and from_variant are both {self.to_variant!r}.")
+        endpoint = self.hook.describe_endpoint(self.endpoint_name)
+        if endpoint is None:
+            raise InvalidInputError(f"Endpoint {self.endpoint_name!r} does not exist.")
+        weights = self.hook.weights_of(endpoint)
+        for name in (self.to_variant, self.from_variant):
+            if name not in weights:
+                raise InvalidInputError(
+                    f"Unknown variant {name!r} on endpoint {self.endpoint_name!r}: it has {', '.join(sorted(weights))}."
+                )
+        self.hook.alarm_states(list(self.alarms))  # refuse alarms that do not exist, before any write
+        self.persist_link(context, self.endpoint_name)
+        return self.run_step(context, plan, 0, weights)
+
+    def run_step(self, context: Context, plan: list[int], index: int, original: dict[str, float]) -> Any:
+        percent = plan[index]
+        self.hook.set_weights(self.endpoint_name, self.weights_at(percent))
+        self.log.info("%s: %s%% of traffic on %s", self.endpoint_name, percent, self.to_variant)
+        if self.deferrable:
+            self.defer(
+                trigger=TrafficBakeTrigger(
+                    alarms=list(self.alarms),
+                    bake_seconds=float(self.bake_seconds) if percent < 100 else 0.0,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    botocore_config=self.botocore_config,
+                    poll_interval=self.poll_interval,
+                ),
+                method_name="step_complete",
+                kwargs={"plan": plan, "index": index, "original": original},
+            )
+        deadline = time.monotonic() + (float(self.bake_seconds) if percent < 100 else 0.0)
+        while True:
+            firing = [
+                name for name, state in self.hook.alarm_states(list(self.alarms)).items() if state == "ALARM"
+            ]
+            if firing:
+                return self.step_complete(
+                    context, {"status": "alarm", "alarms": firing}, plan, index, original
+                )
+            if time.monotonic() >= deadline:
+                return self.step_complete(context, {"status": "baked"}, plan, index, original)
+            time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def step_complete(
+        self,
+        context: Context,
+        event: dict[str, Any],
+        plan: list[int],
+        index: int,
+        original: dict[str, float],
+    ) -> Any:
+        if event.get("status") == "alarm":
+            return self.roll_back(context, event["alarms"], plan[index], original)
+        if event.get("status") != "baked":
+            raise AirflowFailException(
+                f"Watching the alarms of {self.endpoint_name} failed: {event.get('message')}"
+            )
+        if index + 1 < len(plan):
+            return self.run_step(context, plan, index + 1, original)
+        endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
+        return {"endpoint": self.endpoint_name, "weights": self.hook.weights_of(endpoint), "steps": plan}
+
+    def roll_back(self, context: Context, alarms: list[str], percent: int, original: dict[str, float]) -> Any:
+        self.hook.set_weights(self.endpoint_name, original)
+        endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
+        arn = self.version_of_variant(endpoint, self.to_variant)
+        if arn:
+            record = f"{_now()}|{','.join(alarms)}|at {percent}%|weights restored {original}"[:256]
+            self.registry.update_version(
+                arn, CustomerMetadataProperties={f"{TRAFFIC_ROLLBACK_PREFIX}{self.endpoint_name}": record}
+            )
+        raise AirflowFailException(
+            f"Traffic shift on {self.endpoint_name} rolled back at {percent}%: CloudWatch alarm(s) "
+            f"{', '.join(alarms)} in ALARM. Weights restored to {original}."
+        )
+
+
+class CompareVariantsOperator(AwsBaseOperator[EndpointHook], HITLOperator):
+    """Show a person per-variant CloudWatch metrics (invocations, latency, errors) and ask: keep the
+    challenger, or roll back to the champion? "Roll back" sets the champion's weight to 1 and the
+    challenger's to 0; the answer and who gave it are returned to XCom.
+
+    :param endpoint_name: the endpoint (templated).
+    :param champion: the variant that served before (templated).
+    :param challenger: the variant under evaluation (templated).
+    :param window_minutes: how far back the metrics go.
+    """
+
+    aws_hook_class = EndpointHook
+    template_fields: Sequence[str] = aws_template_fields("endpoint_name", "champion", "challenger", "subject")
+    operator_extra_links = (EndpointLink(),)
+    KEEP = "Keep challenger"
+    ROLL_BACK = "Roll back"
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        champion: str,
+        challenger: str,
+        window_minutes: int = 60,
+        approvers: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("subject", "Keep the challenger variant?")
+        super().__init__(
+            options=[self.KEEP, self.ROLL_BACK],
+            assigned_users=[{"id": name, "name": name} for name in approvers or []] or None,
+            **kwargs,
+        )
+        self.endpoint_name = endpoint_name
+        self.champion = champion
+        self.challenger = challenger
+        self.window_minutes = window_minutes
+
+    def execute(self, context: Context) -> Any:
+        end = datetime.now(UTC)
+        metrics = self.hook.variant_metrics(
+            self.endpoint_name,
+            [self.champion, self.challenger],
+            end - timedelta(minutes=self.window_minutes),
+            end,
+        )
+        self.subject = f"{self.endpoint_name}: keep {self.challenger} or roll back to {self.champion}?"
+        self.body = render_comparison(metrics, self.window_minutes)
+        context["ti"].xcom_push(key="variant_metrics", value=metrics)
+        return super().execute(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        answer = super().execute_complete(context, event)
+        chosen = answer["chosen_options"][0]
+        if chosen == self.ROLL_BACK:
+            self.hook.set_weights(self.endpoint_name, {self.champion: 1.0, self.challenger: 0.0})
+            self.log.info("Rolled %s back to %s", self.endpoint_name, self.champion)
+        return {
+            "endpoint": self.endpoint_name,
+            "decision": chosen,
+            "by": answer["responded_by_user"],
+            "metrics": context["ti"].xcom_pull(task_ids=self.task_id, key="variant_metrics"),
+        }
+
+
+def render_comparison(metrics: Mapping[str, Mapping[str, float]], window_minutes: int) -> str:
+    lines = [
+        f"Per-variant metrics over the last {window_minutes} minutes:",
+        "",
+        "| variant | invocations | mean latency (ms) | 4xx | 5xx | error rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    for variant, values in metrics.items():
+        calls = values["invocations"]
+        rate = (values["errors_4xx"] + values["errors_5xx"]) / calls if calls else 0.0
+        lines.append(
+            f"| {variant} | {calls:.0f} | {values['latency_ms']:.1f} | {values['errors_4xx']:.0f} | "
+            f"{values['errors_5xx']:.0f} | {rate:.2%} |"
+        )
+    return "\n".join(lines)

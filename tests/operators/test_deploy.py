@@ -1,0 +1,264 @@
+"""Deployments against the stand-in: A/B, shadow, blue/green with auto-rollback, traffic shifts, refusals."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_modelreg.domain.errors import InvalidInputError
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
+from tests.helpers import put_artifact, register_operator, write_calls
+
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+
+
+@pytest.fixture
+def versions(aws, bucket, make_context):
+    """Versions of 'churn' with given statuses (distinct artifacts); returns their ARNs."""
+
+    def make(*statuses):
+        arns = []
+        for index, status in enumerate(statuses):
+            artifact = put_artifact(
+                aws, bucket, key=f"churn/{index}/model.tar.gz", body=f"model-{index}".encode()
+            )
+            arn = register_operator(artifact).execute(make_context(run_id=f"run-{index}"))["arn"]
+            if status != "PendingManualApproval":
+                aws.boto3_client("sagemaker").update_model_package(
+                    ModelPackageArn=arn, ModelApprovalStatus=status
+                )
+            arns.append(arn)
+        return arns
+
+    return make
+
+
+def _deploy(variants, **kwargs):
+    kwargs.setdefault("poll_interval", 0.1)
+    return DeployModelOperator(
+        task_id="deploy", endpoint_name="churn-prod", variants=variants, execution_role_arn=ROLE, **kwargs
+    )
+
+
+def _ab(a, b, wa=90, wb=10):
+    return [
+        {"name": "champion", "model_package_arn": a, "weight": wa},
+        {"name": "challenger", "model_package_arn": b, "weight": wb},
+    ]
+
+
+def _alarm(aws, name="churn-prod-5xx"):
+    aws.boto3_client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="Invocation5XXErrors",
+        Namespace="AWS/SageMaker",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    return name
+
+
+def test_ab_endpoint_from_two_approved_versions_and_rerun_changes_nothing(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    result = _deploy(_ab(a, b), data_capture_uri="s3://capture-bucket/churn-prod").execute(
+        make_context(task_id="deploy")
+    )
+    assert result["changed"] is True
+    assert [(v["name"], v["traffic_percent"]) for v in result["variants"]] == [
+        ("champion", 90.0),
+        ("challenger", 10.0),
+    ]
+    sm = aws.boto3_client("sagemaker")
+    endpoint = sm.describe_endpoint(EndpointName="churn-prod")
+    assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] == result["config"]
+    config = sm.describe_endpoint_config(EndpointConfigName=result["config"])
+    assert [v["InitialVariantWeight"] for v in config["ProductionVariants"]] == [90.0, 10.0]
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://capture-bucket/churn-prod"
+
+    aws.reset_calls()
+    again = _deploy(_ab(a, b), data_capture_uri="s3://capture-bucket/churn-prod").execute(
+        make_context(task_id="deploy")
+    )
+    assert again["changed"] is False and again["config"] == result["config"]
+    assert {k: v for k, v in write_calls(aws).items() if k.startswith("sagemaker:Create")} == {}
+    assert len(sm.list_endpoint_configs()["EndpointConfigs"]) == 1
+    props = sm.describe_model_package(ModelPackageName=b)["CustomerMetadataProperties"]
+    assert props["modelreg:deployed:churn-prod"].split("|")[1:3] == ["challenger", "10.0"]
+
+
+def test_shadow_variant_is_deployed(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    op = _deploy(
+        [{"name": "live", "model_package_arn": a}],
+        shadow_variants=[{"name": "shadow", "model_package_arn": b}],
+    )
+    result = op.execute(make_context(task_id="deploy"))
+    endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName="churn-prod")
+    assert [v["VariantName"] for v in endpoint["ShadowProductionVariants"]] == ["shadow"]
+    assert result["shadow_variants"][0]["version_arn"] == b
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_unapproved_version_is_refused_before_any_write(aws, versions, make_context, status):
+    a, b = versions("Approved", status)
+    aws.reset_calls()
+    with pytest.raises(AirflowFailException, match=f"is {status}; only Approved versions deploy"):
+        _deploy(_ab(a, b)).execute(make_context(task_id="deploy"))
+    assert write_calls(aws) == {}
+
+
+def test_changed_artifact_is_refused(aws, versions, bucket, make_context):
+    (a,) = versions("Approved")
+    aws.boto3_client("s3").put_object(Bucket=bucket, Key="churn/0/model.tar.gz", Body=b"tampered")
+    aws.reset_calls()
+    with pytest.raises(AirflowFailException, match="changed since registration"):
+        _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
+    assert {k for k in write_calls(aws) if k.startswith("sagemaker")} == set()
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        (lambda a, b: _ab(a, b, -10, 110), "negative weight -10"),
+        (lambda a, b: _ab(a, b, 0, 0), "All production variant weights are zero"),
+        (lambda a, b: [{"name": "live", "model_package_arn": a, "instance_type": "m5.large"}], "'m5.large'"),
+        (lambda a, b: [{"name": "bad_name", "model_package_arn": a}], "'bad_name'"),
+        (
+            lambda a, b: [{"name": "x", "model_package_arn": a}, {"name": "x", "model_package_arn": b}],
+            "used twice",
+        ),
+    ],
+)
+def test_invalid_variants_fail_before_any_write_naming_the_value(
+    aws, versions, make_context, variants, message
+):
+    a, b = versions("Approved", "Approved")
+    aws.reset_calls()
+    with pytest.raises(InvalidInputError, match=message):
+        _deploy(variants(a, b)).execute(make_context(task_id="deploy"))
+    assert write_calls(aws) == {}
+
+
+def test_blue_green_update_carries_the_requested_deployment_config(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    alarm = _alarm(aws)
+    _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
+    result = _deploy(
+        [{"name": "live", "model_package_arn": b}],
+        routing="canary",
+        step_percent=10,
+        wait_seconds=120,
+        rollback_alarms=[alarm],
+    ).execute(make_context(task_id="deploy"))
+    endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName="churn-prod")
+    assert endpoint["EndpointConfigName"] == result["config"]
+    assert endpoint["LastDeploymentConfig"] == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 120,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+            },
+            "TerminationWaitInSeconds": 0,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
+    }
+
+
+def test_blue_green_update_rolled_back_by_alarm_fails_the_task(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    alarm = _alarm(aws)
+    first = _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
+    aws.boto3_client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
+    with pytest.raises(AirflowFailException, match="was rolled back"):
+        _deploy(
+            [{"name": "live", "model_package_arn": b}],
+            routing="linear",
+            step_percent=25,
+            rollback_alarms=[alarm],
+        ).execute(make_context(task_id="deploy"))
+    endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName="churn-prod")
+    assert endpoint["EndpointConfigName"] == first["config"]
+
+
+def _shift(alarm, **kwargs):
+    return ShiftTrafficOperator(
+        task_id="shift",
+        endpoint_name="churn-prod",
+        to_variant="challenger",
+        from_variant="champion",
+        steps=[10, 50, 100],
+        bake_seconds=1.0,
+        poll_interval=0.1,
+        alarms=[alarm],
+        **kwargs,
+    )
+
+
+def _weights(aws):
+    endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName="churn-prod")
+    return {v["VariantName"]: v.get("CurrentWeight", 0.0) for v in endpoint["ProductionVariants"]}
+
+
+def test_canary_shift_reaches_full_traffic_when_alarms_stay_ok(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    alarm = _alarm(aws)
+    _deploy(_ab(a, b, 100, 0)).execute(make_context(task_id="deploy"))
+    result = _shift(alarm).execute(make_context(task_id="shift"))
+    assert result["weights"] == {"challenger": 100.0, "champion": 0.0}
+    assert _weights(aws) == {"champion": 0.0, "challenger": 100.0}
+
+
+def test_alarm_mid_shift_restores_the_weights_and_is_audited(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    alarm = _alarm(aws)
+    _deploy(_ab(a, b, 100, 0)).execute(make_context(task_id="deploy"))
+    before = _weights(aws)
+    seen = []
+
+    def fire_alarm_at_fifty_percent():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            weights = _weights(aws)
+            if weights.get("challenger") == 50.0:
+                seen.append(weights)
+                aws.boto3_client("cloudwatch").set_alarm_state(
+                    AlarmName=alarm, StateValue="ALARM", StateReason="5xx"
+                )
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=fire_alarm_at_fifty_percent)
+    thread.start()
+    with pytest.raises(AirflowFailException, match=f"rolled back at 50%: CloudWatch alarm\\(s\\) {alarm}"):
+        _shift(alarm).execute(make_context(task_id="shift"))
+    thread.join()
+    assert seen  # the shift had reached 50% when the alarm fired
+    assert _weights(aws) == before
+    events = ModelRegistryHook().audit("churn")
+    rollbacks = [e for e in events if e.event == "traffic rolled back"]
+    assert len(rollbacks) == 1 and rollbacks[0].version == 2 and alarm in rollbacks[0].reason
+
+
+def test_shift_with_unknown_variant_fails_before_any_write(aws, versions, make_context):
+    a, b = versions("Approved", "Approved")
+    alarm = _alarm(aws)
+    _deploy(_ab(a, b)).execute(make_context(task_id="deploy"))
+    aws.reset_calls()
+    op = ShiftTrafficOperator(
+        task_id="shift",
+        endpoint_name="churn-prod",
+        to_variant="blue",
+        from_variant="champion",
+        alarms=[alarm],
+    )
+    with pytest.raises(InvalidInputError, match="Unknown variant 'blue'"):
+        op.execute(make_context(task_id="shift"))
+    assert write_calls(aws) == {}
