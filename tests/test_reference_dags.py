@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC
 
 import pytest
 
@@ -89,3 +90,70 @@ def test_promotion_request_after_the_last_environment_is_skipped(aws, bucket, ma
     aws.reset_calls()
     with pytest.raises(AirflowSkipException, match="'prod' is the last environment"):
         op.resolve_target(op.hook.describe_version(version["arn"]))
+
+
+PROD_ONLY = {"registration_approvers": ["bob"], "environments": [{"name": "prod", "approvers": ["dave"]}]}
+
+
+def test_drift_closes_the_loop_with_a_retrained_version_naming_the_report(
+    airflow, aws, demo_bucket, ladder_variable, make_context
+):
+    from datetime import datetime
+
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    from airflow_modelreg.demo.traffic import write_capture
+
+    ladder_variable(PROD_ONLY)
+
+    def bob_approves():
+        bob = airflow.approver("bob")
+        bob.approve(bob.wait_for("train_and_register"), reason="good")
+
+    first = airflow.xcom(airflow.run("train_and_register", {}, bob_approves), "request_approval")
+    op = PromoteModelVersionOperator(
+        task_id="p", model_package_arn=first["arn"], environment="prod", ladder=PROD_ONLY
+    )
+    context = make_context(task_id="p")
+    op.check_can_request(op.hook.describe_version(first["arn"]), context)
+    PromoteModelVersionOperator(
+        task_id="p", model_package_arn=first["arn"], environment="prod", ladder=PROD_ONLY
+    ).execute_complete(context, answer("dave"))
+
+    s3 = aws.boto3_client("s3")
+    now = datetime.now(UTC)
+    write_capture(
+        s3, "s3://modelreg-demo/capture/churn-prod", "churn-prod", "challenger", 1000, 0.0, now, seed=5
+    )
+    calm = airflow.run("monitor_drift", {})
+    assert airflow.task_states(calm)["detect_drift"] != "success"  # no drift: it keeps waiting (deferred)
+
+    write_capture(
+        s3, "s3://modelreg-demo/capture/churn-prod", "churn-prod", "challenger", 3000, 1.0, now, seed=6
+    )
+    run = airflow.run("monitor_drift", {})
+    assert str(run.state) == "success"
+    drift = airflow.xcom(run, "detect_drift")
+    assert drift["drifted_features"] and drift["report_uri"].startswith("s3://modelreg-demo/drift-reports/")
+    with create_session() as session:
+        event = session.query(AssetEvent).order_by(AssetEvent.id.desc()).first()
+        assert event.asset.uri == "modelreg://churn/drift"
+        assert event.extra["report_uri"] == drift["report_uri"]
+
+    def bob_approves_again():
+        bob = airflow.approver("bob")
+        bob.approve(bob.wait_for("train_and_register"), reason="retrained")
+
+    retrain = airflow.run(
+        "train_and_register",
+        {"reason": event.extra["reason"], "drift_report": event.extra["report_uri"], "shift": 1.0},
+        bob_approves_again,
+    )
+    second = airflow.xcom(retrain, "request_approval")
+    assert second["version"] == first["version"] + 1
+    props = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=second["arn"])[
+        "CustomerMetadataProperties"
+    ]
+    assert props["modelreg:lineage:drift-report"] == drift["report_uri"]
+    assert props["modelreg:lineage:reason"].startswith("drift in")

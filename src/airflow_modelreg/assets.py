@@ -14,3 +14,8 @@ def approved_model_asset(group: str, environment: str) -> Asset:
     return Asset(
         name=f"modelreg/{group}/{environment}", uri=f"modelreg://{group}/{environment}", group="model"
     )
+
+
+def drift_detected_asset(group: str) -> Asset:
+    """The Asset updated when drift is detected for a group's deployed model: retraining schedules on it."""
+    return Asset(name=f"modelreg/{group}/drift", uri=f"modelreg://{group}/drift", group="model")

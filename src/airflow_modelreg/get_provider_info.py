@@ -26,6 +26,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_modelreg.hooks.model_registry",
                     "airflow_modelreg.hooks.parameter_store",
                     "airflow_modelreg.hooks.endpoint",
+                    "airflow_modelreg.hooks.monitoring",
                 ],
             }
         ],
@@ -48,6 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_modelreg.sensors.model_approval",
                     "airflow_modelreg.sensors.endpoint",
+                    "airflow_modelreg.sensors.drift",
                 ],
             }
         ],

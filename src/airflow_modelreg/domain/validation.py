@@ -81,6 +81,10 @@ def validate_customer_metadata(properties: Mapping[str, object]) -> dict[str, st
                 f"Invalid metadata key {key!r}: 1-128 letters, digits, spaces or _.:/=+-@ are allowed."
             )
         value = str(raw)
+        if not value:
+            raise InvalidInputError(
+                f"Metadata value for {key!r} is empty; SageMaker needs at least one character."
+            )
         if len(value) > MAX_METADATA_VALUE_LENGTH:
             raise InvalidInputError(
                 f"Metadata value for {key!r} is {len(value)} characters; SageMaker keeps at most "

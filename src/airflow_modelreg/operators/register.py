@@ -189,7 +189,12 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
     ) -> dict[str, str]:
         registered_by = self.registered_by or triggering_user(context) or f"airflow:{context['ti'].dag_id}"
         properties: dict[str, Any] = {
-            **dict(self.custom_metadata or {}),
+            # An empty value means "none" (SageMaker refuses empty values), so it is left out.
+            **{
+                key: value
+                for key, value in dict(self.custom_metadata or {}).items()
+                if value not in (None, "")
+            },
             md.IDEMPOTENCY_KEY: key,
             md.ARTIFACT_SHA256: digest,
             md.ARTIFACT_URI: self.model_data_url,

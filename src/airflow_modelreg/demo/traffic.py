@@ -1,0 +1,43 @@
+"""Endpoint traffic as SageMaker's data capture records it, for the demo and the tests (no real endpoint
+writes capture files on the stand-in)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow_modelreg.demo.training import FEATURES, generate
+from airflow_modelreg.domain.drift import capture_record
+
+
+def write_capture(
+    s3: Any,
+    capture_uri: str,
+    endpoint: str,
+    variant: str,
+    rows: int,
+    shift: float,
+    when: datetime,
+    seed: int = 99,
+    broken_lines: int = 0,
+) -> str:
+    """Write one capture file for ``rows`` requests at ``when`` to
+    ``{capture_uri}/{endpoint}/{variant}/yyyy/mm/dd/hh/``; returns its URI."""
+    x, _ = generate(rows, seed, shift)
+    lines = [
+        capture_record([round(v, 4) for v in row], 0.5, f"{seed}-{i}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for i, row in enumerate(x.tolist())
+    ]
+    for i in range(broken_lines):
+        lines.insert(i * 7, '{"captureData": {"endpointInput": truncated')
+    bucket, _, prefix = capture_uri.removeprefix("s3://").partition("/")
+    key = f"{prefix.rstrip('/')}/{endpoint}/{variant}/{when:%Y/%m/%d/%H}/capture-{seed}-{when:%M%S}.jsonl"
+    s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
+    return f"s3://{bucket}/{key}"
+
+
+def baseline_csv(rows: int = 4000, seed: int = 7, shift: float = 0.0) -> str:
+    """The training features as CSV with a header: the baseline drift is measured against."""
+    x, _ = generate(rows, seed, shift)
+    body = "\n".join(",".join(f"{v:.4f}" for v in row) for row in x.tolist())
+    return ",".join(FEATURES) + "\n" + body + "\n"
