@@ -168,10 +168,8 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             for outlet in self.outlets or []:
                 outlet_events[outlet].extra = summary
         self.log.warning("Drift detected: %s", summary["reason"])
-        extra = {
-            key: report[key] for key in ("rows", "malformed_lines", "violations", "checks") if key in report
-        }
-        return {**summary, **extra}
+        kept: tuple[str, ...] = ("rows", "malformed_lines", "violations", "checks")
+        return {**summary, **{key: report[key] for key in kept if key in report}}
 
     # ---------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> Any:
