@@ -42,6 +42,7 @@ lint: env
 	$(RUN) mypy
 
 bench: env
+	$(UV) sync --frozen --group bench
 	$(RUN) python -m bench
 
 clean:

@@ -57,9 +57,8 @@ def _alarm(aws):
 
 def test_bake_trigger_bakes_when_alarms_stay_ok(aws):
     _alarm(aws)
-    assert asyncio.run(_first(TrafficBakeTrigger(["a"], bake_seconds=0.5, poll_interval=0.1))) == {
-        "status": "baked"
-    }
+    trigger = TrafficBakeTrigger(["a"], bake_seconds=0.5, poll_interval=0.1, state={"index": 1})
+    assert asyncio.run(_first(trigger)) == {"status": "baked", "state": {"index": 1}}
 
 
 def test_bake_trigger_fires_early_on_alarm(aws):
@@ -74,4 +73,4 @@ def test_bake_trigger_fires_early_on_alarm(aws):
         )
         return await asyncio.wait_for(task, timeout=5)
 
-    assert asyncio.run(scenario()) == {"status": "alarm", "alarms": ["a"]}
+    assert asyncio.run(scenario()) == {"status": "alarm", "alarms": ["a"], "state": None}

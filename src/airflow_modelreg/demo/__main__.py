@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path.cwd()
@@ -66,25 +67,56 @@ def run_lifecycle(standin, timeline: Timeline) -> int:
     standin.boto3_client("s3").create_bucket(Bucket=BUCKET)
     timeline.say("setup", "approvers: registration and dev bob, test and uat carol, prod dave")
 
-    def bob_approves_registration():
+    versions = []
+    for seed, why in ((7, "first model"), (21, "candidate trained on fresh data")):
+        version = register_and_approve(airflow, timeline, seed, why)
+        if version is None:
+            return 1
+        if not promote_everywhere(airflow, timeline, version):
+            return 1
+        versions.append(version)
+
+    if not deploy_and_shift(airflow, standin, timeline):
+        return 1
+    if not serve_prod(airflow, timeline):
+        return 1
+    drift = detect_drift(airflow, standin, timeline)
+    if drift is None:
+        return 1
+    retrained = retrain(airflow, timeline, drift)
+    if retrained is None:
+        return 1
+    print_audit(retrained["group"])
+    timeline.say(
+        "done",
+        f"{retrained['group']} v{retrained['version']} waits for approval ({retrained['status']}); "
+        f"drift report page: {DEMO_DIR / 'drift_report.html'}",
+    )
+    return 0
+
+
+def register_and_approve(airflow, timeline: Timeline, seed: int, why: str) -> dict | None:
+    def bob_approves():
         bob = airflow.approver("bob")
         request = bob.wait_for("train_and_register", "request_approval")
         timeline.say("approval", f"bob sees '{request.subject}' in the Airflow UI and approves")
-        return bob.approve(request, reason="AUC above the gate; lineage checks out")
+        bob.approve(request, reason="AUC above the gate; lineage checks out")
 
-    timeline.say("register", "train_and_register: train a model, register version 1, ask for approval")
-    run = airflow.run("train_and_register", {"reason": "first model"}, bob_approves_registration)
-    if str(run.state) != "success":
-        timeline.say("FAILED", f"train_and_register ended {run.state}: {airflow.task_states(run)}")
-        return 1
+    timeline.say("register", f"train_and_register ({why}): train, register, ask for approval")
+    run = airflow.run("train_and_register", {"reason": why, "seed": seed}, bob_approves)
+    if not succeeded(airflow, run, timeline):
+        return None
     version = airflow.xcom(run, "request_approval")
     timeline.say(
         "registry",
-        f"{version['group']} v{version['version']} is {version['status']} "
-        f"(registered by {version['registered_by']}, the user who triggered the run; "
-        f"sha256 {version['digest'][:12]}..., metrics {version['metrics']})",
+        f"{version['group']} v{version['version']} is {version['status']} (registered by "
+        f"{version['registered_by']}, the user who triggered the run; sha256 {version['digest'][:12]}..., "
+        f"metrics {version['metrics']})",
     )
+    return version
 
+
+def promote_everywhere(airflow, timeline: Timeline, version: dict) -> bool:
     def four_approvals():
         for env, person in (("dev", "bob"), ("test", "carol"), ("uat", "carol"), ("prod", "dave")):
             approver = airflow.approver(person)
@@ -92,30 +124,119 @@ def run_lifecycle(standin, timeline: Timeline) -> int:
             timeline.say("approval", f"{person} sees '{request.subject}' and approves")
             approver.approve(request, reason=f"checks passed for {env}")
 
-    timeline.say("promote", "promote_model: dev -> test -> uat -> prod, one approver per step")
+    timeline.say("promote", f"promote_model v{version['version']}: dev -> test -> uat -> prod")
     run = airflow.run("promote_model", {"arn": version["arn"]}, four_approvals)
     if not succeeded(airflow, run, timeline):
-        return 1
+        return False
     for env in ("dev", "test", "uat", "prod"):
         pointer = airflow.xcom(run, f"promote_to_{env}")["pointer"]
         timeline.say(
             "pointer",
             f"/modelreg/churn/{env} -> v{pointer['version']} (approved by {pointer['approved_by']} "
-            f"at {pointer['approved_at']})",
+            f"at {pointer['approved_at']}, previous {pointer['previous_version'] or '-'})",
         )
+    return True
 
+
+def deploy_and_shift(airflow, standin, timeline: Timeline) -> bool:
+    standin.boto3_client("cloudwatch").put_metric_alarm(
+        AlarmName="churn-prod-5xx",
+        MetricName="Invocation5XXErrors",
+        Namespace="AWS/SageMaker",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+        Dimensions=[{"Name": "EndpointName", "Value": "churn-prod"}],
+    )
+    timeline.say("deploy", "deploy_model (scheduled on 'approved for prod'): A/B endpoint, canary shift")
+    run = airflow.run("deploy_model", {})
+    if not succeeded(airflow, run, timeline):
+        return False
+    deployed = airflow.xcom(run, "deploy")
+    for variant in deployed["variants"]:
+        version = variant["version_arn"].rsplit("/", 1)[1]
+        timeline.say(
+            "deploy", f"{variant['name']}: v{version} at {variant['traffic_percent']}% ({variant['model']})"
+        )
+    shifted = airflow.xcom(run, "shift_traffic")
+    timeline.say(
+        "traffic",
+        f"challenger moved 10% -> 50% -> 100% with alarm churn-prod-5xx OK at each step: {shifted['weights']}",
+    )
+    return True
+
+
+def serve_prod(airflow, timeline: Timeline) -> bool:
     timeline.say("inference", "batch_inference in prod: resolve the approved model, score 2000 customers")
     run = airflow.run("batch_inference", {"environment": "prod"})
     if not succeeded(airflow, run, timeline):
-        return 1
+        return False
     scored = airflow.xcom(run, "score_batch")
     timeline.say(
         "inference",
         f"prod scored {scored['rows']} rows with v{scored['version']} (batch AUC {scored['batch_auc']}); "
         "prod is the last environment, so no promotion is requested",
     )
-    print_audit(version["group"])
-    return 0
+    return True
+
+
+def detect_drift(airflow, standin, timeline: Timeline) -> dict | None:
+    from datetime import datetime
+
+    from airflow_modelreg.demo.traffic import write_capture
+
+    s3 = standin.boto3_client("s3")
+    now = datetime.now(UTC)
+    write_capture(
+        s3,
+        f"s3://{BUCKET}/capture/churn-prod",
+        "churn-prod",
+        "challenger",
+        3000,
+        1.0,
+        now,
+        seed=41,
+        broken_lines=2,
+    )
+    timeline.say("traffic", "3000 requests of a shifted population reach churn-prod (captured to S3)")
+    run = airflow.run("monitor_drift", {})
+    if not succeeded(airflow, run, timeline):
+        return None
+    drift = airflow.xcom(run, "detect_drift")
+    timeline.say(
+        "drift",
+        f"{drift['reason']}; {drift['rows']} rows, {drift['malformed_lines']} malformed lines skipped; "
+        f"report {drift['report_uri']}",
+    )
+    bucket, _, key = drift["report_uri"].removeprefix("s3://").partition("/")
+    page = s3.get_object(Bucket=bucket, Key=key.replace(".json", ".html"))["Body"].read()
+    (DEMO_DIR / "drift_report.html").write_bytes(page)
+    return drift
+
+
+def retrain(airflow, timeline: Timeline, drift: dict) -> dict | None:
+    from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+
+    timeline.say("retrain", "the drift Asset schedules train_and_register: retrain on recent data, register")
+    run = airflow.run(
+        "train_and_register",
+        {"reason": drift["reason"], "drift_report": drift["report_uri"], "shift": 1.0, "seed": 33},
+        # The demo stops where a person would take over: the approval request is left unanswered.
+        mark_success_pattern="request_approval",
+    )
+    if not succeeded(airflow, run, timeline):
+        return None
+    registered = airflow.xcom(run, "register")
+    version = ModelRegistryHook().describe_version(registered["arn"])
+    lineage = version["CustomerMetadataProperties"]["modelreg:lineage:drift-report"]
+    timeline.say(
+        "registry",
+        f"{registered['group']} v{registered['version']} registered, {version['ModelApprovalStatus']}; "
+        f"lineage names the drift report {lineage}",
+    )
+    return {**registered, "status": version["ModelApprovalStatus"]}
 
 
 def succeeded(airflow, run, timeline: Timeline) -> bool:

@@ -389,9 +389,9 @@ class ShiftTrafficOperator(_EndpointOperator):
                     region_name=self.region_name,
                     botocore_config=self.botocore_config,
                     poll_interval=self.poll_interval,
+                    state={"plan": plan, "index": index, "original": original},
                 ),
                 method_name="step_complete",
-                kwargs={"plan": plan, "index": index, "original": original},
             )
         deadline = time.monotonic() + (float(self.bake_seconds) if percent < 100 else 0.0)
         while True:
@@ -410,10 +410,13 @@ class ShiftTrafficOperator(_EndpointOperator):
         self,
         context: Context,
         event: dict[str, Any],
-        plan: list[int],
-        index: int,
-        original: dict[str, float],
+        plan: list[int] | None = None,
+        index: int | None = None,
+        original: dict[str, float] | None = None,
     ) -> Any:
+        if plan is None or index is None or original is None:  # resumed from the trigger's event
+            state = event["state"]
+            plan, index, original = state["plan"], state["index"], state["original"]
         if event.get("status") == "alarm":
             return self.roll_back(context, event["alarms"], plan[index], original)
         if event.get("status") != "baked":

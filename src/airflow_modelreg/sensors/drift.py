@@ -178,8 +178,9 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             return self._report
         return self.resume(context, None, datetime.now(UTC).isoformat())
 
-    def resume(self, context: Context, event: Any, started: str) -> Any:
+    def resume(self, context: Context, event: Any = None, started: str | None = None) -> Any:
         """Check; without drift, wait in the triggerer (no worker slot) and come back here."""
+        started = started or event["state"]["started"]
         if self.poke(context):
             return self._report
         waited = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
@@ -187,10 +188,9 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             from airflow.sdk.exceptions import AirflowSensorTimeout
 
             raise AirflowSensorTimeout(f"No drift within {self.timeout:.0f}s; nothing to retrain.")
-        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+        from airflow_modelreg.triggers.endpoint import WaitTrigger
 
         self.defer(
-            trigger=TimeDeltaTrigger(timedelta(seconds=self.poke_interval)),
+            trigger=WaitTrigger(seconds=float(self.poke_interval), state={"started": started}),
             method_name="resume",
-            kwargs={"started": started},
         )

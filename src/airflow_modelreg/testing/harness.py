@@ -120,6 +120,7 @@ class InProcessAirflow:
         dag_id: str,
         conf: Mapping[str, Any] | None = None,
         while_running: Callable[[], Any] | None = None,
+        mark_success_pattern: str | None = None,
     ) -> Any:
         """Run a DAG to its end; ``while_running`` (answering approvals, say) runs in a thread meanwhile.
 
@@ -136,7 +137,7 @@ class InProcessAirflow:
         thread = threading.Thread(target=side, name=f"while-{dag_id}", daemon=True)
         if while_running:
             thread.start()
-        dag_run = self.dag(dag_id).test(run_conf=dict(conf or {}))
+        dag_run = self.dag(dag_id).test(run_conf=dict(conf or {}), mark_success_pattern=mark_success_pattern)
         if while_running:
             thread.join(timeout=60)
         if "error" in outcome:

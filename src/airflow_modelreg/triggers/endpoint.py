@@ -31,6 +31,24 @@ class _AwsTrigger(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__qualname__}", dict(self._kwargs)
 
 
+class WaitTrigger(_AwsTrigger):
+    """Wait ``seconds`` in the triggerer, then fire with ``state`` (plain values) for the resumed task.
+
+    Like Airflow's ``TimeDeltaTrigger``, but the task's state travels in the event itself, so it survives
+    every way a task is resumed (``dag.test()`` in Airflow 3.3 keeps only the event, not ``defer`` kwargs).
+    """
+
+    seconds: float
+    state: dict | None
+
+    def __init__(self, seconds: float, state: dict | None = None) -> None:
+        super().__init__(seconds=seconds, state=state)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        await asyncio.sleep(self.seconds)
+        yield TriggerEvent({"status": "waited", "state": self.state})
+
+
 class EndpointSettledTrigger(_AwsTrigger):
     """Fire when an endpoint leaves Creating/Updating/RollingBack, with its status and config.
 
@@ -91,10 +109,12 @@ class EndpointSettledTrigger(_AwsTrigger):
 class TrafficBakeTrigger(_AwsTrigger):
     """Bake a traffic step for ``bake_seconds``, checking the alarms every ``poll_interval``.
 
-    Fires ``alarm`` (with the alarms in ALARM) as soon as one fires, else ``baked`` at the end.
+    Fires ``alarm`` (with the alarms in ALARM) as soon as one fires, else ``baked`` at the end. ``state``
+    (plain values) comes back in every event: where the shift was, for the step that resumes it.
     """
 
     alarms: list[str]
+    state: dict | None
     bake_seconds: float
     aws_conn_id: str | None
     region_name: str | None
@@ -109,6 +129,7 @@ class TrafficBakeTrigger(_AwsTrigger):
         region_name: str | None = None,
         botocore_config: dict | None = None,
         poll_interval: float = 15.0,
+        state: dict | None = None,
     ) -> None:
         super().__init__(
             alarms=list(alarms),
@@ -117,6 +138,7 @@ class TrafficBakeTrigger(_AwsTrigger):
             region_name=region_name,
             botocore_config=botocore_config,
             poll_interval=poll_interval,
+            state=state,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -129,16 +151,16 @@ class TrafficBakeTrigger(_AwsTrigger):
                     try:
                         found = await client.describe_alarms(AlarmNames=self.alarms)
                     except Exception as error:
-                        yield TriggerEvent({"status": "error", "message": str(error)})
+                        yield TriggerEvent({"status": "error", "message": str(error), "state": self.state})
                         return
                     firing = [
                         a["AlarmName"] for a in found.get("MetricAlarms", []) if a["StateValue"] == "ALARM"
                     ]
                 if firing:
-                    yield TriggerEvent({"status": "alarm", "alarms": firing})
+                    yield TriggerEvent({"status": "alarm", "alarms": firing, "state": self.state})
                     return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    yield TriggerEvent({"status": "baked"})
+                    yield TriggerEvent({"status": "baked", "state": self.state})
                     return
                 await asyncio.sleep(min(self.poll_interval, remaining))

@@ -1,0 +1,130 @@
+"""End to end on a real Airflow: DAG runs triggered and approvals answered through the REST API, deferred
+sensors resumed by the triggerer process, and the approval page driven in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from airflow_modelreg.testing.harness import USERS
+from tests.helpers import put_artifact, register_operator
+
+pytestmark = pytest.mark.e2e
+
+
+def _token(rest, user="alice"):
+    response = rest.post("/auth/token", json={"username": user, "password": USERS[user]})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _trigger(rest, dag_id, conf, user="alice", timeout=90):
+    headers = _token(rest, user)
+    deadline = time.monotonic() + timeout
+    while rest.get(f"/api/v2/dags/{dag_id}", headers=headers).status_code != 200:
+        assert time.monotonic() < deadline, f"{dag_id} was never parsed by the DAG processor"
+        time.sleep(1)
+    response = rest.post(
+        f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["dag_run_id"]
+
+
+def _wait_run(rest, dag_id, run_id, timeout=120):
+    headers = _token(rest)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = rest.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=headers).json()["state"]
+        if state in ("success", "failed"):
+            return state
+        time.sleep(1)
+    raise TimeoutError(f"{dag_id}/{run_id} did not finish")
+
+
+def _task_state(rest, dag_id, run_id, task_id):
+    return rest.get(
+        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", headers=_token(rest)
+    ).json()["state"]
+
+
+@pytest.fixture
+def pending_version(aws, bucket, make_context):
+    return register_operator(put_artifact(aws, bucket), registered_by="alice").execute(make_context())
+
+
+def test_approval_through_the_rest_api_lands_in_the_registry(live_airflow, rest, aws, pending_version):
+    run_id = _trigger(rest, "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]})
+    bob = rest.approver("bob")
+    request = bob.wait_for("approve_version", timeout=120)
+    assert request.run_id == run_id
+    bob.approve(request, reason="reviewed live")
+    assert _wait_run(rest, "approve_version", run_id) == "success"
+    described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=pending_version["arn"])
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert (
+        "by bob" in described["ApprovalDescription"] and "reviewed live" in described["ApprovalDescription"]
+    )
+
+
+def test_deferred_sensor_resumes_in_the_triggerer(live_airflow, rest, aws, pending_version):
+    run_id = _trigger(rest, "wait_for_decision", {"arn": pending_version["arn"]})
+    deadline = time.monotonic() + 90
+    while _task_state(rest, "wait_for_decision", run_id, "wait") != "deferred":
+        assert time.monotonic() < deadline, "the sensor never deferred"
+        time.sleep(1)
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=pending_version["arn"], ModelApprovalStatus="Approved", ApprovalDescription="via CLI"
+    )
+    assert _wait_run(rest, "wait_for_decision", run_id) == "success"
+    assert "ModelApprovalTrigger" in live_airflow.tail("triggerer", 400)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending_version, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    run_id = _trigger(rest, "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]})
+    bob = rest.approver("bob")
+    request = bob.wait_for("approve_version", timeout=120)
+    link = f"{live_airflow.base_url}/dags/approve_version/runs/{run_id}/tasks/approve/required_actions"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(f"{live_airflow.base_url}/auth/login?next={link}")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill(USERS["bob"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/required_actions**", timeout=30000)
+        page.get_by_text(request.subject).first.wait_for(timeout=30000)
+        page.screenshot(path=str(tmp_path / "approval-page.png"), full_page=True)
+        reason = page.get_by_label("Reason")
+        reason.fill("looks right in the UI")
+        page.get_by_role("button", name="Approve").click()
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(tmp_path / "after-approve.png"), full_page=True)
+        browser.close()
+    os.environ.setdefault("MODELREG_LAST_SCREENSHOTS", str(tmp_path))
+    assert _wait_run(rest, "approve_version", run_id) == "success"
+    described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=pending_version["arn"])
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert "by bob" in described["ApprovalDescription"]
+    assert "looks right in the UI" in described["ApprovalDescription"]
