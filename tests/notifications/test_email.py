@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from tests.helpers import html_part, put_artifact, register_operator
 
@@ -27,10 +28,12 @@ def test_approval_email_carries_the_card_and_a_link_to_the_approval_page(
     assert "<td>auc</td>" in body and "<td>0.91</td>" in body
     assert version["digest"] in body
     links = re.findall(r'href="([^"]+required_actions[^"]*)"', body)
+    # The run id is encoded: a manual run's "+00:00" would otherwise reach the UI as " 00:00".
     assert links == [
-        f"http://localhost:8080/dags/approve_with_email/runs/{dag_run.run_id}/tasks/approve/required_actions"
-        "?map_index=-1"
+        f"http://localhost:8080/dags/approve_with_email/runs/{quote(dag_run.run_id, safe='')}/tasks/approve/"
+        "required_actions?map_index=-1"
     ]
+    assert "+" not in links[0] and "%2B00%3A00" in links[0]
     # The link's page is served by the Airflow UI (the browser test clicks through it for real).
     page = airflow.rest_client.get(links[0].removeprefix("http://localhost:8080"))
     assert page.status_code == 200

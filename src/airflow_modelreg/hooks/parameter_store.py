@@ -78,7 +78,7 @@ class ParameterStoreHook(ModelRegBaseHook):
             kwargs["NextToken"] = page["NextToken"]
 
     # ----------------------------------------------------------------------------------- the lock
-    def acquire_lock(self, name: str, owner: str, ttl_seconds: int = 900, wait_seconds: float = 10.0) -> None:
+    def acquire_lock(self, name: str, owner: str, ttl_seconds: int = 900, wait_seconds: float = 60.0) -> None:
         """Take the environment's write lock (a ``{name}.lock`` parameter created only if absent).
 
         Parameter Store has no compare-and-set on values, but creating a parameter without ``Overwrite``
@@ -98,7 +98,10 @@ class ParameterStoreHook(ModelRegBaseHook):
                 pass
             except Exception as error:
                 raise RegistryError(f"Taking the lock {lock} failed: {error}") from error
-            holder = self.conn.get_parameter(Name=lock)["Parameter"]
+            try:
+                holder = self.conn.get_parameter(Name=lock)["Parameter"]
+            except self.conn.exceptions.ParameterNotFound:
+                continue  # released between our put and this read: try to take it again
             held_by, _, since = holder["Value"].partition("|")
             if held_by == owner:
                 return  # our own earlier try took it

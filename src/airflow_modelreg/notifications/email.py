@@ -13,10 +13,30 @@ if TYPE_CHECKING:
 
 
 def approval_link(context: Context, base_url: str | None = None) -> str:
-    """The Airflow UI page where the approver answers the running approval task."""
-    from airflow.providers.standard.operators.hitl import HITLOperator
+    """The Airflow UI page where the approver answers the running approval task.
 
-    return HITLOperator.generate_link_to_ui_from_context(context=context, base_url=base_url)
+    Built here rather than with ``HITLOperator.generate_link_to_ui``, which leaves the run id unencoded: a
+    manual run's id carries ``+00:00``, which a browser reads as a space, and the page then finds no task.
+    """
+    from urllib.parse import quote, urlencode
+
+    from airflow.providers.common.compat.sdk import conf
+
+    base = (base_url or conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    if not base:
+        raise ValueError("No base URL for the approval link: set [api] base_url or pass base_url.")
+    ti = context["task_instance"]
+    path = "/".join(
+        [
+            "dags",
+            quote(ti.dag_id, safe=""),
+            "runs",
+            quote(ti.run_id, safe=""),
+            "tasks",
+            quote(ti.task_id, safe=""),
+        ]
+    )
+    return f"{base}/{path}/required_actions?{urlencode({'map_index': ti.map_index})}"
 
 
 def card_html(markdown_text: str) -> str:

@@ -3,6 +3,7 @@ separate processes (LocalExecutor on SQLite), each in its own process group so s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -77,10 +78,8 @@ class LiveAirflow:
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 20
         for process in self.processes.values():
             try:
