@@ -9,13 +9,14 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help env demo test test-fast lint bench clean
+.PHONY: help env demo test test-fast lint bench reliability clean
 
 help:
 	@echo "make demo   run the whole model lifecycle on the local AWS stand-in"
 	@echo "make test   run the test suite (unit, stand-in, end-to-end, browser)"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  run the benchmarks and print the comparisons (results in BENCHMARKS.md)"
+	@echo "make reliability  run the reliability suite alone and write RELIABILITY.md"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -40,6 +41,10 @@ lint: env
 	$(RUN) ruff check src tests dags bench
 	$(RUN) ruff format --check src tests dags bench
 	$(RUN) mypy
+
+reliability: env
+	$(RUN) pytest -m reliability $(PYTEST_ARGS)
+	$(RUN) python -m tests.reliability.report
 
 bench: env
 	$(UV) sync --frozen --group bench

@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="modelreg-bench-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from bench import approval_wait, drift_engine, parse_cost, resolve
+    from bench import approval_wait, drift_engine, lifecycle, parse_cost, resolve
     from bench.common import machine
 
     only = set(sys.argv[1:])
     sections = []
-    for module in (approval_wait, parse_cost, resolve, drift_engine):
+    for module in (approval_wait, parse_cost, resolve, drift_engine, lifecycle):
         name = module.__name__.rsplit(".", 1)[1]
         if only and name not in only:
             continue

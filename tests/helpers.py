@@ -6,6 +6,7 @@ from datetime import UTC
 from typing import Any
 
 from airflow_modelreg.operators.register import RegisterModelVersionOperator
+from airflow_modelreg.testing.standin import is_write
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-inference:1.4.0"
 
@@ -29,16 +30,9 @@ def register_operator(artifact: str, group: str = "churn", **kwargs: Any) -> Reg
     )
 
 
-_READ_PREFIXES = ("Describe", "List", "Get", "Search", "GET ", "HEAD ")
-
-
 def write_calls(aws) -> dict[str, int]:
     """The calls the stand-in served since the last reset that could have changed something."""
-    return {
-        call: count
-        for call, count in aws.calls().items()
-        if not call.split(":", 1)[1].startswith(_READ_PREFIXES)
-    }
+    return {call: count for call, count in aws.calls().items() if is_write(call.split(":", 1)[1])}
 
 
 def html_part(message) -> str:

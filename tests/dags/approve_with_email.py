@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import DAG, Param
 
@@ -15,6 +17,8 @@ with DAG(
     params={"arn": Param("", type="string")},
 ):
     RequestModelApprovalOperator(
+        # A test whose scripted approver failed ends instead of waiting forever.
+        response_timeout=timedelta(minutes=5),
         task_id="approve",
         model_package_arn="{{ params.arn }}",
         approvers=["bob"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import DAG, Param
 
@@ -15,6 +17,8 @@ with DAG(
     params={"arn": Param("", type="string"), "environment": Param("dev", type="string")},
 ):
     PromoteModelVersionOperator(
+        # A test whose scripted approver failed ends instead of waiting forever.
+        response_timeout=timedelta(minutes=5),
         task_id="promote",
         model_package_arn="{{ params.arn }}",
         environment="{{ params.environment }}",
@@ -28,6 +32,8 @@ with DAG(
     params={"group": Param("churn", type="string"), "environment": Param("prod", type="string")},
 ):
     RollbackModelVersionOperator(
+        # A test whose scripted approver failed ends instead of waiting forever.
+        response_timeout=timedelta(minutes=5),
         task_id="rollback",
         group="{{ params.group }}",
         environment="{{ params.environment }}",

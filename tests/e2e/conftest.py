@@ -23,6 +23,9 @@ def live_airflow(standin):
     env.update(
         {
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # Only the DAGs a test triggers run (it unpauses them): scheduled reference DAGs would compete
+            # for the one SQLite database and make the tests' timing depend on the clock.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -47,7 +50,7 @@ def live_airflow(standin):
 @pytest.fixture
 def rest(live_airflow):
     """An httpx client on the live API server, and a scripted approver factory."""
-    client = httpx.Client(base_url=live_airflow.base_url, timeout=30)
+    client = httpx.Client(base_url=live_airflow.base_url, timeout=60)
 
     def approver(name: str) -> ScriptedApprover:
         return ScriptedApprover(client, name, USERS[name])

@@ -27,9 +27,17 @@ def _trigger(rest, dag_id, conf, user="alice", timeout=90):
     while rest.get(f"/api/v2/dags/{dag_id}", headers=headers).status_code != 200:
         assert time.monotonic() < deadline, f"{dag_id} was never parsed by the DAG processor"
         time.sleep(1)
-    response = rest.post(
-        f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}, headers=headers
-    )
+    unpaused = rest.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}, headers=headers)
+    assert unpaused.status_code == 200, unpaused.text
+    for _ in range(3):
+        response = rest.post(
+            f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}, headers=headers
+        )
+        # SQLite shared by four processes can report "database is locked" (a 500 whose transaction was
+        # rolled back, so nothing was created); a deployment on PostgreSQL does not. Ask again.
+        if response.status_code < 500:
+            break
+        time.sleep(2)
     assert response.status_code == 200, response.text
     return response.json()["dag_run_id"]
 

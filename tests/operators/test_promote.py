@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -223,37 +222,6 @@ def test_crash_between_registry_and_pointer_is_repaired_by_the_retry(aws, approv
     clean_props, clean = _metadata(aws, clean_arn)
     assert crashed["ModelLifeCycle"]["Stage"] == clean["ModelLifeCycle"]["Stage"] == "dev"
     assert crashed_props["modelreg:env:dev"].split("|")[1] == clean_props["modelreg:env:dev"].split("|")[1]
-
-
-def test_concurrent_promotions_of_two_versions_one_wins(aws, approved, make_context):
-    first, second = approved(run_id="a", body=b"a"), approved(run_id="b", body=b"b")
-    contexts = {}
-    for arn, run in ((first, "run-a"), (second, "run-b")):
-        op = _promote_op(arn)
-        contexts[arn] = make_context(task_id="promote", run_id=run)
-        op.check_can_request(op.hook.describe_version(arn), contexts[arn])
-    outcomes = {}
-
-    def approve(arn):
-        try:
-            outcomes[arn] = _promote_op(arn).execute_complete(contexts[arn], answer("bob"))
-        except AirflowFailException as refusal:
-            outcomes[arn] = refusal
-
-    threads = [threading.Thread(target=approve, args=(arn,)) for arn in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    winners = [arn for arn, outcome in outcomes.items() if isinstance(outcome, dict)]
-    losers = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
-    assert len(winners) == 1 and len(losers) == 1
-    assert "changed while this promotion waited" in str(losers[0])
-    assert read_pointer(aws, "dev")["arn"] == winners[0]
-    loser_arn = first if winners[0] == second else second
-    assert "modelreg:env:dev" not in _metadata(aws, loser_arn)[0]  # registry and pointer agree
-    assert "modelreg:env:dev" in _metadata(aws, winners[0])[0]
 
 
 PROD_ONLY = {"environments": [{"name": "prod", "approvers": ["dave"]}]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_modelreg.domain.errors import InvalidInputError
 from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
 from tests.helpers import put_artifact, register_operator
 
@@ -44,10 +43,3 @@ def test_explicit_status_with_reason(aws, version, make_context):
     )
     op.execute(make_context(task_id="set"))
     assert "Reason: superseded" in _describe(aws, version["arn"])["ApprovalDescription"]
-
-
-def test_unknown_status_fails_before_any_write(aws, version, make_context):
-    op = SetModelApprovalOperator(task_id="set", model_package_arn=version["arn"], status="Aproved")
-    with pytest.raises(InvalidInputError, match="'Aproved'"):
-        op.execute(make_context(task_id="set"))
-    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"

@@ -50,19 +50,47 @@ def main() -> int:
         timeline.say("stand-in", f"local AWS stand-in serving at {standin.endpoint_url}")
         migrate_database(env)
         timeline.say("airflow", f"database migrated in {DEMO_DIR / 'airflow-home'}")
-        return run_lifecycle(standin, timeline)
+        from airflow_modelreg.testing.harness import InProcessAirflow
+
+        airflow = InProcessAirflow([ROOT / "dags"])
+        standin.reset_calls()
+        started = time.monotonic()
+        code = run_lifecycle(airflow, standin, timeline)
+        report_where_time_went(airflow, standin, time.monotonic() - started, timeline)
+        return code
     finally:
         standin.stop()
 
 
-def run_lifecycle(standin, timeline: Timeline) -> int:
+def report_where_time_went(airflow, standin, seconds: float, timeline: Timeline) -> None:
+    """Split the lifecycle's time: AWS (the stand-in serving calls), people (the scripted approvers looking
+    at each request), and the rest, which is Airflow and this provider (including configured bake times and
+    poll intervals). Written to ``.demo/lifecycle.json`` for ``make bench``."""
+    import json
+
+    calls = standin.calls()
+    split = {
+        "total_seconds": round(seconds, 2),
+        "aws_calls": sum(calls.values()),
+        "aws_seconds": round(standin.serving_seconds(), 2),
+        "people_seconds": round(airflow.person_seconds, 2),
+        "calls_by_action": dict(sorted(calls.items(), key=lambda item: -item[1])),
+    }
+    split["airflow_and_provider_seconds"] = round(seconds - split["aws_seconds"] - split["people_seconds"], 2)
+    (DEMO_DIR / "lifecycle.json").write_text(json.dumps(split, indent=2))
+    timeline.say(
+        "time",
+        f"lifecycle {split['total_seconds']:.0f}s: {split['aws_calls']} AWS calls served in "
+        f"{split['aws_seconds']:.1f}s, people {split['people_seconds']:.0f}s, Airflow and the provider "
+        f"{split['airflow_and_provider_seconds']:.0f}s",
+    )
+
+
+def run_lifecycle(airflow, standin, timeline: Timeline) -> int:
     import json
 
     from airflow.models import Variable
 
-    from airflow_modelreg.testing.harness import InProcessAirflow
-
-    airflow = InProcessAirflow([ROOT / "dags"])
     Variable.set("modelreg_ladder", json.dumps(LADDER))
     standin.boto3_client("s3").create_bucket(Bucket=BUCKET)
     timeline.say("setup", "approvers: registration and dev bob, test and uat carol, prod dave")

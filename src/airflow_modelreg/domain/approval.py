@@ -12,6 +12,8 @@ APPROVE = "Approve"
 REJECT = "Reject"
 # ApprovalDescription is limited to 1024 characters by SageMaker.
 MAX_APPROVAL_DESCRIPTION = 1024
+# What fits of a reason after "Approved for prod by <name> (id <id>) at <time> in airflow:<run>. Reason: ".
+MAX_REASON_LENGTH = 800
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,27 @@ def psi(expected: np.ndarray, observed_counts: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def validate_thresholds(thresholds: Mapping[str, Mapping[str, float]] | None) -> None:
+    """Per-feature limits: ``psi`` > 0, ``ks`` in (0, 1], ``chi2_p`` in (0, 1); anything else is refused."""
+    for feature, limits in (thresholds or {}).items():
+        if not isinstance(limits, Mapping):
+            raise InvalidInputError(
+                f"Thresholds for {feature!r} are {limits!r}; expected e.g. {{'psi': 0.2}}."
+            )
+        for name, value in limits.items():
+            if name not in DEFAULT_THRESHOLDS:
+                raise InvalidInputError(
+                    f"Unknown drift threshold {name!r} for {feature!r}: use {', '.join(DEFAULT_THRESHOLDS)}."
+                )
+            number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+            upper = math.inf if name == "psi" else 1.0
+            if number is None or not math.isfinite(number) or not 0 < number <= upper:
+                raise InvalidInputError(
+                    f"Drift threshold {name}={value!r} for {feature!r} is out of range: expected a number in "
+                    f"(0, {'inf' if upper == math.inf else '1'}]."
+                )
+
+
 class DriftAccumulator:
     """Folds captured rows into per-feature histograms; :meth:`report` compares them with the baseline."""
 
@@ -205,6 +226,7 @@ class DriftAccumulator:
         self, baseline: Baseline, thresholds: Mapping[str, Mapping[str, float]] | None = None
     ) -> None:
         self.baseline = baseline
+        validate_thresholds(thresholds)
         self.thresholds = {
             name: {**DEFAULT_THRESHOLDS, **(thresholds or {}).get(name, {})} for name in baseline.names
         }

@@ -12,6 +12,10 @@ _ENTITY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _MODEL_PACKAGE_ARN = re.compile(
     r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:\d{12}:model-package/[a-z0-9](-*[a-z0-9]){0,62}/\d+$"
 )
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_TRAINING_JOB_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-job/[a-zA-Z0-9-]{1,63}$"
+)
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(.+)$")
 _METADATA_KEY = re.compile(r"^[\w\s.:/=+\-@]{1,128}$", re.UNICODE)
 
@@ -49,6 +53,21 @@ def validate_model_package_arn(value: object) -> str:
 
 def version_from_arn(arn: str) -> int:
     return int(validate_model_package_arn(arn).rsplit("/", 1)[1])
+
+
+def validate_role_arn(value: object, what: str = "execution role ARN") -> str:
+    if not isinstance(value, str) or not _ROLE_ARN.match(value):
+        raise InvalidInputError(f"Invalid {what} {value!r}: expected 'arn:aws:iam::<account>:role/<name>'.")
+    return value
+
+
+def validate_training_job_arn(value: object) -> str:
+    if not isinstance(value, str) or not _TRAINING_JOB_ARN.match(value):
+        raise InvalidInputError(
+            f"Invalid training job ARN {value!r}: expected "
+            "'arn:aws:sagemaker:<region>:<account>:training-job/<name>'."
+        )
+    return value
 
 
 def validate_approval_status(value: object) -> str:

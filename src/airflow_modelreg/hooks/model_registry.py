@@ -57,9 +57,13 @@ class ModelRegistryHook(ModelRegBaseHook):
             arn = call_aws(
                 f"Creating model package group {group!r}", self.conn.create_model_package_group, **kwargs
             )["ModelPackageGroupArn"]
-        except RegistryError:
-            # Another task may have created it between our describe and create: that is fine.
-            return {"arn": self.describe_group(group)["ModelPackageGroupArn"], "created": False}
+        except RegistryError as creating:
+            # Another task may have created it between our describe and create: that is fine. Otherwise
+            # the creation's own error (access denied, say) is the one worth reporting.
+            try:
+                return {"arn": self.describe_group(group)["ModelPackageGroupArn"], "created": False}
+            except NotFoundError:
+                raise creating from None
         self.log.info("Created model package group %s", group)
         return {"arn": arn, "created": True}
 

@@ -24,7 +24,7 @@ from airflow_modelreg.domain.deployment import (
     validate_variants,
 )
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
-from airflow_modelreg.domain.validation import parse_s3_uri, validate_entity_name
+from airflow_modelreg.domain.validation import parse_s3_uri, validate_entity_name, validate_role_arn
 from airflow_modelreg.hooks.endpoint import EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.links.model_registry import EndpointLink
@@ -152,6 +152,7 @@ class DeployModelOperator(_EndpointOperator):
         """Validate everything and check every version; return what to create. Writes nothing."""
         verify_artifact = self.verify_artifact if verify_artifact is None else verify_artifact
         validate_entity_name(self.endpoint_name, "endpoint name")
+        validate_role_arn(self.execution_role_arn)
         production = [VariantSpec.from_mapping(v) for v in self.variants]
         shadow = [VariantSpec.from_mapping(v) for v in self.shadow_variants or ()]
         validate_variants(production, shadow)

@@ -20,6 +20,7 @@ from airflow_modelreg.domain.validation import (
     validate_approval_status,
     validate_customer_metadata,
     validate_group_name,
+    validate_training_job_arn,
 )
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
@@ -172,6 +173,10 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         if self.evaluation_report_uri:
             parse_s3_uri(self.evaluation_report_uri, "evaluation report URI")
         validate_approval_status(self.initial_status)
+        if self.training_job_arn:
+            validate_training_job_arn(self.training_job_arn)
+        for uri in self._training_data_uris():
+            parse_s3_uri(uri, "training data URI")
         if not self.image_uri or not isinstance(self.image_uri, str):
             raise InvalidInputError(f"image_uri is {self.image_uri!r}; expected a container image URI.")
         for kind in ("inference_instance_types", "transform_instance_types"):
@@ -206,13 +211,12 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         if self.training_job_arn:
             properties[f"{md.PREFIX}lineage:training-job"] = self.training_job_arn
         if self.training_data_uris:
-            uris = (
-                [self.training_data_uris]
-                if isinstance(self.training_data_uris, str)
-                else self.training_data_uris
-            )
-            properties[f"{md.PREFIX}lineage:training-data"] = ",".join(uris)
+            properties[f"{md.PREFIX}lineage:training-data"] = ",".join(self._training_data_uris())
         return validate_customer_metadata(properties)
+
+    def _training_data_uris(self) -> list[str]:
+        uris = self.training_data_uris or []
+        return [uris] if isinstance(uris, str) else list(uris)
 
     # ----------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_modelreg.domain import metadata as md
-from airflow_modelreg.domain.approval import Approver, Decision
+from airflow_modelreg.domain.approval import MAX_REASON_LENGTH, Approver, Decision
 from airflow_modelreg.domain.errors import InvalidInputError
 from airflow_modelreg.domain.quality_gate import QualityGate
 from airflow_modelreg.domain.validation import validate_approval_status, validate_model_package_arn
@@ -62,6 +62,11 @@ class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
 
     def execute(self, context: Context) -> dict[str, Any]:
         validate_model_package_arn(self.model_package_arn)
+        if len(self.reason or "") > MAX_REASON_LENGTH:
+            raise InvalidInputError(
+                f"The reason is {len(self.reason)} characters; the registry's ApprovalDescription keeps "
+                f"{MAX_REASON_LENGTH} after who, when and which run. Put long notes in S3 and give their URI."
+            )
         if self.status is not None:
             status, reason = validate_approval_status(self.status), self.reason
             version = self.hook.describe_version(self.model_package_arn)

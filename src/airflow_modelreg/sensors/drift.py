@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
-from airflow_modelreg.domain.drift import DriftAccumulator
+from airflow_modelreg.domain.drift import DriftAccumulator, validate_thresholds
 from airflow_modelreg.domain.drift_report import render_html
 from airflow_modelreg.domain.errors import InvalidInputError
 from airflow_modelreg.hooks.monitoring import MonitoringHook
@@ -69,6 +69,7 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             raise InvalidInputError("source='model_monitor' needs schedule_name.")
         if source == "data_capture" and not (capture_prefix and baseline_uri):
             raise InvalidInputError("source='data_capture' needs capture_prefix and baseline_uri.")
+        validate_thresholds(thresholds)
         self.source = source
         self.schedule_name = schedule_name
         self.capture_prefix = capture_prefix

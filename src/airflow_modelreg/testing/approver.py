@@ -48,6 +48,7 @@ class ScriptedApprover:
         self.client = client
         self.username = username
         self.settle_seconds = settle_seconds
+        self.settled_seconds = 0.0
         response = client.post("/auth/token", json={"username": username, "password": password})
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, f"login as {username} failed: {response.text}")
@@ -86,6 +87,7 @@ class ScriptedApprover:
             for request in self.pending(dag_id, task_id):
                 if request.state == "awaiting_input":
                     time.sleep(self.settle_seconds)
+                    self.settled_seconds += self.settle_seconds
                     return request
             time.sleep(0.5)
         raise TimeoutError(f"No approval request for dag={dag_id} task={task_id} within {timeout:.0f}s")

@@ -7,6 +7,7 @@ Used by ``make demo`` and the tests. ``airflow_environment()`` must be applied t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -28,6 +29,10 @@ USERS: dict[str, str] = {
     "dave": "dave-pass",  # release manager: approves prod
     "mallory": "mallory-pass",  # not an approver of anything
 }
+
+# SQLite is shared by several Airflow processes in the end-to-end tests; its default 5 s busy timeout turns a
+# long scheduler transaction into a 500 at the API server. Wait longer instead (see migrate_database for WAL).
+SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 20}
 
 
 def airflow_environment(
@@ -52,6 +57,8 @@ def airflow_environment(
         "AIRFLOW__CORE__DAGS_FOLDER": str(folders[0]),
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.SQLITE_CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{__name__}.SQLITE_CONNECT_ARGS",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in users),
@@ -82,6 +89,14 @@ def migrate_database(env: Mapping[str, str]) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    # Write-ahead logging lets readers (the API server, the UI) proceed while the scheduler writes; the
+    # mode is stored in the database file, so every process opening it afterwards uses it.
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    if database.exists():
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
 
 
 class InProcessAirflow:
@@ -91,6 +106,7 @@ class InProcessAirflow:
         self.dag_folders = [Path(folder) for folder in dag_folders]
         self.users = dict(users)
         self._dags: dict[str, Any] = {}
+        self._approvers: list[ScriptedApprover] = []
 
     def dag(self, dag_id: str) -> Any:
         if dag_id not in self._dags:
@@ -111,9 +127,16 @@ class InProcessAirflow:
         return TestClient(create_app("all"))
 
     def approver(self, username: str, settle_seconds: float = 3.0) -> ScriptedApprover:
-        return ScriptedApprover(
+        approver = ScriptedApprover(
             self.rest_client, username, self.users[username], settle_seconds=settle_seconds
         )
+        self._approvers.append(approver)
+        return approver
+
+    @property
+    def person_seconds(self) -> float:
+        """Time the scripted people spent looking at requests before answering (a person's time, not Airflow's)."""
+        return sum(approver.settled_seconds for approver in self._approvers)
 
     def run(
         self,

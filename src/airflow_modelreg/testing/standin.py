@@ -7,7 +7,8 @@ Beyond moto (see :mod:`airflow_modelreg.testing.moto_additions` for the SageMake
 has a small control API under ``/_standin/`` for tests, the demo and the benchmarks:
 
 ``GET /_standin/calls``
-    API calls served since the last reset, by ``service:Action`` (so a test can count what a sensor costs).
+    API calls served since the last reset, by ``service:Action`` (so a test can count what a sensor costs),
+    and the seconds spent serving them.
 ``POST /_standin/calls/reset``
     Start counting again.
 ``POST /_standin/faults`` / ``DELETE /_standin/faults``
@@ -33,6 +34,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -54,10 +56,20 @@ _QUERY_FAULTS = {
 }
 # A refusal AWS does not retry: used to stop a task exactly at one write boundary, as a crash would.
 _JSON_FAULTS["deny"] = (400, "AccessDeniedException", "Injected by the stand-in: this write is refused.")
+_QUERY_FAULTS["deny"] = (403, "AccessDenied", "Injected by the stand-in: this write is refused.")
 _S3_FAULTS = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "5xx": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "deny": (403, "AccessDenied", "Injected by the stand-in: this write is refused."),
 }
+
+
+_READ_PREFIXES = ("Describe", "List", "Get", "Search", "BatchGet", "GET ", "HEAD ")
+
+
+def is_write(action: str) -> bool:
+    """Whether an action (``DescribeEndpoint``, ``PutParameter``, ``GET /bucket/key``) can change anything."""
+    return not action.startswith(_READ_PREFIXES)
 
 
 class StandInApp:
@@ -75,6 +87,8 @@ class StandInApp:
         self.faults: dict[str, Any] | None = None
         self._random = random.Random(0)
         self.injected: Counter[str] = Counter()
+        self._matched = 0  # calls matching the faults' filters so far (``after`` lets the first ones through)
+        self.seconds = 0.0  # time spent serving AWS calls, so a benchmark can split AWS time from its own
 
     # -- request identification -----------------------------------------------------------------
     @staticmethod
@@ -103,9 +117,14 @@ class StandInApp:
             return None
         if faults.get("actions") and action not in faults["actions"]:
             return None
+        if faults.get("writes_only") and not is_write(action):
+            return None
         if faults.get("body_contains") and faults["body_contains"].encode() not in self._body(environ):
             return None
         with self._lock:
+            self._matched += 1
+            if self._matched <= int(faults.get("after") or 0):
+                return None
             if self._random.random() >= float(faults.get("rate", 0)):
                 return None
             kind = self._random.choice(faults.get("kinds") or ["throttle"])
@@ -135,7 +154,12 @@ class StandInApp:
                 else f"<ErrorResponse><Error><Type>Sender</Type>{inner}</Error></ErrorResponse>"
             ).encode()
             headers = [("Content-Type", "text/xml")]
-        reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+        reason = {
+            400: "Bad Request",
+            403: "Forbidden",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+        }[status]
         start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
@@ -153,14 +177,17 @@ class StandInApp:
                     "calls": dict(self.calls),
                     "total": sum(self.calls.values()),
                     "injected_faults": dict(self.injected),
+                    "seconds": self.seconds,
                 }
         elif path == "/_standin/calls/reset" and method == "POST":
             with self._lock:
                 self.calls.clear()
                 self.injected.clear()
+                self.seconds = 0.0
         elif path == "/_standin/faults" and method == "POST":
             with self._lock:
                 self.faults = payload
+                self._matched = 0
                 self._random = random.Random(payload.get("seed", 0))
             result = {"faults": payload}
         elif path == "/_standin/faults" and method == "DELETE":
@@ -197,7 +224,12 @@ class StandInApp:
         kind = self._fault_for(service, action, environ)
         if kind:
             return self._fault_response(kind, protocol, start_response)
-        return self._moto(environ, start_response)
+        started = time.perf_counter()
+        try:
+            return self._moto(environ, start_response)
+        finally:
+            with self._lock:
+                self.seconds += time.perf_counter() - started
 
 
 class StandInClient:
@@ -277,6 +309,10 @@ class StandInClient:
         """API calls served since the last reset, keyed ``service:Action``."""
         return self._request("GET", "/_standin/calls")["calls"]
 
+    def serving_seconds(self) -> float:
+        """Time the stand-in spent serving AWS calls since the last reset (moto's work, not the caller's)."""
+        return float(self._request("GET", "/_standin/calls")["seconds"])
+
     def reset_calls(self) -> None:
         self._request("POST", "/_standin/calls/reset", {})
 
@@ -288,11 +324,15 @@ class StandInClient:
         actions: list[str] | None = None,
         seed: int = 0,
         body_contains: str | None = None,
+        writes_only: bool = False,
+        after: int = 0,
     ) -> None:
         """Fail ``rate`` of matching calls until :meth:`clear_faults`.
 
         ``kinds``: ``throttle`` and ``5xx`` (retried by botocore), ``deny`` (AccessDenied, not retried: stops
-        a task at that call as a crash would). ``body_contains`` narrows the faults to one kind of request.
+        a task at that call as a crash would). ``body_contains`` narrows the faults to one kind of request,
+        ``writes_only`` to calls that can change something; the first ``after`` matching calls go through,
+        so ``deny`` with ``after=k`` stops a task right after its k-th write.
         """
         self._request(
             "POST",
@@ -304,6 +344,8 @@ class StandInClient:
                 "actions": actions,
                 "seed": seed,
                 "body_contains": body_contains,
+                "writes_only": writes_only,
+                "after": after,
             },
         )
 

@@ -1,0 +1,109 @@
+"""A task killed at each of its write boundaries, then retried: the end state equals a clean run's.
+
+The stand-in lets a task's first k writes through and refuses every later one, which is what AWS sees of
+a worker killed right after its k-th write. The retry runs as Airflow runs it (a new try, XCom cleared)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.helpers import write_calls
+from tests.reliability import workflow
+
+
+def _fresh(aws) -> None:
+    aws.reset()
+    aws.clear_faults()
+    aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
+
+
+def _two_approved(aws, context) -> tuple[str, str]:
+    first = workflow.register(aws, context, "run-1", b"one")["arn"]
+    second = workflow.register(aws, context, "run-2", b"two")["arn"]
+    workflow.approve(first, context, run_id="approve-1")
+    workflow.approve(second, context, run_id="approve-2")
+    return first, second
+
+
+def _register_case(aws, context):
+    return (
+        lambda: workflow.upload(aws, "run-1", b"one"),
+        lambda: workflow.register(aws, context, "run-1", b"one", uploaded=True),
+    )
+
+
+def _approve_case(aws, context):
+    state: dict[str, Any] = {}
+
+    def setup():
+        state["arn"] = workflow.register(aws, context, "run-1", b"one")["arn"]
+
+    return setup, lambda: workflow.approve(state["arn"], context)
+
+
+def _promote_case(aws, context):
+    state: dict[str, Any] = {}
+
+    def setup():
+        state["arn"], _ = _two_approved(aws, context)
+        workflow.promote(state["arn"], "dev", context, run_id="promote-dev")
+
+    tries = iter(range(1, 100))
+    return setup, lambda: workflow.promote(state["arn"], "test", context, try_number=next(tries))
+
+
+def _deploy_case(aws, context):
+    state: dict[str, Any] = {}
+
+    def setup():
+        state["arns"] = _two_approved(aws, context)
+
+    return setup, lambda: workflow.deploy(*state["arns"], context)
+
+
+def _shift_case(aws, context):
+    def setup():
+        workflow.deploy(*_two_approved(aws, context), context)
+
+    return setup, lambda: workflow.shift(context)
+
+
+CASES: dict[str, Callable] = {
+    "register": _register_case,
+    "approve": _approve_case,
+    "promote": _promote_case,
+    "deploy": _deploy_case,
+    "shift traffic": _shift_case,
+}
+
+
+@pytest.mark.parametrize("task", list(CASES))
+def test_kill_at_every_write_boundary_then_retry_ends_as_a_clean_run(aws, make_context, tally, task):
+    setup, run = CASES[task](aws, make_context)
+    _fresh(aws)
+    setup()
+    aws.reset_calls()
+    run()
+    writes = sum(write_calls(aws).values())
+    clean = workflow.snapshot(aws)
+    assert writes >= 1
+
+    for boundary in range(writes):
+        case = f"{task}: killed after write {boundary} of {writes}"
+        _fresh(aws)
+        setup()
+        aws.inject_faults(rate=1.0, kinds=["deny"], writes_only=True, after=boundary)
+        try:
+            with pytest.raises(Exception, match="AccessDenied|refused"):  # noqa: PT012
+                run()
+            aws.clear_faults()
+            run()  # the retry
+            retried = workflow.snapshot(aws)
+            assert retried == clean, f"{case}: the retried end state differs from a clean run's"
+        except BaseException as failure:
+            tally.record("crashes", case, "lost", repr(failure))
+            raise
+        tally.record("crashes", case, "survived", "end state equals a clean run's")

@@ -1,0 +1,138 @@
+"""The workflow's steps as the reliability suite drives them (each as its task would run it), and a snapshot
+of everything the workflow writes in AWS, to compare a run that crashed and was retried with a clean one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from airflow_modelreg.operators.approval import RequestModelApprovalOperator
+from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
+from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+from tests.helpers import LADDER, answer, put_artifact, register_operator
+
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+BUCKET = "reliability-models"
+PEOPLE = {"dev": "bob", "test": "carol", "uat": "carol", "prod": "dave"}
+
+
+def upload(aws, run_id: str, body: bytes) -> str:
+    """The training job's output, before the register task runs."""
+    return put_artifact(aws, BUCKET, key=f"churn/{run_id}/model.tar.gz", body=body)
+
+
+def register(aws, context, run_id: str, body: bytes, uploaded: bool = False) -> dict[str, Any]:
+    artifact = f"s3://{BUCKET}/churn/{run_id}/model.tar.gz" if uploaded else upload(aws, run_id, body)
+    return register_operator(artifact).execute(context(run_id=run_id))
+
+
+def approve(arn: str, context, person: str = "bob", run_id: str = "approve-run") -> dict[str, Any]:
+    """What the approval task does once bob has answered in the UI."""
+    op = RequestModelApprovalOperator(task_id="approve", model_package_arn=arn, approvers=[person])
+    ctx = context(task_id="approve", run_id=run_id)
+    op.check_can_request(op.hook.describe_version(arn), ctx)
+    return op.execute_complete(ctx, answer(person, reason="reviewed"))
+
+
+def promote(arn: str, environment: str, context, run_id: str = "promote-run", try_number: int = 1) -> Any:
+    """One try of a promotion task: finish a half-done earlier try, else ask and record the answer.
+
+    A new try starts with empty XCom, as in Airflow, which clears a task's XCom when it runs again."""
+    op = PromoteModelVersionOperator(
+        task_id=f"promote_to_{environment}", model_package_arn=arn, environment=environment, ladder=LADDER
+    )
+    ctx = context(task_id=f"promote_to_{environment}", run_id=run_id, try_number=try_number)
+    resumed = op.resume_half_done(ctx)
+    if resumed is not None:
+        return resumed
+    op.check_can_request(op.hook.describe_version(arn), ctx)
+    return op.execute_complete(ctx, answer(PEOPLE[environment], reason=f"ready for {environment}"))
+
+
+def deploy(champion: str, challenger: str, context, run_id: str = "deploy-run") -> dict[str, Any]:
+    op = DeployModelOperator(
+        task_id="deploy",
+        endpoint_name="churn-prod",
+        variants=[
+            {"name": "champion", "model_package_arn": champion, "weight": 90},
+            {"name": "challenger", "model_package_arn": challenger, "weight": 10},
+        ],
+        execution_role_arn=ROLE,
+        poll_interval=0.1,
+    )
+    return op.execute(context(task_id="deploy", run_id=run_id))
+
+
+def shift(context, run_id: str = "shift-run") -> dict[str, Any]:
+    op = ShiftTrafficOperator(
+        task_id="shift",
+        endpoint_name="churn-prod",
+        to_variant="challenger",
+        from_variant="champion",
+        steps=[50, 100],
+        bake_seconds=0.2,
+        poll_interval=0.1,
+    )
+    return op.execute(context(task_id="shift", run_id=run_id))
+
+
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def _timeless(value: Any) -> Any:
+    if isinstance(value, str):
+        return _TIME.sub("<time>", value)
+    if isinstance(value, dict):
+        return {key: _timeless(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_timeless(item) for item in value]
+    return value
+
+
+def snapshot(aws) -> dict[str, Any]:
+    """Everything the workflow writes, times left out: versions with their status, decisions, metadata and
+    stages; every parameter with its value and how many times it was written; models, configs, endpoints."""
+    sm, ssm = aws.boto3_client("sagemaker"), aws.boto3_client("ssm")
+    versions = {}
+    for group in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]:
+        name = group["ModelPackageGroupName"]
+        for summary in sm.list_model_packages(ModelPackageGroupName=name)["ModelPackageSummaryList"]:
+            described = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+            versions[summary["ModelPackageArn"]] = {
+                key: described.get(key)
+                for key in (
+                    "ModelApprovalStatus",
+                    "ApprovalDescription",
+                    "CustomerMetadataProperties",
+                    "ModelLifeCycle",
+                )
+            }
+    parameters = {}
+    for page in ssm.get_paginator("describe_parameters").paginate():
+        for parameter in page["Parameters"]:
+            value = ssm.get_parameter(Name=parameter["Name"])["Parameter"]["Value"]
+            parameters[parameter["Name"]] = {"value": value, "writes": parameter["Version"]}
+    configs = {}
+    for config in sm.list_endpoint_configs()["EndpointConfigs"]:
+        described = sm.describe_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+        configs[config["EndpointConfigName"]] = described["ProductionVariants"]
+    endpoints = {}
+    for endpoint in sm.list_endpoints()["Endpoints"]:
+        described = sm.describe_endpoint(EndpointName=endpoint["EndpointName"])
+        endpoints[endpoint["EndpointName"]] = {
+            "status": described["EndpointStatus"],
+            "config": described["EndpointConfigName"],
+            "weights": {
+                v["VariantName"]: v.get("CurrentWeight") for v in described.get("ProductionVariants", [])
+            },
+        }
+    models = sorted(model["ModelName"] for model in sm.list_models()["Models"])
+    return _timeless(
+        {
+            "versions": versions,
+            "parameters": parameters,
+            "models": models,
+            "configs": configs,
+            "endpoints": endpoints,
+        }
+    )
