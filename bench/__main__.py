@@ -18,25 +18,30 @@ def main() -> int:
     from bench import approval_wait, drift_engine, lifecycle, parse_cost, resolve
     from bench.common import machine
 
-    only = set(sys.argv[1:])
-    sections = []
-    for module in (approval_wait, parse_cost, resolve, drift_engine, lifecycle):
+    only = set(sys.argv[1:])  # ``python -m bench drift_engine`` reruns one benchmark
+    sections = ROOT / ".bench"
+    sections.mkdir(exist_ok=True)
+    modules = (approval_wait, parse_cost, resolve, drift_engine, lifecycle)
+    for module in modules:
         name = module.__name__.rsplit(".", 1)[1]
         if only and name not in only:
             continue
         started = time.monotonic()
-        sections.append(module.run())
+        section = module.run()
+        stamp = f"_Measured {datetime.date.today()} in {time.monotonic() - started:.0f} s on {machine()}._"
+        (sections / f"{name}.md").write_text(f"{section}\n\n{stamp}")
         print(f"{name}: {time.monotonic() - started:.0f}s", flush=True)
+    # BENCHMARKS.md holds the latest result of every benchmark, each stamped with when and where it ran.
+    found = [sections / f"{m.__name__.rsplit('.', 1)[1]}.md" for m in modules]
     document = "\n\n".join(
         [
             "# Benchmarks",
-            f"Measured by `make bench` on {datetime.date.today()}: {machine()}. Medians of several runs where "
-            "noted; every comparison is measured side by side in the same run, so read the ratios.",
-            *sections,
+            "Measured by `make bench`. Medians of several runs where noted; every comparison is measured side "
+            "by side in the same run, so read the ratios.",
+            *[path.read_text() for path in found if path.exists()],
         ]
     )
-    if not only:
-        (ROOT / "BENCHMARKS.md").write_text(document + "\n")
+    (ROOT / "BENCHMARKS.md").write_text(document + "\n")
     print(document)
     return 0
 

@@ -54,7 +54,7 @@ def run() -> str:
 
         def timed(file: Path, preimport: str) -> float:
             code = PARSE.format(path=str(file), preimport=preimport)
-            return median([in_subprocess(code)["seconds"] for _ in range(5)])
+            return median([in_subprocess(code)["seconds"] for _ in range(3)])
 
         cold, cold_twin = timed(path, ""), timed(twin, "")
         warm, warm_twin = timed(path, imports), timed(twin, twin_imports)
