@@ -41,8 +41,21 @@ def empty_twin(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def verdict(ratios: list[tuple[str, float]]) -> str:
+    missed = [f"{name} ({ratio:.2f}x)" for name, ratio in ratios if ratio > 1.2]
+    if not missed:
+        return "Target met: with modules pre-imported every file parses within 1.2x of its twin."
+    return (
+        f"**Target not met** for {', '.join(missed)} even with modules pre-imported: the extra time is the "
+        "Amazon provider discovering asset URI schemes on the first Asset these files build (about 60-70 ms, "
+        "once per process). Cold parses (nothing imported) are not within 1.2x for any file: importing the "
+        "Amazon provider (boto3, botocore) costs far more than the EmptyOperator."
+    )
+
+
 def run() -> str:
-    rows = []
+    rows: list[list[str]] = []
+    ratios: list[tuple[str, float]] = []
     scratch = Path(tempfile.mkdtemp())
     for path in sorted((ROOT / "dags").glob("*.py")):
         twin = scratch / path.name
@@ -58,6 +71,7 @@ def run() -> str:
 
         cold, cold_twin = timed(path, ""), timed(twin, "")
         warm, warm_twin = timed(path, imports), timed(twin, twin_imports)
+        ratios.append((path.name, warm / warm_twin))
         rows.append(
             [
                 path.name,
@@ -93,6 +107,8 @@ def run() -> str:
                 ],
                 rows,
             ),
+            "",
+            verdict(ratios),
             "",
             f"Importing the provider's operators and sensors (after `airflow.sdk`): {provider * 1000:.0f} ms, "
             "most of it the Amazon provider's own modules (boto3, botocore); it is paid once per DAG "
