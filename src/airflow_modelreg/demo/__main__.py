@@ -68,11 +68,12 @@ def report_where_time_went(airflow, standin, seconds: float, timeline: Timeline)
     poll intervals). Written to ``.demo/lifecycle.json`` for ``make bench``."""
     import json
 
-    calls = standin.calls()
+    usage = standin.usage()
+    calls = usage["calls"]
     split = {
         "total_seconds": round(seconds, 2),
-        "aws_calls": sum(calls.values()),
-        "aws_seconds": round(standin.serving_seconds(), 2),
+        "aws_calls": usage["total"],
+        "aws_seconds": round(usage["seconds"], 2),
         "people_seconds": round(airflow.person_seconds, 2),
         "calls_by_action": dict(sorted(calls.items(), key=lambda item: -item[1])),
     }

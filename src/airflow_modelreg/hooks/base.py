@@ -11,6 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_modelreg.domain.errors import NotFoundError, RegistryError
+from airflow_modelreg.domain.validation import parse_s3_uri
 
 # AWS throttles and sometimes answers 5xx; botocore's "standard" mode retries both with backoff. Used
 # unless the connection's ``config_kwargs`` (or the operator's ``botocore_config``) set retries.
@@ -39,6 +40,18 @@ class ModelRegBaseHook(AwsBaseHook):
     @cached_property
     def s3_client(self) -> Any:
         return self.sibling("s3").conn
+
+    def write_s3_text(self, uri: str, text: str, content_type: str) -> None:
+        """Write ``text`` to the S3 object ``uri`` (reports, evaluation documents)."""
+        bucket, key = parse_s3_uri(uri)
+        call_aws(
+            f"Writing {uri}",
+            self.s3_client.put_object,
+            Bucket=bucket,
+            Key=key,
+            Body=text.encode(),
+            ContentType=content_type,
+        )
 
 
 def call_aws(what: str, call: Callable[..., Any], /, **kwargs: Any) -> Any:

@@ -339,12 +339,4 @@ class ModelRegistryHook(ModelRegBaseHook):
             raise RegistryError(f"S3 object {uri} is not valid JSON: {error}") from error
 
     def write_json(self, uri: str, document: Any) -> None:
-        bucket, key = parse_s3_uri(uri)
-        call_aws(
-            f"Writing {uri}",
-            self.s3_client.put_object,
-            Bucket=bucket,
-            Key=key,
-            Body=json.dumps(document, indent=2).encode(),
-            ContentType="application/json",
-        )
+        self.write_s3_text(uri, json.dumps(document, indent=2), "application/json")

@@ -115,14 +115,3 @@ class MonitoringHook(ModelRegBaseHook):
             },
             categorical=categorical,
         )
-
-    def put_text(self, uri: str, text: str, content_type: str) -> None:
-        bucket, key = parse_s3_uri(uri)
-        call_aws(
-            f"Writing {uri}",
-            self.s3_client.put_object,
-            Bucket=bucket,
-            Key=key,
-            Body=text.encode(),
-            ContentType=content_type,
-        )

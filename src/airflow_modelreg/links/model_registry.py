@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
 
@@ -14,6 +17,18 @@ class ModelVersionLink(BaseAwsLink):
         BASE_AWS_CONSOLE_LINK
         + "/sagemaker/home?region={region_name}#/model-packages/{group}/versions/{version}"
     )
+
+    @classmethod
+    def persist_version(cls, context: Any, operator: Any, version: Mapping[str, Any]) -> None:
+        """Keep the link to ``version`` (a ``DescribeModelPackage`` result) for the operator's task."""
+        cls.persist(
+            context=context,
+            operator=operator,
+            region_name=operator.hook.conn_region_name,
+            aws_partition=operator.hook.conn_partition,
+            group=version["ModelPackageGroupName"],
+            version=version["ModelPackageVersion"],
+        )
 
 
 class EndpointLink(BaseAwsLink):

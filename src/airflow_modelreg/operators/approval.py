@@ -139,14 +139,7 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
     def execute(self, context: Context) -> Any:
         validate_model_package_arn(self.model_package_arn)
         version = self.hook.describe_version(self.model_package_arn)
-        ModelVersionLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            group=version["ModelPackageGroupName"],
-            version=version["ModelPackageVersion"],
-        )
+        ModelVersionLink.persist_version(context, self, version)
         self.check_can_request(version, context)
         approvers = self.allowed_approvers()
         if not approvers:

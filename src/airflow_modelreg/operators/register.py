@@ -316,12 +316,5 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             and not version.get("ApprovalDescription")
         ):
             version = self.hook.set_approval_status(version["ModelPackageArn"], "Rejected", description=gate)
-        ModelVersionLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            group=version["ModelPackageGroupName"],
-            version=version["ModelPackageVersion"],
-        )
+        ModelVersionLink.persist_version(context, self, version)
         return {**summarize(version), "quality_gate": gate}

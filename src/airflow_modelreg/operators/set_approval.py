@@ -97,12 +97,5 @@ class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
         decided = self.hook.set_approval_status(
             self.model_package_arn, status, description=decision.description()
         )
-        ModelVersionLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            group=decided["ModelPackageGroupName"],
-            version=decided["ModelPackageVersion"],
-        )
+        ModelVersionLink.persist_version(context, self, decided)
         return {**summarize(decided), "decision": {"status": status, "reason": reason}}

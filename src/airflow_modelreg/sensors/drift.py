@@ -152,11 +152,11 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             base = f"{self.report_prefix.rstrip('/')}/{ti.dag_id}/{safe_run}"
             report["report_uri"] = f"{base}/drift_report.json"
             report["report_html_uri"] = f"{base}/drift_report.html"
-            self.hook.put_text(
+            self.hook.write_s3_text(
                 report["report_uri"], json.dumps(report, indent=2, default=str), "application/json"
             )
             if "features" in report:
-                self.hook.put_text(report["report_html_uri"], render_html(report), "text/html")
+                self.hook.write_s3_text(report["report_html_uri"], render_html(report), "text/html")
         summary = {
             "reason": f"drift in {', '.join(report['drifted_features'])} ({report['source']})",
             "window": report.get("window"),

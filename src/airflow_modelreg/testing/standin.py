@@ -45,22 +45,23 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
 
-# What a throttled or failing call looks like, per wire protocol, as AWS sends it.
+# What a throttled or failing call looks like, per wire protocol, as AWS sends it. "deny" is a refusal AWS
+# does not retry: it stops a task exactly at one write boundary, as a crash would.
+_DENIED = "Injected by the stand-in: this write is refused."
 _JSON_FAULTS = {
     "throttle": (400, "ThrottlingException", "Rate exceeded"),
     "5xx": (500, "InternalFailure", "We encountered an internal error. Please try again."),
+    "deny": (400, "AccessDeniedException", _DENIED),
 }
 _QUERY_FAULTS = {
     "throttle": (400, "Throttling", "Rate exceeded"),
     "5xx": (500, "InternalFailure", "We encountered an internal error. Please try again."),
+    "deny": (403, "AccessDenied", _DENIED),
 }
-# A refusal AWS does not retry: used to stop a task exactly at one write boundary, as a crash would.
-_JSON_FAULTS["deny"] = (400, "AccessDeniedException", "Injected by the stand-in: this write is refused.")
-_QUERY_FAULTS["deny"] = (403, "AccessDenied", "Injected by the stand-in: this write is refused.")
 _S3_FAULTS = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "5xx": (500, "InternalError", "We encountered an internal error. Please try again."),
-    "deny": (403, "AccessDenied", "Injected by the stand-in: this write is refused."),
+    "deny": (403, "AccessDenied", _DENIED),
 }
 
 
@@ -305,13 +306,14 @@ class StandInClient:
             detail = json.loads(error.read() or b"{}").get("error", "")
             raise RuntimeError(f"stand-in refused {method} {path}: {detail}") from error
 
+    def usage(self) -> dict[str, Any]:
+        """Since the last reset: ``calls`` by ``service:Action``, their ``total``, the ``injected_faults``,
+        and the ``seconds`` spent serving the calls (moto's work, not the caller's)."""
+        return self._request("GET", "/_standin/calls")
+
     def calls(self) -> dict[str, int]:
         """API calls served since the last reset, keyed ``service:Action``."""
-        return self._request("GET", "/_standin/calls")["calls"]
-
-    def serving_seconds(self) -> float:
-        """Time the stand-in spent serving AWS calls since the last reset (moto's work, not the caller's)."""
-        return float(self._request("GET", "/_standin/calls")["seconds"])
+        return self.usage()["calls"]
 
     def reset_calls(self) -> None:
         self._request("POST", "/_standin/calls/reset", {})
