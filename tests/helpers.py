@@ -30,6 +30,21 @@ def register_operator(artifact: str, group: str = "churn", **kwargs: Any) -> Reg
     )
 
 
+def put_alarm(aws, name: str = "churn-prod-5xx") -> str:
+    """A CloudWatch alarm on an endpoint's 5xx errors, in state OK; returns its name."""
+    aws.boto3_client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="Invocation5XXErrors",
+        Namespace="AWS/SageMaker",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    return name
+
+
 def write_calls(aws) -> dict[str, int]:
     """The calls the stand-in served since the last reset that could have changed something."""
     return {call: count for call, count in aws.calls().items() if is_write(call.split(":", 1)[1])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from airflow_modelreg.testing.approver import ScriptedApprover
 from airflow_modelreg.testing.harness import USERS, airflow_environment, migrate_database
 from airflow_modelreg.testing.live import LiveAirflow, free_port
 from tests.conftest import DAG_FOLDERS
+from tests.helpers import LADDER
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +33,7 @@ def live_airflow(standin):
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW_VAR_MODELREG_LADDER": '{"registration_approvers": ["bob"], "environments": '
-            '[{"name": "dev", "approvers": ["bob"]}, {"name": "test", "approvers": ["carol"]}, '
-            '{"name": "uat", "approvers": ["carol"]}, {"name": "prod", "approvers": ["dave"]}]}',
+            "AIRFLOW_VAR_MODELREG_LADDER": json.dumps(LADDER),
         }
     )
     migrate_database(env)

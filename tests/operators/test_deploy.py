@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
-from tests.helpers import put_artifact, register_operator, write_calls
+from tests.helpers import put_alarm, put_artifact, register_operator, write_calls
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 
@@ -48,20 +48,6 @@ def _ab(a, b, wa=90, wb=10):
         {"name": "champion", "model_package_arn": a, "weight": wa},
         {"name": "challenger", "model_package_arn": b, "weight": wb},
     ]
-
-
-def _alarm(aws, name="churn-prod-5xx"):
-    aws.boto3_client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        MetricName="Invocation5XXErrors",
-        Namespace="AWS/SageMaker",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    return name
 
 
 def test_ab_endpoint_from_two_approved_versions_and_rerun_changes_nothing(aws, versions, make_context):
@@ -124,7 +110,7 @@ def test_changed_artifact_is_refused(aws, versions, bucket, make_context):
 
 def test_blue_green_update_carries_the_requested_deployment_config(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
-    alarm = _alarm(aws)
+    alarm = put_alarm(aws)
     _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
     result = _deploy(
         [{"name": "live", "model_package_arn": b}],
@@ -150,7 +136,7 @@ def test_blue_green_update_carries_the_requested_deployment_config(aws, versions
 
 def test_blue_green_update_rolled_back_by_alarm_fails_the_task(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
-    alarm = _alarm(aws)
+    alarm = put_alarm(aws)
     first = _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
     aws.boto3_client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
     with pytest.raises(AirflowFailException, match="was rolled back"):
@@ -185,7 +171,7 @@ def _weights(aws):
 
 def test_canary_shift_reaches_full_traffic_when_alarms_stay_ok(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
-    alarm = _alarm(aws)
+    alarm = put_alarm(aws)
     _deploy(_ab(a, b, 100, 0)).execute(make_context(task_id="deploy"))
     result = _shift(alarm).execute(make_context(task_id="shift"))
     assert result["weights"] == {"challenger": 100.0, "champion": 0.0}
@@ -194,7 +180,7 @@ def test_canary_shift_reaches_full_traffic_when_alarms_stay_ok(aws, versions, ma
 
 def test_alarm_mid_shift_restores_the_weights_and_is_audited(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
-    alarm = _alarm(aws)
+    alarm = put_alarm(aws)
     _deploy(_ab(a, b, 100, 0)).execute(make_context(task_id="deploy"))
     before = _weights(aws)
     seen = []

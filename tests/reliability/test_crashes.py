@@ -20,14 +20,6 @@ def _fresh(aws) -> None:
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
 
 
-def _two_approved(aws, context) -> tuple[str, str]:
-    first = workflow.register(aws, context, "run-1", b"one")["arn"]
-    second = workflow.register(aws, context, "run-2", b"two")["arn"]
-    workflow.approve(first, context, run_id="approve-1")
-    workflow.approve(second, context, run_id="approve-2")
-    return first, second
-
-
 def _register_case(aws, context):
     return (
         lambda: workflow.upload(aws, "run-1", b"one"),
@@ -48,7 +40,7 @@ def _promote_case(aws, context):
     state: dict[str, Any] = {}
 
     def setup():
-        state["arn"], _ = _two_approved(aws, context)
+        state["arn"], _ = workflow.two_approved(aws, context)
         workflow.promote(state["arn"], "dev", context, run_id="promote-dev")
 
     tries = iter(range(1, 100))
@@ -59,14 +51,14 @@ def _deploy_case(aws, context):
     state: dict[str, Any] = {}
 
     def setup():
-        state["arns"] = _two_approved(aws, context)
+        state["arns"] = workflow.two_approved(aws, context)
 
     return setup, lambda: workflow.deploy(*state["arns"], context)
 
 
 def _shift_case(aws, context):
     def setup():
-        workflow.deploy(*_two_approved(aws, context), context)
+        workflow.deploy(*workflow.two_approved(aws, context), context)
 
     return setup, lambda: workflow.shift(context)
 

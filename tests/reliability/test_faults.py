@@ -56,7 +56,7 @@ def test_every_step_completes_under_throttling_and_5xx(aws, make_context, tally,
             task_id="resolve", group="churn", environment="prod", ladder=LADDER
         ).execute(make_context(task_id="resolve")),
     )
-    injected = aws._request("GET", "/_standin/calls")["injected_faults"]
+    injected = aws.usage()["injected_faults"]
     aws.clear_faults()
 
     # The faults happened, and did not show in the results.

@@ -43,11 +43,7 @@ def _metadata(aws, arn: str) -> dict[str, str]:
 @pytest.mark.parametrize("round_", [1, 2, 3])
 def test_two_promotions_into_one_environment_one_wins(aws, make_context, tally, round_):
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
-    arns = []
-    for index in (1, 2):
-        arn = workflow.register(aws, make_context, f"run-{index}", f"model-{index}".encode())["arn"]
-        workflow.approve(arn, make_context, run_id=f"approve-{index}")
-        arns.append(arn)
+    arns = workflow.two_approved(aws, make_context)
     # Both were asked while dev ran nothing; both approvers answer at the same moment.
     contexts, operators = {}, {}
     for arn in arns:
@@ -102,11 +98,7 @@ def test_two_tries_of_one_registration_at_once_make_one_version(aws, make_contex
 
 def test_two_tries_of_one_deployment_at_once_make_one_endpoint(aws, make_context, tally):
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
-    arns = []
-    for index in (1, 2):
-        arn = workflow.register(aws, make_context, f"run-{index}", f"model-{index}".encode())["arn"]
-        workflow.approve(arn, make_context, run_id=f"approve-{index}")
-        arns.append(arn)
+    arns = workflow.two_approved(aws, make_context)
     outcomes = _at_once(
         {try_: (lambda: workflow.deploy(*arns, make_context)) for try_ in ("zombie", "retry")}
     )

@@ -34,6 +34,15 @@ def approve(arn: str, context, person: str = "bob", run_id: str = "approve-run")
     return op.execute_complete(ctx, answer(person, reason="reviewed"))
 
 
+def two_approved(aws, context) -> tuple[str, str]:
+    """Versions 1 and 2 of 'churn' (distinct artifacts), registered by alice and approved by bob."""
+    first = register(aws, context, "run-1", b"one")["arn"]
+    second = register(aws, context, "run-2", b"two")["arn"]
+    approve(first, context, run_id="approve-1")
+    approve(second, context, run_id="approve-2")
+    return first, second
+
+
 def promote(arn: str, environment: str, context, run_id: str = "promote-run", try_number: int = 1) -> Any:
     """One try of a promotion task: finish a half-done earlier try, else ask and record the answer.
 

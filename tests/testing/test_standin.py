@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from airflow_modelreg.testing import moto_additions
+from tests.helpers import put_alarm
 
 
 def _error(excinfo) -> tuple[str, str]:
@@ -107,17 +108,7 @@ def test_update_endpoint_unknown_config(sm, models):
 
 
 def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, sm, models):
-    cloudwatch = aws.boto3_client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="ep-5xx",
-        MetricName="Invocation5XXErrors",
-        Namespace="AWS/SageMaker",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_alarm(aws, "ep-5xx")
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
@@ -134,7 +125,9 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "ep-5xx"}]},
     }
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2", DeploymentConfig=deployment)
-    cloudwatch.set_alarm_state(AlarmName="ep-5xx", StateValue="ALARM", StateReason="errors")
+    aws.boto3_client("cloudwatch").set_alarm_state(
+        AlarmName="ep-5xx", StateValue="ALARM", StateReason="errors"
+    )
     seen = _wait_status(sm, "ep", "InService")
     described = sm.describe_endpoint(EndpointName="ep")
     assert "RollingBack" in seen

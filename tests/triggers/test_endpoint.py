@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger, TrafficBakeTrigger
+from tests.helpers import put_alarm
 
 
 async def _first(trigger):
@@ -42,27 +43,14 @@ def test_settled_trigger_reports_a_missing_endpoint_as_an_error(aws):
     assert event["status"] == "error" and "nope" in event["message"]
 
 
-def _alarm(aws):
-    aws.boto3_client("cloudwatch").put_metric_alarm(
-        AlarmName="a",
-        MetricName="Invocation5XXErrors",
-        Namespace="AWS/SageMaker",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-
-
 def test_bake_trigger_bakes_when_alarms_stay_ok(aws):
-    _alarm(aws)
+    put_alarm(aws, "a")
     trigger = TrafficBakeTrigger(["a"], bake_seconds=0.5, poll_interval=0.1, state={"index": 1})
     assert asyncio.run(_first(trigger)) == {"status": "baked", "state": {"index": 1}}
 
 
 def test_bake_trigger_fires_early_on_alarm(aws):
-    _alarm(aws)
+    put_alarm(aws, "a")
     cloudwatch = aws.boto3_client("cloudwatch")
 
     async def scenario():
