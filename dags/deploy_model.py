@@ -18,8 +18,9 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_modelreg.assets import approved_model_asset
-from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
+from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
+from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 
 GROUP = "churn"
 ENDPOINT = "churn-prod"

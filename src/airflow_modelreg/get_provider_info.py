@@ -40,6 +40,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_modelreg.operators.promote",
                     "airflow_modelreg.operators.resolve",
                     "airflow_modelreg.operators.deploy",
+                    "airflow_modelreg.operators.traffic",
+                    "airflow_modelreg.operators.compare",
                 ],
             }
         ],

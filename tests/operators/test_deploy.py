@@ -9,7 +9,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
+from airflow_modelreg.operators.deploy import DeployModelOperator
+from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import put_alarm, put_artifact, register_operator, write_calls
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
+from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.promote import PromoteModelVersionOperator, RollbackModelVersionOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
+from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from airflow_modelreg.sensors.drift import ModelDriftSensor
 from tests.helpers import LADDER, put_artifact, register_operator, write_calls
 

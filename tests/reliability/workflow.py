@@ -7,8 +7,9 @@ import re
 from typing import Any
 
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
-from airflow_modelreg.operators.deploy import DeployModelOperator, ShiftTrafficOperator
+from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import LADDER, answer, put_artifact, register_operator
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.domain import metadata as md
@@ -20,7 +19,6 @@ from airflow_modelreg.domain.deployment import (
     deployment_config,
     model_name,
     traffic_shares,
-    validate_shift_plan,
     validate_variants,
 )
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
@@ -28,7 +26,7 @@ from airflow_modelreg.domain.validation import parse_s3_uri, validate_entity_nam
 from airflow_modelreg.hooks.endpoint import EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.links.model_registry import EndpointLink
-from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger, TrafficBakeTrigger
+from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -37,11 +35,11 @@ DEPLOYED_PREFIX = f"{md.PREFIX}deployed:"
 TRAFFIC_ROLLBACK_PREFIX = f"{md.PREFIX}traffic-rollback:"
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class _EndpointOperator(AwsBaseOperator[EndpointHook]):
+class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
     aws_hook_class = EndpointHook
     operator_extra_links = (EndpointLink(),)
 
@@ -74,7 +72,7 @@ class _EndpointOperator(AwsBaseOperator[EndpointHook]):
         return None
 
 
-class DeployModelOperator(_EndpointOperator):
+class DeployModelOperator(EndpointOperatorBase):
     """Deploy approved versions to a SageMaker endpoint: A/B production variants with weights, an optional
     shadow variant, data capture; create the endpoint, or update it blue/green.
 
@@ -287,7 +285,7 @@ class DeployModelOperator(_EndpointOperator):
             ti = context["ti"]
             for spec, _ in [*plan["production"], *plan["shadow"]]:
                 share = shares.get(spec.name, "shadow")
-                record = f"{_now()}|{spec.name}|{share}|{ti.dag_id}/{ti.run_id}"[:256]
+                record = f"{now_iso()}|{spec.name}|{share}|{ti.dag_id}/{ti.run_id}"[:256]
                 self.registry.update_version(
                     spec.model_package_arn,
                     CustomerMetadataProperties={f"{DEPLOYED_PREFIX}{self.endpoint_name}": record},
@@ -311,216 +309,3 @@ class DeployModelOperator(_EndpointOperator):
             ],
             "deployment_config": plan["routing"] if changed else None,
         }
-
-
-class ShiftTrafficOperator(_EndpointOperator):
-    """Move traffic from one variant to another in steps (for example 10 -> 50 -> 100 percent).
-
-    After each step the traffic bakes for ``bake_seconds`` while the named CloudWatch alarms are checked;
-    deferrable, the bake costs no worker slot. When an alarm fires, the weights return to where they were
-    before the shift, the rollback is recorded on the version for audit, and the task fails naming the alarm.
-
-    :param endpoint_name: the endpoint (templated).
-    :param to_variant: the variant that receives traffic.
-    :param from_variant: the variant that gives it up.
-    :param steps: percent of traffic on ``to_variant`` at each step, increasing, ending at 100.
-    :param alarms: CloudWatch alarms that stop and roll back the shift.
-    """
-
-    template_fields: Sequence[str] = aws_template_fields(
-        "endpoint_name", "to_variant", "from_variant", "alarms", "bake_seconds"
-    )
-    ui_color = "#f4cccc"
-
-    def __init__(
-        self,
-        *,
-        endpoint_name: str,
-        to_variant: str,
-        from_variant: str,
-        steps: Sequence[int] = (10, 50, 100),
-        bake_seconds: float = 600,
-        alarms: Sequence[str] = (),
-        poll_interval: float = 15,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.endpoint_name = endpoint_name
-        self.to_variant = to_variant
-        self.from_variant = from_variant
-        self.steps = steps
-        self.bake_seconds = bake_seconds
-        self.alarms = alarms
-        if isinstance(bake_seconds, (int, float)) and bake_seconds < 0:
-            raise InvalidInputError(f"bake_seconds is {bake_seconds}; it cannot be negative.")
-        self.poll_interval = poll_interval
-        self.deferrable = deferrable
-
-    def weights_at(self, percent: int) -> dict[str, float]:
-        return {self.to_variant: float(percent), self.from_variant: float(100 - percent)}
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        plan = validate_shift_plan(self.steps)
-        if self.to_variant == self.from_variant:
-            raise InvalidInputError(f"to_variant and from_variant are both {self.to_variant!r}.")
-        endpoint = self.hook.describe_endpoint(self.endpoint_name)
-        if endpoint is None:
-            raise InvalidInputError(f"Endpoint {self.endpoint_name!r} does not exist.")
-        weights = self.hook.weights_of(endpoint)
-        for name in (self.to_variant, self.from_variant):
-            if name not in weights:
-                raise InvalidInputError(
-                    f"Unknown variant {name!r} on endpoint {self.endpoint_name!r}: it has {', '.join(sorted(weights))}."
-                )
-        self.hook.alarm_states(list(self.alarms))  # refuse alarms that do not exist, before any write
-        self.persist_link(context, self.endpoint_name)
-        return self.run_step(context, plan, 0, weights)
-
-    def run_step(self, context: Context, plan: list[int], index: int, original: dict[str, float]) -> Any:
-        percent = plan[index]
-        self.hook.set_weights(self.endpoint_name, self.weights_at(percent))
-        self.log.info("%s: %s%% of traffic on %s", self.endpoint_name, percent, self.to_variant)
-        if self.deferrable:
-            self.defer(
-                trigger=TrafficBakeTrigger(
-                    alarms=list(self.alarms),
-                    bake_seconds=float(self.bake_seconds) if percent < 100 else 0.0,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    botocore_config=self.botocore_config,
-                    poll_interval=self.poll_interval,
-                    state={"plan": plan, "index": index, "original": original},
-                ),
-                method_name="step_complete",
-            )
-        deadline = time.monotonic() + (float(self.bake_seconds) if percent < 100 else 0.0)
-        while True:
-            firing = [
-                name for name, state in self.hook.alarm_states(list(self.alarms)).items() if state == "ALARM"
-            ]
-            if firing:
-                return self.step_complete(
-                    context, {"status": "alarm", "alarms": firing}, plan, index, original
-                )
-            if time.monotonic() >= deadline:
-                return self.step_complete(context, {"status": "baked"}, plan, index, original)
-            time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
-
-    def step_complete(
-        self,
-        context: Context,
-        event: dict[str, Any],
-        plan: list[int] | None = None,
-        index: int | None = None,
-        original: dict[str, float] | None = None,
-    ) -> Any:
-        if plan is None or index is None or original is None:  # resumed from the trigger's event
-            state = event["state"]
-            plan, index, original = state["plan"], state["index"], state["original"]
-        if event.get("status") == "alarm":
-            return self.roll_back(context, event["alarms"], plan[index], original)
-        if event.get("status") != "baked":
-            raise AirflowFailException(
-                f"Watching the alarms of {self.endpoint_name} failed: {event.get('message')}"
-            )
-        if index + 1 < len(plan):
-            return self.run_step(context, plan, index + 1, original)
-        endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
-        return {"endpoint": self.endpoint_name, "weights": self.hook.weights_of(endpoint), "steps": plan}
-
-    def roll_back(self, context: Context, alarms: list[str], percent: int, original: dict[str, float]) -> Any:
-        self.hook.set_weights(self.endpoint_name, original)
-        endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
-        arn = self.version_of_variant(endpoint, self.to_variant)
-        if arn:
-            record = f"{_now()}|{','.join(alarms)}|at {percent}%|weights restored {original}"[:256]
-            self.registry.update_version(
-                arn, CustomerMetadataProperties={f"{TRAFFIC_ROLLBACK_PREFIX}{self.endpoint_name}": record}
-            )
-        raise AirflowFailException(
-            f"Traffic shift on {self.endpoint_name} rolled back at {percent}%: CloudWatch alarm(s) "
-            f"{', '.join(alarms)} in ALARM. Weights restored to {original}."
-        )
-
-
-class CompareVariantsOperator(AwsBaseOperator[EndpointHook], HITLOperator):
-    """Show a person per-variant CloudWatch metrics (invocations, latency, errors) and ask: keep the
-    challenger, or roll back to the champion? "Roll back" sets the champion's weight to 1 and the
-    challenger's to 0; the answer and who gave it are returned to XCom.
-
-    :param endpoint_name: the endpoint (templated).
-    :param champion: the variant that served before (templated).
-    :param challenger: the variant under evaluation (templated).
-    :param window_minutes: how far back the metrics go.
-    """
-
-    aws_hook_class = EndpointHook
-    template_fields: Sequence[str] = aws_template_fields("endpoint_name", "champion", "challenger", "subject")
-    operator_extra_links = (EndpointLink(),)
-    KEEP = "Keep challenger"
-    ROLL_BACK = "Roll back"
-
-    def __init__(
-        self,
-        *,
-        endpoint_name: str,
-        champion: str,
-        challenger: str,
-        window_minutes: int = 60,
-        approvers: Sequence[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("subject", "Keep the challenger variant?")
-        super().__init__(
-            options=[self.KEEP, self.ROLL_BACK],
-            assigned_users=[{"id": name, "name": name} for name in approvers or []] or None,
-            **kwargs,
-        )
-        self.endpoint_name = endpoint_name
-        self.champion = champion
-        self.challenger = challenger
-        self.window_minutes = window_minutes
-
-    def execute(self, context: Context) -> Any:
-        end = datetime.now(UTC)
-        metrics = self.hook.variant_metrics(
-            self.endpoint_name,
-            [self.champion, self.challenger],
-            end - timedelta(minutes=self.window_minutes),
-            end,
-        )
-        self.subject = f"{self.endpoint_name}: keep {self.challenger} or roll back to {self.champion}?"
-        self.body = render_comparison(metrics, self.window_minutes)
-        context["ti"].xcom_push(key="variant_metrics", value=metrics)
-        return super().execute(context)
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        answer = super().execute_complete(context, event)
-        chosen = answer["chosen_options"][0]
-        if chosen == self.ROLL_BACK:
-            self.hook.set_weights(self.endpoint_name, {self.champion: 1.0, self.challenger: 0.0})
-            self.log.info("Rolled %s back to %s", self.endpoint_name, self.champion)
-        return {
-            "endpoint": self.endpoint_name,
-            "decision": chosen,
-            "by": answer["responded_by_user"],
-            "metrics": context["ti"].xcom_pull(task_ids=self.task_id, key="variant_metrics"),
-        }
-
-
-def render_comparison(metrics: Mapping[str, Mapping[str, float]], window_minutes: int) -> str:
-    lines = [
-        f"Per-variant metrics over the last {window_minutes} minutes:",
-        "",
-        "| variant | invocations | mean latency (ms) | 4xx | 5xx | error rate |",
-        "|---|---|---|---|---|---|",
-    ]
-    for variant, values in metrics.items():
-        calls = values["invocations"]
-        rate = (values["errors_4xx"] + values["errors_5xx"]) / calls if calls else 0.0
-        lines.append(
-            f"| {variant} | {calls:.0f} | {values['latency_ms']:.1f} | {values['errors_4xx']:.0f} | "
-            f"{values['errors_5xx']:.0f} | {rate:.2%} |"
-        )
-    return "\n".join(lines)
