@@ -1,8 +1,8 @@
 """Score a batch with the model approved for an environment, then ask the next environment's approvers.
 
 The story: an inference pipeline never names a model version. ``resolve_model`` asks Parameter Store which
-version is approved for its environment (two API calls, however many versions exist) and refuses one that
-was revoked or whose digest no longer matches. ``score_batch`` downloads that artifact, scores the day's
+version is approved for its environment (a few API calls, however many versions exist) and refuses one
+that was revoked, whose artifact changed, or whose pointer the registry and the audit log do not confirm. ``score_batch`` downloads that artifact, scores the day's
 customers and writes the predictions to S3. ``request_promotion`` then shows the next environment's
 approvers the version card with the batch's results as evidence, and on their approval promotes it there
 (the post-inference notification); in the last environment there is nothing to ask.
@@ -17,7 +17,7 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_modelreg.assets import APPROVALS_ALIAS
 from airflow_modelreg.notifications.email import ModelApprovalEmailNotifier
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+from airflow_modelreg.operators.promote import promotion_step
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 
 with DAG(
@@ -77,12 +77,11 @@ with DAG(
 
     metrics = score_batch(resolved.output)
 
-    request_promotion = PromoteModelVersionOperator(
-        task_id="request_promotion",
+    promotion_step(
+        "request_promotion",
         model_package_arn="{{ ti.xcom_pull(task_ids='resolve_model')['arn'] }}",
         from_environment="{{ params.environment }}",
         evidence=metrics,
         notifiers=[ModelApprovalEmailNotifier()],
         outlets=[APPROVALS_ALIAS],
     )
-    metrics >> request_promotion

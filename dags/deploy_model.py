@@ -4,7 +4,8 @@ The story: this DAG is scheduled on the Asset "model approved for prod", so a pr
 ``resolve_prod`` reads the prod pointer (refusing a revoked version or a changed artifact). ``deploy``
 builds an A/B endpoint: the previous prod version as ``champion`` with all the traffic and the new one as
 ``challenger`` with none (or the new one alone, the first time), with data capture for drift monitoring;
-only Approved versions with unchanged artifacts are deployed, and the same request twice changes nothing.
+only prod's current and previous versions (Approved, artifacts unchanged, never one rolled back out) may
+reach ``churn-prod``, the endpoint the ladder binds to prod; the same request twice changes nothing.
 ``shift_traffic`` moves traffic to the challenger 10% -> 50% -> 100%, baking between steps without a
 worker slot and watching the endpoint's CloudWatch alarm: if it fires, the weights go back and the task
 fails naming the alarm.
@@ -44,9 +45,12 @@ with DAG(
 
     @task
     def plan_variants(model: dict) -> list[dict]:
-        """Champion: the version prod ran before (no traffic yet goes to the challenger)."""
+        """Champion: the version prod ran before (no traffic yet goes to the challenger). After a rollback
+        the restored version serves alone: the version rolled back out is never deployed again."""
         variants = [{"name": "challenger", "model_package_arn": model["arn"], "weight": 0.0}]
-        if model.get("previous_arn") and model["previous_arn"] != model["arn"]:
+        if model["action"] == "rollback":
+            variants[0].update(name="champion", weight=1.0)
+        elif model.get("previous_arn") and model["previous_arn"] != model["arn"]:
             variants.insert(
                 0, {"name": "champion", "model_package_arn": model["previous_arn"], "weight": 1.0}
             )
@@ -57,6 +61,7 @@ with DAG(
     variants = plan_variants(resolved.output)
     deploy = DeployModelOperator(
         task_id="deploy",
+        environment="prod",
         endpoint_name=ENDPOINT,
         variants=variants,
         execution_role_arn="{{ params.execution_role_arn }}",
@@ -72,6 +77,7 @@ with DAG(
 
     shift = ShiftTrafficOperator(
         task_id="shift_traffic",
+        environment="prod",
         endpoint_name=ENDPOINT,
         from_variant="champion",
         to_variant="challenger",

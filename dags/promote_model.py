@@ -1,11 +1,14 @@
 """Promote an approved version up the ladder, dev -> test -> uat -> prod, with a person at each step.
 
 The story: after registration approval, this DAG takes the version one environment at a time. Each step
-shows the target environment's approvers the version card (metrics, lineage, digest, what the environment
-runs now, who approved the earlier steps) and waits, without a worker slot, for their decision in the
-Airflow UI. On approval the stage is recorded in the registry and the environment's pointer in Parameter
-Store (``/modelreg/<group>/<environment>``, in that environment's account when the ladder names a
-connection) moves to the version; an Asset event "approved for <environment>" lets deploy and inference
+is a task group: ``prepare`` checks the release policy before anyone is asked (approved, artifact unchanged,
+no environment skipped) and records the request; ``approve`` shows the target environment's approvers the
+version card (metrics, lineage, digest, what the environment runs now, who approved the earlier steps, the
+approvals so far) and waits, without a worker slot, for their decision in the Airflow UI, one request per
+approval the environment's quorum needs (prod: two distinct people, in the reference ladder); ``commit``
+checks everything again and then records the stage in the registry, moves the environment's pointer in
+Parameter Store (``/modelreg/<group>/<environment>``, in that environment's account when the ladder names a
+connection) and writes the audit log; an Asset event "approved for <environment>" lets deploy and inference
 DAGs follow. A rejection stops the climb; no step can be skipped and the registrant cannot approve.
 
 Approvers come from the ``modelreg_ladder`` Variable. Defaults run on the local AWS stand-in.
@@ -17,7 +20,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from airflow_modelreg.assets import APPROVALS_ALIAS
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
+from airflow_modelreg.operators.promote import promotion_step
 
 ENVIRONMENTS = ("dev", "test", "uat", "prod")
 
@@ -36,8 +39,8 @@ with DAG(
 ) as dag:
     previous = None
     for environment in ENVIRONMENTS:
-        step = PromoteModelVersionOperator(
-            task_id=f"promote_to_{environment}",
+        step = promotion_step(
+            f"promote_to_{environment}",
             model_package_arn="{{ params.arn }}",
             environment=environment,
             evidence="{{ params.evidence }}",

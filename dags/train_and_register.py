@@ -36,7 +36,9 @@ with DAG(
         "seed": Param(7, type="integer"),
         "shift": Param(0.0, type="number", description="Shift of the training data (retraining after drift)"),
         "reason": Param("scheduled training", type="string", description="Why this run trains"),
-        "drift_report": Param("", type="string", description="Drift report that asked for this run"),
+        "drift_report": Param(
+            None, type=["null", "string"], description="Drift report that asked for this run (none: leave empty)"
+        ),
     },
     doc_md=__doc__,
 ) as dag:
@@ -53,7 +55,11 @@ with DAG(
                     "drift_report": extra.get("report_uri") or "",
                     "shift": 1.0,  # retrain on the recent, shifted population
                 }
-        return {"reason": params["reason"], "drift_report": params["drift_report"], "shift": params["shift"]}
+        return {
+            "reason": params["reason"],
+            "drift_report": params["drift_report"] or "",
+            "shift": params["shift"],
+        }
 
     @task
     def train(context: dict, params: dict | None = None, run_id: str | None = None) -> dict:
@@ -91,10 +97,7 @@ with DAG(
         response_types=["text/csv"],
         commit_id="3f2a9c1",
         repository="https://git.example.com/ml/churn",
-        custom_metadata={
-            "modelreg:lineage:reason": why["reason"],
-            "modelreg:lineage:drift-report": why["drift_report"],
-        },
+        lineage={"reason": why["reason"], "drift-report": why["drift_report"]},
         quality_gate={"minimums": {"auc": 0.6}},
     )
     request_approval = RequestModelApprovalOperator(

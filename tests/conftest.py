@@ -72,7 +72,10 @@ def ladder_variable(airflow):
 @pytest.fixture
 def aws(standin):
     """A clean stand-in for one test: every resource forgotten, call counters and faults reset."""
+    from tests.helpers import AUDIT_BUCKET
+
     standin.reset()
+    standin.boto3_client("s3").create_bucket(Bucket=AUDIT_BUCKET)  # the audit log every ladder names
     standin.reset_calls()
     standin.clear_faults()
     return standin

@@ -26,6 +26,7 @@ def register_operator(artifact: str, group: str = "churn", **kwargs: Any) -> Reg
         commit_id="3f2a9c1",
         repository="https://git.example.com/ml/churn",
         registered_by=kwargs.pop("registered_by", "alice"),
+        ladder=kwargs.pop("ladder", LADDER),
         **kwargs,
     )
 
@@ -50,6 +51,15 @@ def write_calls(aws) -> dict[str, int]:
     return {call: count for call, count in aws.calls().items() if is_write(call.split(":", 1)[1])}
 
 
+def governed_writes(aws) -> dict[str, int]:
+    """Writes since the last reset outside the audit log (which records refusals too)."""
+    return {
+        call: count
+        for call, count in write_calls(aws).items()
+        if not call.startswith(f"s3:PUT /{AUDIT_BUCKET}/")
+    }
+
+
 def html_part(message) -> str:
     """The HTML body of an email message."""
     for part in message.walk():
@@ -58,15 +68,114 @@ def html_part(message) -> str:
     raise AssertionError("no HTML part")
 
 
+AUDIT_BUCKET = "modelreg-audit"
 LADDER = {
     "registration_approvers": ["bob"],
+    "audit_log": f"s3://{AUDIT_BUCKET}/log",
     "environments": [
         {"name": "dev", "approvers": ["bob"]},
         {"name": "test", "approvers": ["carol"]},
         {"name": "uat", "approvers": ["carol"]},
-        {"name": "prod", "approvers": ["dave"]},
+        {"name": "prod", "approvers": ["dave"], "endpoints": ["churn-prod"]},
     ],
 }
+# Prod needs two distinct approvers out of three.
+QUORUM_LADDER = {
+    **LADDER,
+    "environments": [
+        *LADDER["environments"][:3],
+        {"name": "prod", "approvers": ["dave", "erin", "frank"], "quorum": 2, "endpoints": ["churn-prod"]},
+    ],
+}
+PEOPLE = {"dev": "bob", "test": "carol", "uat": "carol", "prod": "dave"}
+
+
+def promote(
+    arn: str,
+    environment: str,
+    make_context,
+    people: list[str] | None = None,
+    ladder: Any = None,
+    run_id: str = "promote-run",
+    action: str = "promote",
+    group: str = "churn",
+    **prepare_kwargs: Any,
+) -> Any:
+    """One promotion step as its tasks run it, with each approver's answer given as Airflow hands it over:
+    prepare, one approval per person (in order), commit. Returns the commit's XCom."""
+    request = prepare_step(arn, environment, make_context, ladder, run_id, action, group, **prepare_kwargs)
+    for slot, person in enumerate(people or [PEOPLE[environment]]):
+        answer_step(request, slot, person, make_context, ladder, run_id)
+    return commit_step(request, make_context, ladder, run_id)
+
+
+def promote_step_by_step(
+    arn, environment, make_context, people, ladder=None, run_id="promote-run", state=None
+):
+    """Like :func:`promote`, but resumable: ``state`` remembers which tasks finished, so calling again after
+    a failure reruns only the task that failed (a new try), as Airflow does."""
+    state = {} if state is None else state
+    if "request" not in state:
+        state["request"] = prepare_step(arn, environment, make_context, ladder, run_id)
+    request = state["request"]
+    for slot, person in enumerate(people):
+        if slot not in state.setdefault("answered", set()):
+            answer_step(request, slot, person, make_context, ladder, run_id)
+            state["answered"].add(slot)
+    state["commit_try"] = state.get("commit_try", 0) + 1
+    return commit_step(request, make_context, ladder, run_id, try_number=state["commit_try"])
+
+
+def step_task_id(request_or_env: Any, task: str) -> str:
+    env = request_or_env["environment"] if isinstance(request_or_env, dict) else request_or_env
+    return f"promote_to_{env}.{task}"
+
+
+def prepare_step(
+    arn,
+    environment,
+    make_context,
+    ladder=None,
+    run_id="promote-run",
+    action="promote",
+    group="churn",
+    **kwargs,
+):
+    from airflow_modelreg.operators.promote import PreparePromotionOperator
+
+    op = PreparePromotionOperator(
+        task_id=step_task_id(environment, "prepare"),
+        model_package_arn=arn if action == "promote" else None,
+        group=group if action == "rollback" else None,
+        action=action,
+        environment=environment,
+        ladder=ladder or LADDER,
+        **kwargs,
+    )
+    return op.execute(make_context(task_id=op.task_id, run_id=run_id))
+
+
+def answer_step(
+    request, slot, person, make_context, ladder=None, run_id="promote-run", option="Approve", reason=None
+):
+    from airflow_modelreg.operators.promote import ApprovePromotionOperator
+
+    op = ApprovePromotionOperator(
+        task_id=step_task_id(request, "approve"), request=request, slot=slot, ladder=ladder or LADDER
+    )
+    context = make_context(task_id=op.task_id, run_id=run_id, map_index=slot)
+    return op.execute_complete(
+        context, answer(person, option, reason or f"ready for {request['environment']}")
+    )
+
+
+def commit_step(request, make_context, ladder=None, run_id="promote-run", try_number=1):
+    from airflow_modelreg.operators.promote import CommitPromotionOperator
+
+    op = CommitPromotionOperator(
+        task_id=step_task_id(request, "commit"), request=request, ladder=ladder or LADDER
+    )
+    return op.execute(make_context(task_id=op.task_id, run_id=run_id, try_number=try_number))
 
 
 def answer(person: str, option: str = "Approve", reason: str = "ok") -> dict[str, Any]:

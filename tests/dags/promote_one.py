@@ -8,7 +8,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from airflow_modelreg.assets import APPROVALS_ALIAS
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator, RollbackModelVersionOperator
+from airflow_modelreg.operators.promote import promotion_step, rollback_step
 
 with DAG(
     dag_id="promote_one",
@@ -16,10 +16,10 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     params={"arn": Param("", type="string"), "environment": Param("dev", type="string")},
 ):
-    PromoteModelVersionOperator(
+    promotion_step(
+        "promote",
         # A test whose scripted approver failed ends instead of waiting forever.
         response_timeout=timedelta(minutes=5),
-        task_id="promote",
         model_package_arn="{{ params.arn }}",
         environment="{{ params.environment }}",
         outlets=[APPROVALS_ALIAS],
@@ -31,10 +31,10 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     params={"group": Param("churn", type="string"), "environment": Param("prod", type="string")},
 ):
-    RollbackModelVersionOperator(
+    rollback_step(
+        "rollback",
         # A test whose scripted approver failed ends instead of waiting forever.
         response_timeout=timedelta(minutes=5),
-        task_id="rollback",
         group="{{ params.group }}",
         environment="{{ params.environment }}",
         outlets=[APPROVALS_ALIAS],

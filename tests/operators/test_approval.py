@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_modelreg.operators.approval import RequestModelApprovalOperator
 from airflow_modelreg.testing.approver import ApprovalRefused
-from tests.helpers import put_artifact, register_operator
+from tests.helpers import LADDER, answer, governed_writes, put_artifact, register_operator
+
+TWO_REGISTRATION_APPROVERS = {**LADDER, "registration_approvers": ["bob", "carol"]}
 
 
 @pytest.fixture
 def registered(aws, bucket, make_context):
-    """Version 1 of 'churn', registered by alice and pending approval; and version 0's metrics baseline."""
+    """Version 1 of 'churn', registered by alice (or the given person) and pending approval."""
 
     def register(registered_by="alice", run_id="manual__2026-11-23T00:00:00+00:00", metrics=None):
         artifact = put_artifact(aws, bucket)
@@ -24,7 +28,10 @@ def _describe(aws, arn):
     return aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=arn)
 
 
-def test_assigned_approver_approves_and_the_registry_records_who_why_and_the_run(airflow, aws, registered):
+def test_assigned_approver_approves_and_the_registry_records_who_why_and_the_run(
+    airflow, aws, ladder_variable, registered
+):
+    ladder_variable(LADDER)
     version = registered()
     seen = {}
 
@@ -45,38 +52,50 @@ def test_assigned_approver_approves_and_the_registry_records_who_why_and_the_run
     result = airflow.xcom(dag_run, "approve")
     assert result["status"] == "Approved"
     assert result["decision"]["by"]["name"] == "bob"
-    # The approver saw the version card: metrics, lineage and digest.
+    # The approver saw the version card: who may decide, metrics, lineage and digest.
     request = seen["request"]
     assert request.subject == "Approve churn version 1?"
     assert "| auc | 0.91 |" in request.body
     assert version["digest"] in request.body
+    assert "Who may decide:** bob" in request.body
     assert [user["id"] for user in request.assigned_users] == ["bob"]
 
 
-def test_registrant_answer_is_refused_and_the_status_stays(airflow, aws, registered):
+def test_the_registrant_is_never_asked_and_cannot_answer(airflow, aws, ladder_variable, registered):
+    ladder_variable(TWO_REGISTRATION_APPROVERS)
     version = registered(registered_by="bob")
+    seen = {}
 
-    def bob_approves_own_version():
-        bob = airflow.approver("bob")
-        return bob.approve(bob.wait_for("approve_version"), reason="mine is great")
+    def bob_tries_then_carol_approves():
+        carol = airflow.approver("carol")
+        request = carol.wait_for("approve_version")
+        seen["assigned"] = [user["name"] for user in request.assigned_users]
+        with pytest.raises(ApprovalRefused) as refused:
+            airflow.approver("bob").approve(request, reason="mine is great")
+        seen["bob"] = refused.value.status_code
+        carol.approve(request, reason="independent review")
 
     dag_run = airflow.run(
-        "approve_version", {"arn": version["arn"], "approvers": ["bob", "carol"]}, bob_approves_own_version
+        "approve_version",
+        {"arn": version["arn"], "approvers": ["bob", "carol"]},
+        bob_tries_then_carol_approves,
     )
-
-    assert str(dag_run.state) == "failed"
-    assert airflow.task_states(dag_run)["approve"] == "failed"
+    assert str(dag_run.state) == "success"
+    assert seen == {"assigned": ["carol"], "bob": 403}
     described = _describe(aws, version["arn"])
-    assert described["ModelApprovalStatus"] == "PendingManualApproval"
-    assert "ApprovalDescription" not in described
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert "by carol" in described["ApprovalDescription"]
 
 
-def test_unassigned_user_is_forbidden_and_a_reject_records_the_reason(airflow, aws, registered):
+def test_unassigned_user_is_forbidden_and_a_reject_records_the_reason(
+    airflow, aws, ladder_variable, registered
+):
+    ladder_variable(LADDER)
     version = registered()
     outcome = {}
 
     def mallory_then_bob():
-        mallory = airflow.approver("mallory", settle_seconds=0)
+        mallory = airflow.approver("mallory")
         bob = airflow.approver("bob")
         request = bob.wait_for("approve_version")
         with pytest.raises(ApprovalRefused) as refused:
@@ -92,3 +111,38 @@ def test_unassigned_user_is_forbidden_and_a_reject_records_the_reason(airflow, a
     assert described["ModelApprovalStatus"] == "Rejected"
     assert "Rejected by bob" in described["ApprovalDescription"]
     assert "accuracy regressed on the holdout" in described["ApprovalDescription"]
+
+
+def test_a_decision_made_elsewhere_meanwhile_is_never_overwritten(aws, registered, make_context):
+    version = registered()
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=version["arn"],
+        ModelApprovalStatus="Rejected",
+        ApprovalDescription="rejected in Studio",
+    )
+    op = RequestModelApprovalOperator(task_id="approve", model_package_arn=version["arn"], ladder=LADDER)
+    aws.reset_calls()
+    with pytest.raises(AirflowFailException, match="never overwritten"):
+        op.execute_complete(make_context(task_id="approve"), answer("bob", reason="looked fine yesterday"))
+    assert governed_writes(aws) == {}
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "Rejected"
+
+
+def test_task_approvers_may_narrow_the_ladder_never_widen_it(aws, registered, make_context):
+    version = registered()
+    op = RequestModelApprovalOperator(
+        task_id="approve", model_package_arn=version["arn"], approvers=["bob", "mallory"], ladder=LADDER
+    )
+    with pytest.raises(AirflowFailException, match="mallory is not among the approvers of registration"):
+        op.execute(make_context(task_id="approve"))
+
+
+def test_a_retry_after_the_decision_was_written_finishes_without_asking(aws, registered, make_context):
+    version = registered()
+    context = make_context(task_id="approve")
+    RequestModelApprovalOperator(
+        task_id="approve", model_package_arn=version["arn"], ladder=LADDER
+    ).execute_complete(context, answer("bob", reason="good"))
+    retry = RequestModelApprovalOperator(task_id="approve", model_package_arn=version["arn"], ladder=LADDER)
+    result = retry.execute(make_context(task_id="approve", try_number=2))
+    assert result["status"] == "Approved" and result["decision"]["by"]["name"] == "bob"

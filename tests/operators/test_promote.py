@@ -1,4 +1,4 @@
-"""Promotion across environments, rollback and resolution, against the stand-in and real DAG runs."""
+"""Promotion across environments, quorums, rollback and resolution, against the stand-in and real DAG runs."""
 
 from __future__ import annotations
 
@@ -9,14 +9,23 @@ import sys
 import time
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.testing.approver import ApprovalRefused
-from tests.helpers import LADDER, answer, put_artifact, read_pointer, register_operator, write_calls
+from tests.helpers import (
+    LADDER,
+    QUORUM_LADDER,
+    answer_step,
+    commit_step,
+    governed_writes,
+    prepare_step,
+    promote,
+    put_artifact,
+    read_pointer,
+    register_operator,
+)
 
 STEPS = [("dev", "bob"), ("test", "carol"), ("uat", "carol"), ("prod", "dave")]
 
@@ -25,9 +34,11 @@ STEPS = [("dev", "bob"), ("test", "carol"), ("uat", "carol"), ("prod", "dave")]
 def approved(aws, bucket, make_context):
     """Register a version (by alice) and approve it in SageMaker; returns its ARN."""
 
-    def make(run_id="manual__1", body=b"model-bytes", status="Approved"):
+    def make(run_id="manual__1", body=b"model-bytes", status="Approved", registered_by="alice"):
         artifact = put_artifact(aws, bucket, key=f"churn/{run_id}/model.tar.gz", body=body)
-        version = register_operator(artifact).execute(make_context(run_id=run_id))
+        version = register_operator(artifact, registered_by=registered_by).execute(
+            make_context(run_id=run_id)
+        )
         aws.boto3_client("sagemaker").update_model_package(
             ModelPackageArn=version["arn"], ModelApprovalStatus=status
         )
@@ -49,7 +60,18 @@ def _metadata(aws, arn):
     return described.get("CustomerMetadataProperties") or {}, described
 
 
-def _wait(predicate, timeout=30):
+def _audit(args, env=None):
+    cli = subprocess.run(
+        [sys.executable, "-m", "airflow_modelreg.cli", "audit", *args, "--ladder", json.dumps(LADDER)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env or os.environ.copy(),
+    )
+    return cli
+
+
+def _wait(predicate, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -67,7 +89,7 @@ def test_one_version_climbs_dev_test_uat_prod_with_four_approvals(airflow, aws, 
     def four_people_approve():
         for env, person_name in STEPS:
             person = airflow.approver(person_name)
-            request = person.wait_for("promote_model", f"promote_to_{env}")
+            request = person.wait_for("promote_model", f"promote_to_{env}.approve")
             assert [user["id"] for user in request.assigned_users] == [person_name]
             person.approve(request, reason=f"ready for {env}")
             pointer = _wait(lambda env=env: read_pointer(aws, env))
@@ -81,52 +103,35 @@ def test_one_version_climbs_dev_test_uat_prod_with_four_approvals(airflow, aws, 
     for (env, person_name), (seen_env, pointer, props, later_pointers) in zip(STEPS, observed, strict=True):
         assert seen_env == env
         assert pointer["arn"] == arn and pointer["approved_by"] == person_name
-        assert props[f"modelreg:env:{env}"].split("|")[1] == person_name  # the registry agrees
+        state, _, by, run_key = props[f"modelreg:env:{env}"].split("|")
+        assert (state, by, run_key) == ("promoted", person_name, pointer["run_key"])  # the registry agrees
         assert later_pointers == [None] * len(later_pointers)  # no step ahead of its approval
         assert len(_history(aws, env)) == 1
-    _, described = _metadata(aws, arn)
-    assert described["ModelLifeCycle"]["Stage"] == "prod"
-    result = airflow.xcom(dag_run, "promote_to_prod")
+    result = airflow.xcom(dag_run, "promote_to_prod.commit")
     assert result["pointer"]["approved_by"] == "dave" and result["environment"] == "prod"
 
-    # The audit tells the whole story: registration, the registry approval and the four promotions.
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "airflow_modelreg.cli",
-            "audit",
-            "churn",
-            "--format",
-            "json",
-            "--ladder",
-            json.dumps(LADDER),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
+    # The audit log tells the whole story, verified: registration, the requests, answers and promotions.
+    cli = _audit(["churn", "--format", "json", "--verify"])
     assert cli.returncode == 0, cli.stderr
     events = json.loads(cli.stdout[cli.stdout.index("[") :])
-    promotions = [(e["environment"], e["by"], e["reason"]) for e in events if e["event"] == "promoted"]
-    assert promotions == [(env, who, f"ready for {env}") for env, who in STEPS]
+    promotions = [(e["environment"], e["by"]) for e in events if e["event"] == "promoted"]
+    assert promotions == STEPS
     assert [e["event"] for e in events][:1] == ["registered"]
-    times = [e["time"] for e in events]
-    assert times == sorted(times) and all(times)
-    table = ModelRegistryHook().audit("churn", EnvironmentLadder.from_config(LADDER))
-    assert len(table) == len(events)
+    answers = [(e["environment"], e["by"], e["reason"]) for e in events if e["event"] == "approval-recorded"]
+    assert answers == [(env, who, f"ready for {env}") for env, who in STEPS]
 
 
 @pytest.mark.parametrize("case", ["skip_to_prod", "rejected_version"])
-def test_refused_promotions_write_nothing(airflow, aws, ladder_variable, approved, case):
+def test_refused_promotions_ask_nobody_and_write_nothing(airflow, aws, ladder_variable, approved, case):
     ladder_variable(LADDER)
     arn = approved(status="Rejected") if case == "rejected_version" else approved()
     environment = "prod" if case == "skip_to_prod" else "dev"
     aws.reset_calls()
     dag_run = airflow.run("promote_one", {"arn": arn, "environment": environment})
     assert str(dag_run.state) == "failed"
-    assert write_calls(aws) == {}
+    states = airflow.task_states(dag_run)
+    assert states["promote.prepare"] == "failed" and states["promote.commit"] == "upstream_failed"
+    assert governed_writes(aws) == {}  # only the refusal, in the audit log
     assert read_pointer(aws, environment) is None
 
 
@@ -135,96 +140,179 @@ def test_user_not_allowed_for_the_environment_is_refused(airflow, aws, ladder_va
     arn = approved()
     seen = {}
 
-    def mallory_then_bob():
+    def intruders_then_bob():
         bob = airflow.approver("bob")
         request = bob.wait_for("promote_one")
         aws.reset_calls()
-        for intruder in ("mallory", "dave"):  # dave approves prod, not dev
+        for intruder in ("mallory", "dave", "alice"):  # dave approves prod, not dev; alice registered it
             with pytest.raises(ApprovalRefused) as refused:
-                airflow.approver(intruder, settle_seconds=0).approve(request, reason="let me")
+                airflow.approver(intruder).approve(request, reason="let me")
             seen[intruder] = refused.value.status_code
-        seen["writes"] = write_calls(aws)
+        seen["writes"] = governed_writes(aws)
         bob.reject(request, reason="not this week")
 
-    dag_run = airflow.run("promote_one", {"arn": arn, "environment": "dev"}, mallory_then_bob)
-    assert seen == {"mallory": 403, "dave": 403, "writes": {}}
-    assert str(dag_run.state) == "success"
+    dag_run = airflow.run("promote_one", {"arn": arn, "environment": "dev"}, intruders_then_bob)
+    assert seen == {"mallory": 403, "dave": 403, "alice": 403, "writes": {}}
+    assert str(dag_run.state) == "success"  # a rejection is an answer: the rest of the ladder is skipped
+    assert airflow.task_states(dag_run)["promote.commit"] == "skipped"
     assert read_pointer(aws, "dev") is None
     props, described = _metadata(aws, arn)
     assert described["ModelApprovalStatus"] == "Approved"  # a refused promotion does not revoke the version
-    assert "not this week" in props["modelreg:rejected:dev"]
+    assert "modelreg:env:dev" not in props
 
 
-def _promote_op(arn, environment="dev"):
-    return PromoteModelVersionOperator(
-        task_id="promote", model_package_arn=arn, environment=environment, ladder=LADDER
+def test_prod_quorum_asks_two_distinct_people_one_card_at_a_time(
+    airflow, aws, ladder_variable, approved, make_context
+):
+    """Prod needs 2 of dave, erin, frank; dave registered this version, so he is never asked."""
+    ladder_variable(QUORUM_LADDER)
+    arn = approved(registered_by="dave")
+    for env in ("dev", "test", "uat"):
+        promote(arn, env, make_context, ladder=QUORUM_LADDER, run_id=f"earlier-{env}")
+    seen = []
+
+    def erin_then_frank():
+        erin = airflow.approver("erin")
+        first = erin.wait_for("promote_one", "promote.approve")
+        seen.append(first)
+        with pytest.raises(ApprovalRefused) as refused:  # the registrant is not assigned
+            airflow.approver("dave").approve(first, reason="my own model is fine")
+        seen.append(refused.value.status_code)
+        erin.approve(first, reason="risk review passed")
+        frank = airflow.approver("frank")
+        second = _wait(
+            lambda: next(
+                (
+                    r
+                    for r in frank.pending("promote_one", "promote.approve")
+                    if r.map_index == 1 and r.state == "awaiting_input"
+                ),
+                None,
+            )
+        )
+        seen.append(second)
+        with pytest.raises(ApprovalRefused) as twice:  # erin already counted
+            erin.approve(second, reason="again")
+        seen.append(twice.value.status_code)
+        frank.approve(second, reason="on-call agrees")
+
+    dag_run = airflow.run("promote_one", {"arn": arn, "environment": "prod"}, erin_then_frank)
+
+    assert str(dag_run.state) == "success"
+    first, dave_refused, second, erin_refused = seen
+    assert dave_refused == 403 and erin_refused == 403
+    assert "(approval 1 of 2)" in first.subject and "(approval 2 of 2)" in second.subject
+    assert sorted(u["name"] for u in first.assigned_users) == ["erin", "frank"]
+    assert [u["name"] for u in second.assigned_users] == ["frank"]
+    assert "0 of 2 approvals" in first.body
+    assert "1 of 2 approvals" in second.body and "approved by erin" in second.body
+    pointer = read_pointer(aws, "prod")
+    assert pointer["approvers"] == ["erin", "frank"] and pointer["arn"] == arn
+
+
+def test_one_rejection_stops_a_quorum(aws, approved, make_context):
+    arn = approved()
+    for env in ("dev", "test", "uat"):
+        promote(arn, env, make_context, ladder=QUORUM_LADDER, run_id=f"earlier-{env}")
+    request = prepare_step(arn, "prod", make_context, ladder=QUORUM_LADDER)
+    answer_step(
+        request, 0, "erin", make_context, ladder=QUORUM_LADDER, option="Reject", reason="no risk review"
     )
+    from airflow_modelreg.operators.promote import ApprovePromotionOperator
+
+    second = ApprovePromotionOperator(
+        task_id="promote_to_prod.approve", request=request, slot=1, ladder=QUORUM_LADDER
+    )
+    with pytest.raises(AirflowSkipException, match="erin rejected"):
+        second.execute(make_context(task_id="promote_to_prod.approve", run_id="promote-run", map_index=1))
+    with pytest.raises(AirflowSkipException, match="erin rejected .* no risk review"):
+        commit_step(request, make_context, ladder=QUORUM_LADDER)
+    assert read_pointer(aws, "prod") is None
 
 
-def _normalised(pointer):
-    return {
-        k: v
-        for k, v in pointer.items()
-        if k not in ("approved_at", "airflow_run", "run_key", "arn", "digest")
-    }
+def test_a_single_approval_does_not_meet_a_quorum_of_two(aws, approved, make_context):
+    arn = approved()
+    for env in ("dev", "test", "uat"):
+        promote(arn, env, make_context, ladder=QUORUM_LADDER, run_id=f"earlier-{env}")
+    request = prepare_step(arn, "prod", make_context, ladder=QUORUM_LADDER)
+    answer_step(request, 0, "dave", make_context, ladder=QUORUM_LADDER)
+    with pytest.raises(AirflowFailException) as same_person:
+        answer_step(request, 1, "dave", make_context, ladder=QUORUM_LADDER)
+    assert "already answered" in str(same_person.value)
+    with pytest.raises(AirflowFailException, match="1 of 2 approvals"):
+        commit_step(request, make_context, ladder=QUORUM_LADDER)
+    assert read_pointer(aws, "prod") is None
 
 
-def test_crash_between_registry_and_pointer_is_repaired_by_the_retry(aws, approved, make_context):
+def test_revocation_while_waiting_is_never_committed(aws, approved, make_context):
+    arn = approved()
+    request = prepare_step(arn, "dev", make_context)
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription="data leak found"
+    )
+    answer_step(request, 0, "bob", make_context)  # bob had the card open before the revocation
+    aws.reset_calls()
+    with pytest.raises(AirflowFailException, match="is Rejected; only Approved versions are promoted"):
+        commit_step(request, make_context)
+    assert governed_writes(aws) == {"ssm:PutParameter": 1, "ssm:DeleteParameter": 1}  # the lock only
+    assert read_pointer(aws, "dev") is None
+
+
+def test_a_pointer_moved_while_waiting_is_asked_again_not_committed_over(aws, approved, make_context):
+    v1, v2 = approved(run_id="r1", body=b"one"), approved(run_id="r2", body=b"two")
+    asked_for_v1 = prepare_step(v1, "dev", make_context, run_id="run-a")
+    promote(v2, "dev", make_context, run_id="run-b")
+    answer_step(asked_for_v1, 0, "bob", make_context, run_id="run-a")
+    with pytest.raises(AirflowFailException, match="changed while this promotion waited"):
+        commit_step(asked_for_v1, make_context, run_id="run-a")
+    assert read_pointer(aws, "dev")["arn"] == v2
+
+
+def test_clearing_an_old_commit_never_re_points_the_environment(aws, approved, make_context):
+    v1, v2 = approved(run_id="r1", body=b"one"), approved(run_id="r2", body=b"two")
+    request_a = prepare_step(v1, "dev", make_context, run_id="run-a")
+    answer_step(request_a, 0, "bob", make_context, run_id="run-a")
+    commit_step(request_a, make_context, run_id="run-a")
+    promote(v2, "dev", make_context, run_id="run-b")
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=v1, ModelApprovalStatus="Rejected", ApprovalDescription="data leak"
+    )
+    # Run A's commit is cleared and runs again (a new try of the same task run): it reports what it did
+    # then, and does not do it again.
+    result = commit_step(request_a, make_context, run_id="run-a", try_number=2)
+    assert result["pointer"]["arn"] == v1
+    assert read_pointer(aws, "dev")["arn"] == v2
+    assert len(_history(aws, "dev")) == 2
+    # Run A's request committed by another run (its XCom copied, say): dev changed since it was asked.
+    with pytest.raises(AirflowFailException, match="changed while this promotion waited"):
+        commit_step(request_a, make_context, run_id="run-d")
+    assert read_pointer(aws, "dev")["arn"] == v2
+
+
+def test_crash_between_stage_record_and_pointer_is_completed_by_the_retry(aws, approved, make_context):
     arn = approved(run_id="crashing")
-    op = _promote_op(arn)
-    context = make_context(task_id="promote", run_id="promote-run")
-    op.check_can_request(op.hook.describe_version(arn), context)
-    # The registry write goes through; the pointer write (the only write carrying a run key) fails.
+    request = prepare_step(arn, "dev", make_context)
+    answer_step(request, 0, "bob", make_context)
+    # The stage record goes through; the pointer write (the only write carrying a run key) fails.
     aws.inject_faults(
         rate=1.0, kinds=["deny"], services=["ssm"], actions=["PutParameter"], body_contains="run_key"
     )
     with pytest.raises(Exception, match="AccessDenied"):
-        _promote_op(arn).execute_complete(context, answer("bob"))
+        commit_step(request, make_context)
     aws.clear_faults()
     props, _ = _metadata(aws, arn)
     assert "modelreg:env:dev" in props and read_pointer(aws, "dev") is None  # half done
-
-    retry = make_context(task_id="promote", run_id="promote-run", try_number=2)
-    retry["ti"].xcom.update(context["ti"].xcom)
-    result = _promote_op(arn).execute(retry)  # completes without asking anyone again
+    result = commit_step(request, make_context, try_number=2)  # completes without asking anyone again
     assert result["pointer"]["approved_by"] == "bob"
-
-    # A clean run of the same promotion, on a second group, ends in the same state.
-    clean_arn = approved(run_id="clean")  # same group; compare with a fresh environment ladder instead
-    clean_op = PromoteModelVersionOperator(
-        task_id="promote",
-        model_package_arn=clean_arn,
-        environment="dev",
-        ladder=LADDER,
-        parameter_prefix="/clean",
-    )
-    clean_context = make_context(task_id="promote", run_id="clean-run")
-    clean_op.check_can_request(clean_op.hook.describe_version(clean_arn), clean_context)
-    PromoteModelVersionOperator(
-        task_id="promote",
-        model_package_arn=clean_arn,
-        environment="dev",
-        ladder=LADDER,
-        parameter_prefix="/clean",
-    ).execute_complete(clean_context, answer("bob"))
-    crashed_pointer = read_pointer(aws, "dev")
-    clean_pointer = json.loads(
-        aws.boto3_client("ssm").get_parameter(Name="/clean/churn/dev")["Parameter"]["Value"]
-    )
-    assert _normalised(crashed_pointer) == {
-        **_normalised(clean_pointer),
-        "version": crashed_pointer["version"],
-    }
+    assert read_pointer(aws, "dev")["arn"] == arn
     assert len(_history(aws, "dev")) == 1  # no duplicate pointer write
-    lock = aws.boto3_client("ssm").get_parameters(Names=["/modelreg/churn/dev.lock"])["Parameters"]
-    assert lock == []  # the lock was released
-    crashed_props, crashed = _metadata(aws, arn)
-    clean_props, clean = _metadata(aws, clean_arn)
-    assert crashed["ModelLifeCycle"]["Stage"] == clean["ModelLifeCycle"]["Stage"] == "dev"
-    assert crashed_props["modelreg:env:dev"].split("|")[1] == clean_props["modelreg:env:dev"].split("|")[1]
+    assert aws.boto3_client("ssm").get_parameters(Names=["/modelreg/churn/dev.lock"])["Parameters"] == []
 
 
-PROD_ONLY = {"environments": [{"name": "prod", "approvers": ["dave"]}]}
+PROD_ONLY = {
+    "audit_log": LADDER["audit_log"],
+    "environments": [{"name": "prod", "approvers": ["dave"], "endpoints": ["churn-prod"]}],
+}
 
 
 def _resolve(make_context, ladder=PROD_ONLY):
@@ -232,74 +320,85 @@ def _resolve(make_context, ladder=PROD_ONLY):
     return op.execute(make_context(task_id="resolve"))
 
 
-def test_resolution_follows_promotion_and_rollback(airflow, aws, ladder_variable, approved, make_context):
-    ladder_variable(PROD_ONLY)
+def test_rollback_goes_to_the_version_before_and_never_back_to_a_bad_one(aws, approved, make_context):
+    v1, v2, v3 = (approved(run_id=f"r{i}", body=f"model-{i}".encode()) for i in (1, 2, 3))
+    for i, arn in enumerate((v1, v2, v3), start=1):
+        promote(arn, "prod", make_context, ladder=PROD_ONLY, run_id=f"promote-{i}")
+    assert _resolve(make_context)["arn"] == v3
+
+    rollback = prepare_step(
+        None, "prod", make_context, ladder=PROD_ONLY, run_id="rollback-1", action="rollback"
+    )
+    assert rollback["arn"] == v2 and rollback["from_arn"] == v3
+    answer_step(rollback, 0, "dave", make_context, ladder=PROD_ONLY, run_id="rollback-1")
+    commit_step(rollback, make_context, ladder=PROD_ONLY, run_id="rollback-1")
+    resolved = _resolve(make_context)
+    assert resolved["arn"] == v2 and resolved["action"] == "rollback"
+    assert resolved["previous_arn"] == v1  # never v3, which was rolled back out
+    # A retry of the same rollback's commit changes nothing.
+    commit_step(rollback, make_context, ladder=PROD_ONLY, run_id="rollback-1", try_number=2)
+    assert _resolve(make_context)["arn"] == v2
+    assert len(_history(aws, "prod")) == 4
+    # A second rollback goes further back, skipping v3.
+    promote(None, "prod", make_context, ladder=PROD_ONLY, run_id="rollback-2", action="rollback")
+    resolved = _resolve(make_context)
+    assert resolved["arn"] == v1 and resolved["previous_arn"] is None
+    assert [entry["version"] for entry in _history(aws, "prod")] == [1, 2, 3, 2, 1]
+    assert _metadata(aws, v3)[0]["modelreg:env:prod"].startswith("rolled-back-out|")
+    # Nothing older is left: a third rollback is refused.
+    with pytest.raises(AirflowFailException, match="no earlier version"):
+        promote(None, "prod", make_context, ladder=PROD_ONLY, run_id="rollback-3", action="rollback")
+
+
+def test_a_rolled_back_version_does_not_climb_further(aws, approved, make_context):
     v1, v2 = approved(run_id="r1", body=b"one"), approved(run_id="r2", body=b"two")
+    for arn, run in ((v1, "a"), (v2, "b")):
+        for env in ("dev", "test"):
+            promote(arn, env, make_context, run_id=f"{run}-{env}")
+    promote(None, "test", make_context, run_id="rollback-test", action="rollback")
+    with pytest.raises(AirflowFailException, match="rolled back out of 'test'"):
+        prepare_step(v2, "uat", make_context, run_id="v2-uat")
 
-    def dave_approves(times):
-        def answer():
-            dave = airflow.approver("dave")
-            for _ in range(times):
-                dave.approve(dave.wait_for(), reason="ship it")
 
-        return answer
-
-    for arn in (v1, v2):
-        assert (
-            str(airflow.run("promote_one", {"arn": arn, "environment": "prod"}, dave_approves(1)).state)
-            == "success"
-        )
+def test_resolution_is_a_few_calls_whatever_the_group_size(aws, approved, make_context):
+    v1 = approved(run_id="r1", body=b"one")
+    promote(v1, "prod", make_context, ladder=PROD_ONLY, run_id="p1")
     aws.reset_calls()
-    resolved = _resolve(make_context)
-    assert resolved["arn"] == v2 and resolved["approved_by"] == "dave"
-    # O(1): one pointer read and one describe, however many versions the group holds.
-    assert aws.calls() == {"ssm:GetParameter": 1, "sagemaker:DescribeModelPackage": 1}
-
-    dag_run = airflow.run("rollback_one", {"group": "churn", "environment": "prod"}, dave_approves(1))
-    assert str(dag_run.state) == "success"
-    resolved = _resolve(make_context)
-    assert resolved["arn"] == v1 and resolved["action"] == "rollback"
-    history = _history(aws, "prod")
-    assert [entry["version"] for entry in history] == [1, 2, 1]
-    assert history[-1]["previous_version"] == 2
-    assert "modelreg:rolled-back:prod" in _metadata(aws, v2)[0]
+    _resolve(make_context)
+    small = aws.usage()["total"]
+    for i in range(2, 12):
+        approved(run_id=f"r{i}", body=f"m{i}".encode())
+    aws.reset_calls()
+    _resolve(make_context)
+    calls = aws.calls()
+    assert aws.usage()["total"] == small  # the same calls with 11 versions as with 1
+    assert not any("ListModelPackages" in call for call in calls)
 
 
-def test_revoked_version_fails_resolution_clearly(airflow, aws, ladder_variable, approved, make_context):
-    ladder_variable(PROD_ONLY)
+def test_revoked_version_fails_resolution_clearly(aws, approved, make_context):
     arn = approved()
-
-    def dave_approves():
-        dave = airflow.approver("dave")
-        dave.approve(dave.wait_for(), reason="ship it")
-
-    airflow.run("promote_one", {"arn": arn, "environment": "prod"}, dave_approves)
+    promote(arn, "prod", make_context, ladder=PROD_ONLY)
     aws.boto3_client("sagemaker").update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription="data leak found"
     )
-    with pytest.raises(AirflowFailException, match="which is Rejected now \\(data leak found\\)"):
+    with pytest.raises(AirflowFailException, match=r"is Rejected now \(data leak found\)"):
         _resolve(make_context)
 
 
-def test_environment_in_another_account_keeps_its_pointer_there(aws, approved, make_context, monkeypatch):
+def test_environment_in_another_account_keeps_its_pointer_and_endpoint_there(
+    aws, approved, make_context, monkeypatch
+):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_PROD", aws.connection_json("222222222222"))
-    ladder = EnvironmentLadder.from_config(
-        {"environments": [{"name": "prod", "approvers": ["dave"], "aws_conn_id": "aws_prod"}]}
-    )
+    ladder = {
+        "audit_log": LADDER["audit_log"],
+        "environments": [{"name": "prod", "approvers": ["dave"], "aws_conn_id": "aws_prod"}],
+    }
     arn = approved()
-    op = PromoteModelVersionOperator(
-        task_id="promote", model_package_arn=arn, environment="prod", ladder=ladder
-    )
-    context = make_context(task_id="promote")
-    op.check_can_request(op.hook.describe_version(arn), context)
-    PromoteModelVersionOperator(
-        task_id="promote", model_package_arn=arn, environment="prod", ladder=ladder
-    ).execute_complete(context, answer("dave"))
-
+    promote(arn, "prod", make_context, ladder=ladder)
     assert read_pointer(aws, "prod", account_id="222222222222")["arn"] == arn
     assert read_pointer(aws, "prod") is None  # not in the registry's account
     assert "modelreg:env:prod" in _metadata(aws, arn)[0]  # the registry stays with the group's account
     resolved = ResolveApprovedModelOperator(
-        task_id="resolve", group="churn", environment="prod", ladder=ladder
+        task_id="resolve", group="churn", environment="prod", ladder=EnvironmentLadder.from_config(ladder)
     ).execute(make_context(task_id="resolve"))
     assert resolved["arn"] == arn

@@ -15,9 +15,12 @@ from tests.reliability import workflow
 
 
 def _fresh(aws) -> None:
+    from tests.helpers import AUDIT_BUCKET
+
     aws.reset()
     aws.clear_faults()
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
+    aws.boto3_client("s3").create_bucket(Bucket=AUDIT_BUCKET)
 
 
 def _register_case(aws, context):
@@ -42,23 +45,23 @@ def _promote_case(aws, context):
     def setup():
         state["arn"], _ = workflow.two_approved(aws, context)
         workflow.promote(state["arn"], "dev", context, run_id="promote-dev")
+        state["tasks"] = {}  # which of the step's tasks finished: a retry reruns only the failed one
 
-    tries = iter(range(1, 100))
-    return setup, lambda: workflow.promote(state["arn"], "test", context, try_number=next(tries))
+    return setup, lambda: workflow.promote(state["arn"], "test", context, state=state["tasks"])
 
 
 def _deploy_case(aws, context):
     state: dict[str, Any] = {}
 
     def setup():
-        state["arns"] = workflow.two_approved(aws, context)
+        state["arns"] = workflow.two_in_prod(aws, context)
 
     return setup, lambda: workflow.deploy(*state["arns"], context)
 
 
 def _shift_case(aws, context):
     def setup():
-        workflow.deploy(*workflow.two_approved(aws, context), context)
+        workflow.deploy(*workflow.two_in_prod(aws, context), context)
 
     return setup, lambda: workflow.shift(context)
 

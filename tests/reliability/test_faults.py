@@ -44,9 +44,13 @@ def test_every_step_completes_under_throttling_and_5xx(aws, make_context, tally,
                 first["arn"], environment, make_context, run_id=f"promote-1-{environment}"
             ),
         )
-    step(
-        "promote v2 to dev", lambda: workflow.promote(second["arn"], "dev", make_context, run_id="promote-2")
-    )
+    for environment in ("dev", "test", "uat", "prod"):
+        step(
+            f"promote v2 to {environment}",
+            lambda environment=environment: workflow.promote(
+                second["arn"], environment, make_context, run_id=f"promote-2-{environment}"
+            ),
+        )
     deployed = step("deploy A/B", lambda: workflow.deploy(first["arn"], second["arn"], make_context))
     redeployed = step("deploy A/B again", lambda: workflow.deploy(first["arn"], second["arn"], make_context))
     shifted = step("shift traffic to the challenger", lambda: workflow.shift(make_context))
@@ -64,7 +68,7 @@ def test_every_step_completes_under_throttling_and_5xx(aws, make_context, tally,
     assert again["arn"] == first["arn"] and second["version"] == 2
     assert redeployed["changed"] is False and redeployed["config"] == deployed["config"]
     assert shifted["weights"] == {"champion": 0.0, "challenger": 100.0}
-    assert resolved["arn"] == first["arn"]
+    assert resolved["arn"] == second["arn"] and resolved["previous_arn"] == first["arn"]
     # No duplicates: two versions, one pointer write per promotion, one config and two models.
     sm, ssm = aws.boto3_client("sagemaker"), aws.boto3_client("ssm")
     assert len(sm.list_model_packages(ModelPackageGroupName="churn")["ModelPackageSummaryList"]) == 2
@@ -75,7 +79,8 @@ def test_every_step_completes_under_throttling_and_5xx(aws, make_context, tally,
         ]
         for env in ("dev", "test", "uat", "prod")
     }
-    assert history == {"dev": [1, 2], "test": [1], "uat": [1], "prod": [1]}
+    assert history == {env: [1, 2] for env in ("dev", "test", "uat", "prod")}
+    assert workflow.audit_outcomes(aws)["churn"]  # the audit log is complete and its chain verifies
     assert read_pointer(aws, "prod")["approved_by"] == "dave"
     assert len(sm.list_endpoint_configs()["EndpointConfigs"]) == 1
     assert len(sm.list_models()["Models"]) == 2

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
-from tests.helpers import LADDER, answer, read_pointer
+from tests.helpers import answer_step, commit_step, prepare_step, read_pointer
 from tests.reliability import workflow
 
 
@@ -44,16 +43,17 @@ def _metadata(aws, arn: str) -> dict[str, str]:
 def test_two_promotions_into_one_environment_one_wins(aws, make_context, tally, round_):
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
     arns = workflow.two_approved(aws, make_context)
-    # Both were asked while dev ran nothing; both approvers answer at the same moment.
-    contexts, operators = {}, {}
+    # Both were asked while dev ran nothing; both approved; both commits run at the same moment.
+    requests = {}
     for arn in arns:
-        operators[arn] = PromoteModelVersionOperator(
-            task_id="promote_to_dev", model_package_arn=arn, environment="dev", ladder=LADDER
-        )
-        contexts[arn] = make_context(task_id="promote_to_dev", run_id=f"promote-{arn[-1]}")
-        operators[arn].check_can_request(operators[arn].hook.describe_version(arn), contexts[arn])
+        run_id = f"promote-{arn[-1]}"
+        requests[arn] = prepare_step(arn, "dev", make_context, run_id=run_id)
+        answer_step(requests[arn], 0, "bob", make_context, run_id=run_id)
     outcomes = _at_once(
-        {arn: (lambda arn=arn: operators[arn].execute_complete(contexts[arn], answer("bob"))) for arn in arns}
+        {
+            arn: (lambda arn=arn: commit_step(requests[arn], make_context, run_id=f"promote-{arn[-1]}"))
+            for arn in arns
+        }
     )
     case = f"round {round_}: versions 1 and 2 promoted to dev at once"
     try:
@@ -98,7 +98,7 @@ def test_two_tries_of_one_registration_at_once_make_one_version(aws, make_contex
 
 def test_two_tries_of_one_deployment_at_once_make_one_endpoint(aws, make_context, tally):
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
-    arns = workflow.two_approved(aws, make_context)
+    arns = workflow.two_in_prod(aws, make_context)
     outcomes = _at_once(
         {try_: (lambda: workflow.deploy(*arns, make_context)) for try_ in ("zombie", "retry")}
     )

@@ -8,9 +8,8 @@ from typing import Any
 
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
 from airflow_modelreg.operators.deploy import DeployModelOperator
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
 from airflow_modelreg.operators.traffic import ShiftTrafficOperator
-from tests.helpers import LADDER, answer, put_artifact, register_operator
+from tests.helpers import AUDIT_BUCKET, LADDER, answer, promote_step_by_step, put_artifact, register_operator
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 BUCKET = "reliability-models"
@@ -28,10 +27,12 @@ def register(aws, context, run_id: str, body: bytes, uploaded: bool = False) -> 
 
 
 def approve(arn: str, context, person: str = "bob", run_id: str = "approve-run") -> dict[str, Any]:
-    """What the approval task does once bob has answered in the UI."""
-    op = RequestModelApprovalOperator(task_id="approve", model_package_arn=arn, approvers=[person])
+    """What the approval task does once bob has answered in the UI (a retry finds the decision written)."""
+    op = RequestModelApprovalOperator(task_id="approve", model_package_arn=arn, ladder=LADDER)
     ctx = context(task_id="approve", run_id=run_id)
-    op.check_can_request(op.hook.describe_version(arn), ctx)
+    done = op.recorded_by_this_run(op.hook.describe_version(arn), ctx)
+    if done is not None:
+        return done
     return op.execute_complete(ctx, answer(person, reason="reviewed"))
 
 
@@ -44,24 +45,29 @@ def two_approved(aws, context) -> tuple[str, str]:
     return first, second
 
 
-def promote(arn: str, environment: str, context, run_id: str = "promote-run", try_number: int = 1) -> Any:
-    """One try of a promotion task: finish a half-done earlier try, else ask and record the answer.
+def promote(
+    arn: str, environment: str, context, run_id: str = "promote-run", state: dict | None = None
+) -> Any:
+    """A promotion step as Airflow runs its tasks: prepare, the approval, commit. With ``state`` (kept across
+    calls), a call after a failure resumes at the task that failed, as Airflow retries only that task."""
+    return promote_step_by_step(arn, environment, context, [PEOPLE[environment]], LADDER, run_id, state)
 
-    A new try starts with empty XCom, as in Airflow, which clears a task's XCom when it runs again."""
-    op = PromoteModelVersionOperator(
-        task_id=f"promote_to_{environment}", model_package_arn=arn, environment=environment, ladder=LADDER
-    )
-    ctx = context(task_id=f"promote_to_{environment}", run_id=run_id, try_number=try_number)
-    resumed = op.resume_half_done(ctx)
-    if resumed is not None:
-        return resumed
-    op.check_can_request(op.hook.describe_version(arn), ctx)
-    return op.execute_complete(ctx, answer(PEOPLE[environment], reason=f"ready for {environment}"))
+
+def two_in_prod(aws, context) -> tuple[str, str]:
+    """Versions 1 and 2 approved and promoted up to prod (prod runs 2, ran 1 before): the champion and the
+    challenger a deployment may serve."""
+    first, second = two_approved(aws, context)
+    for arn, name in ((first, "1"), (second, "2")):
+        for environment in ("dev", "test", "uat", "prod"):
+            promote(arn, environment, context, run_id=f"promote-{name}-{environment}")
+    return first, second
 
 
 def deploy(champion: str, challenger: str, context, run_id: str = "deploy-run") -> dict[str, Any]:
     op = DeployModelOperator(
         task_id="deploy",
+        environment="prod",
+        ladder=LADDER,
         endpoint_name="churn-prod",
         variants=[
             {"name": "champion", "model_package_arn": champion, "weight": 90},
@@ -76,6 +82,8 @@ def deploy(champion: str, challenger: str, context, run_id: str = "deploy-run") 
 def shift(context, run_id: str = "shift-run") -> dict[str, Any]:
     op = ShiftTrafficOperator(
         task_id="shift",
+        environment="prod",
+        ladder=LADDER,
         endpoint_name="churn-prod",
         to_variant="challenger",
         from_variant="champion",
@@ -144,5 +152,29 @@ def snapshot(aws) -> dict[str, Any]:
             "models": models,
             "configs": configs,
             "endpoints": endpoints,
+            "audit": audit_outcomes(aws),
         }
     )
+
+
+def audit_outcomes(aws) -> dict[str, list]:
+    """What the audit log records happened, per group: each event's kind, version, environment, status and
+    actor, in order. A request written by a try that then crashed is not an outcome (the retry asks again)."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+
+    log = AuditLogHook(log_uri=f"s3://{AUDIT_BUCKET}/log")
+    outcomes = {}
+    for group in ("churn",):
+        outcomes[group] = [
+            (
+                e["kind"],
+                e.get("version"),
+                e.get("environment"),
+                e.get("status"),
+                (e.get("actor") or {}).get("name"),
+            )
+            for e in log.events(group)
+            if e["kind"] not in ("requested", "refused")
+        ]
+        assert log.verify_log(group).ok, log.verify_log(group).summary
+    return outcomes

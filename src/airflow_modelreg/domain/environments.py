@@ -12,6 +12,13 @@ from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
 
 DEFAULT_ENVIRONMENTS = ("dev", "test", "uat", "prod")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_AUDIT_LOG_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_.\-/]*)?$")
+ENVIRONMENT_KEYS = frozenset({"name", "approvers", "aws_conn_id", "quorum", "endpoints"})
+LADDER_KEYS = frozenset(
+    {"environments", "registration_approvers", "automated_registration_approval", "audit_log", "identities"}
+)
+IDENTITY_KINDS = ("simple", "fab", "static")
 
 
 @dataclass(frozen=True)
@@ -22,17 +29,37 @@ class Environment:
     :param approvers: user ids or names allowed to approve a version *into* this environment.
     :param aws_conn_id: Airflow AWS connection of this environment's account (its Parameter Store and
         endpoints); ``None`` uses the registry's connection.
+    :param quorum: how many distinct approvers must approve a step into this environment.
+    :param endpoints: the SageMaker endpoints that serve this environment; a deployment or traffic shift
+        names the environment and its endpoint must be one of these.
     """
 
     name: str
     approvers: tuple[str, ...] = ()
     aws_conn_id: str | None = None
+    quorum: int = 1
+    endpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
             raise InvalidInputError(
                 f"Invalid environment name {self.name!r}: use 1-32 lowercase letters, digits or hyphens."
             )
+        if isinstance(self.quorum, bool) or not isinstance(self.quorum, int) or self.quorum < 1:
+            raise InvalidInputError(
+                f"Invalid quorum {self.quorum!r} for environment {self.name!r}: expected a whole number >= 1."
+            )
+        if self.approvers and self.quorum > len(self.approvers):
+            raise InvalidInputError(
+                f"Environment {self.name!r} needs {self.quorum} distinct approvers but names only "
+                f"{len(self.approvers)} ({', '.join(self.approvers)}): no step into it could ever be approved."
+            )
+        for endpoint in self.endpoints:
+            if not isinstance(endpoint, str) or not _ENDPOINT_NAME.match(endpoint):
+                raise InvalidInputError(
+                    f"Invalid endpoint name {endpoint!r} for environment {self.name!r}: SageMaker endpoint names "
+                    "are 1-63 letters, digits or hyphens."
+                )
 
 
 @dataclass(frozen=True)
@@ -42,12 +69,21 @@ class EnvironmentLadder:
     :param environments: in promotion order.
     :param registration_approvers: who may approve a newly registered version; defaults to the first
         environment's approvers (registration approval is the step into the first environment).
+    :param automated_registration_approval: whether a version may be approved without a person
+        (``initial_status="Approved"``, ``SetModelApprovalOperator(status="Approved")``, a quality gate
+        that approves). Never allowed when the ladder has a single environment: that step would be prod.
+    :param audit_log_uri: ``s3://bucket/prefix`` of the append-only audit log every decision is written to.
+    :param identities: how approver names map to the auth manager's user ids (``{"kind": "simple"}``,
+        ``{"kind": "fab", "conn_id": ...}`` or ``{"kind": "static", "ids": {"bob": "7"}}``).
     """
 
     environments: tuple[Environment, ...] = field(
         default_factory=lambda: tuple(Environment(name) for name in DEFAULT_ENVIRONMENTS)
     )
     registration_approvers: tuple[str, ...] | None = None
+    automated_registration_approval: bool = False
+    audit_log_uri: str | None = None
+    identities: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         names = [env.name for env in self.environments]
@@ -56,6 +92,27 @@ class EnvironmentLadder:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise InvalidInputError(f"Environment(s) {', '.join(duplicates)} appear twice in the ladder.")
+        bound: dict[str, str] = {}
+        for env in self.environments:
+            for endpoint in env.endpoints:
+                if endpoint in bound:
+                    raise InvalidInputError(
+                        f"Endpoint {endpoint!r} is bound to both {bound[endpoint]!r} and {env.name!r}; an endpoint "
+                        "serves one environment."
+                    )
+                bound[endpoint] = env.name
+        if not isinstance(self.automated_registration_approval, bool):
+            raise InvalidInputError(
+                f"automated_registration_approval is {self.automated_registration_approval!r}; expected true or false."
+            )
+        if self.audit_log_uri is not None and (
+            not isinstance(self.audit_log_uri, str) or not _AUDIT_LOG_URI.match(self.audit_log_uri)
+        ):
+            raise InvalidInputError(
+                f"Invalid audit_log {self.audit_log_uri!r}: expected 's3://<bucket>/<prefix>'."
+            )
+        if self.identities is not None:
+            _validate_identities(self.identities)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -74,20 +131,34 @@ class EnvironmentLadder:
                 raise InvalidInputError(f"Environment ladder configuration is not JSON: {error}") from error
         if not isinstance(config, Mapping) or not isinstance(config.get("environments"), list):
             raise InvalidInputError("Environment ladder configuration needs an 'environments' list.")
+        unknown_top = set(config) - LADDER_KEYS
+        if unknown_top:
+            raise InvalidInputError(
+                f"Unknown key(s) {sorted(unknown_top)} in the ladder configuration; known keys are "
+                f"{', '.join(sorted(LADDER_KEYS))}."
+            )
         environments = []
         for entry in config["environments"]:
             if isinstance(entry, str):
                 entry = {"name": entry}
-            unknown = set(entry) - {"name", "approvers", "aws_conn_id"}
+            if not isinstance(entry, Mapping):
+                raise InvalidInputError(f"Environment entry {entry!r} is not a name or an object.")
+            unknown = set(entry) - ENVIRONMENT_KEYS
             if unknown:
                 raise InvalidInputError(
-                    f"Unknown key(s) {sorted(unknown)} in environment {entry.get('name')!r}."
+                    f"Unknown key(s) {sorted(unknown)} in environment {entry.get('name')!r}; known keys are "
+                    f"{', '.join(sorted(ENVIRONMENT_KEYS))}."
                 )
+            endpoints = entry.get("endpoints", ())
+            if isinstance(endpoints, str):
+                endpoints = [endpoints]
             environments.append(
                 Environment(
-                    name=entry.get("name"),
+                    name=entry.get("name"),  # type: ignore[arg-type]  # validated by Environment
                     approvers=_identities(entry.get("approvers", ()), entry.get("name")),
                     aws_conn_id=entry.get("aws_conn_id"),
+                    quorum=entry.get("quorum", 1),
+                    endpoints=tuple(endpoints),
                 )
             )
         registration = config.get("registration_approvers")
@@ -96,17 +167,29 @@ class EnvironmentLadder:
             registration_approvers=None
             if registration is None
             else _identities(registration, "registration"),
+            automated_registration_approval=config.get("automated_registration_approval", False),
+            audit_log_uri=config.get("audit_log"),
+            identities=config.get("identities"),
         )
 
     def to_config(self) -> dict[str, Any]:
         return {
             "environments": [
-                {"name": env.name, "approvers": list(env.approvers), "aws_conn_id": env.aws_conn_id}
+                {
+                    "name": env.name,
+                    "approvers": list(env.approvers),
+                    "aws_conn_id": env.aws_conn_id,
+                    "quorum": env.quorum,
+                    "endpoints": list(env.endpoints),
+                }
                 for env in self.environments
             ],
             "registration_approvers": None
             if self.registration_approvers is None
             else list(self.registration_approvers),
+            "automated_registration_approval": self.automated_registration_approval,
+            "audit_log": self.audit_log_uri,
+            "identities": None if self.identities is None else dict(self.identities),
         }
 
     # -- queries --------------------------------------------------------------------------------
@@ -134,6 +217,21 @@ class EnvironmentLadder:
         index = self.index(name)
         return self.environments[index + 1] if index + 1 < len(self.environments) else None
 
+    @property
+    def last(self) -> Environment:
+        return self.environments[-1]
+
+    def environment_of_endpoint(self, endpoint: str) -> Environment | None:
+        """The environment an endpoint is bound to, or ``None``."""
+        for env in self.environments:
+            if endpoint in env.endpoints:
+                return env
+        return None
+
+    def quorum_for(self, name: str | None) -> int:
+        """How many distinct approvers a step into ``name`` needs (registration: one)."""
+        return 1 if name is None else self.get(name).quorum
+
     def approvers_for(self, name: str | None) -> tuple[str, ...]:
         """Who approves a step into ``name``; ``None`` means registration approval."""
         if name is None:
@@ -159,6 +257,23 @@ class EnvironmentLadder:
                 f"Refused: promoting to {env.name!r} would skip {', '.join(repr(m) for m in missing)}; "
                 f"versions climb {' -> '.join(self.names)} one step at a time."
             )
+
+
+def _validate_identities(config: Any) -> None:
+    if not isinstance(config, Mapping) or config.get("kind") not in IDENTITY_KINDS:
+        raise InvalidInputError(
+            f'Invalid identities {config!r}: expected {{"kind": one of {", ".join(IDENTITY_KINDS)}, ...}}.'
+        )
+    if config["kind"] == "fab" and not isinstance(config.get("conn_id"), str):
+        raise InvalidInputError(
+            "identities of kind 'fab' need 'conn_id': an Airflow connection to the metadata database, read to "
+            "find each approver's FAB user id."
+        )
+    if config["kind"] == "static" and not (
+        isinstance(config.get("ids"), Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in config["ids"].items())
+    ):
+        raise InvalidInputError("identities of kind 'static' need 'ids': a mapping of user name to user id.")
 
 
 def _identities(values: Sequence[str] | str, where: Any) -> tuple[str, ...]:

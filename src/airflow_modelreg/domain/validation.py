@@ -51,6 +51,11 @@ def validate_model_package_arn(value: object) -> str:
     return value
 
 
+def group_from_arn(arn: str) -> str:
+    """The group name in a versioned model package ARN (``.../model-package/<group>/<n>``)."""
+    return validate_model_package_arn(arn).split(":model-package/", 1)[1].rsplit("/", 1)[0]
+
+
 def version_from_arn(arn: str) -> int:
     return int(validate_model_package_arn(arn).rsplit("/", 1)[1])
 

@@ -106,20 +106,6 @@ class ModelRegistryHook(ModelRegBaseHook):
                 return
             kwargs["NextToken"] = token
 
-    def find_version_by_idempotency_key(self, group: str, key: str, scan: int = 50) -> dict[str, Any] | None:
-        """Find the version a previous attempt registered with ``key`` among the newest ``scan`` versions.
-
-        A retry follows its first attempt closely, so that version is among the newest; scanning a bounded
-        window keeps the lookup cheap however large the group grows.
-        """
-        for index, summary in enumerate(self.list_versions(group, page_size=min(scan, 100))):
-            if index >= scan:
-                break
-            version = self.describe_version(summary["ModelPackageArn"])
-            if (version.get("CustomerMetadataProperties") or {}).get(md.IDEMPOTENCY_KEY) == key:
-                return version
-        return None
-
     def latest_approved_version(self, group: str) -> dict[str, Any] | None:
         """The newest ``Approved`` version of ``group`` (described), or ``None``."""
         for summary in self.list_versions(group, status="Approved", page_size=1):
@@ -154,34 +140,6 @@ class ModelRegistryHook(ModelRegBaseHook):
         validate_model_package_arn(arn)
         call_aws(f"Deleting {arn}", self.conn.delete_model_package, ModelPackageName=arn)
 
-    # ------------------------------------------------------------------------------------ audit
-    def audit(
-        self,
-        group: str,
-        ladder: Any = None,
-        parameter_prefix: str = "/modelreg",
-    ) -> list[Any]:
-        """The whole story of a group (:class:`~airflow_modelreg.domain.audit.AuditEvent`, oldest first):
-        registrations, decisions, promotions, rollbacks and refusals, from the registry and from
-        Parameter Store's history of each environment's pointer (in each environment's account)."""
-        from airflow_modelreg.domain import audit
-        from airflow_modelreg.domain.environments import EnvironmentLadder
-        from airflow_modelreg.domain.pointers import parameter_name
-        from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
-
-        ladder = ladder or EnvironmentLadder()
-        versions = [
-            self.describe_version(summary["ModelPackageArn"])
-            for summary in self.list_versions(group, newest_first=False)
-        ]
-        histories = {}
-        for env in ladder.environments:
-            pointers = ParameterStoreHook.for_environment(
-                env, self.aws_conn_id, self._region_name, self._verify
-            )
-            histories[env.name] = list(pointers.history(parameter_name(parameter_prefix, group, env.name)))
-        return audit.assemble(versions, histories)
-
     # ------------------------------------------------------------------------------ governance
     def check_artifact_unchanged(self, version: Mapping[str, Any], rehash: bool = True) -> None:
         """Refuse a version without a recorded SHA-256, or (``rehash``) whose artifact in S3 changed since."""
@@ -199,70 +157,6 @@ class ModelRegistryHook(ModelRegBaseHook):
                     f"Refused: the artifact {uri} of {version.get('ModelPackageArn')} changed since registration "
                     f"(SHA-256 {actual} != recorded {recorded}). Register the new artifact as a new version."
                 )
-
-    def approved_version(self, arn: str, verify_artifact: bool = True) -> dict[str, Any]:
-        """Describe a version that may be deployed: Approved, with its artifact unchanged; else refuse."""
-        version = self.describe_version(arn)
-        status = version.get("ModelApprovalStatus")
-        if status != "Approved":
-            raise GovernanceError(
-                f"Refused: {arn} is {status}; only Approved versions deploy "
-                f"({version.get('ApprovalDescription') or 'no decision recorded'})."
-            )
-        self.check_artifact_unchanged(version, rehash=verify_artifact)
-        return version
-
-    # ------------------------------------------------------------------------------- resolution
-    def resolve_approved(
-        self, pointer_name: str, pointers: Any, verify_artifact: bool = False
-    ) -> dict[str, Any]:
-        """The version approved for an environment, in O(1) calls: read its pointer, describe the version.
-
-        Never scans the group. Refuses (``GovernanceError``) a version the registry no longer says is
-        Approved (revoked after promotion) and a digest that differs between the pointer and the registry
-        (or, with ``verify_artifact``, the artifact in S3).
-
-        :param pointer_name: the environment's parameter (``{prefix}/{group}/{environment}``).
-        :param pointers: the environment's :class:`ParameterStoreHook`.
-        """
-        found = pointers.get_pointer(pointer_name)
-        if found is None:
-            raise NotFoundError(
-                f"No version is approved for {pointer_name}: the parameter does not exist yet."
-            )
-        pointer, parameter_version = found
-        version = self.describe_version(pointer.arn)
-        status = version.get("ModelApprovalStatus")
-        if status != "Approved":
-            raise GovernanceError(
-                f"Refused: {pointer_name} points to {pointer.arn}, which is {status} now "
-                f"({version.get('ApprovalDescription') or 'no description'}). Promote or roll back to an "
-                "approved version."
-            )
-        recorded = (version.get("CustomerMetadataProperties") or {}).get(md.ARTIFACT_SHA256)
-        if recorded != pointer.digest:
-            raise GovernanceError(
-                f"Refused: the digest in {pointer_name} ({pointer.digest}) differs from the registry's "
-                f"({recorded}) for {pointer.arn}."
-            )
-        if verify_artifact:
-            self.check_artifact_unchanged(version)
-        container = (version.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
-        return {
-            "group": pointer.group,
-            "environment": pointer.environment,
-            "version": pointer.version,
-            "arn": pointer.arn,
-            "digest": pointer.digest,
-            "status": status,
-            "artifact": container.get("ModelDataUrl"),
-            "image": container.get("Image"),
-            "approved_by": pointer.approved_by,
-            "approved_at": pointer.approved_at,
-            "action": pointer.action,
-            "previous_arn": pointer.previous_arn,
-            "pointer_version": parameter_version,
-        }
 
     # ------------------------------------------------------------------------------ state events
     def route_state_changes_to_queue(self, queue_name: str, groups: list[str] | None = None) -> str:

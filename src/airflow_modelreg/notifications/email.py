@@ -40,9 +40,11 @@ def approval_link(context: Context, base_url: str | None = None) -> str:
 
 
 def card_html(markdown_text: str) -> str:
+    """The card as HTML. Raw HTML in the Markdown is never passed through (the card's values are escaped
+    when it is built, and this is the second fence): no tag from a reason or a repository URL reaches a mail."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark").enable("table").render(markdown_text)
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
 
 
 class ModelApprovalEmailNotifier(BaseNotifier):
@@ -85,7 +87,9 @@ class ModelApprovalEmailNotifier(BaseNotifier):
         """Subject and HTML body for the approval request in ``context``."""
         task = context["task"]
         link = approval_link(context, self.base_url)
-        subject = str(getattr(task, "subject", None) or "A model version waits for your approval")
+        subject = " ".join(
+            str(getattr(task, "subject", None) or "A model version waits for your approval").split()
+        )
         body = card_html(getattr(task, "body", None) or "")
         content = (
             f"<p>A model version waits for your decision in Airflow.</p>{body}"

@@ -1,10 +1,11 @@
-"""Ask a person to approve or reject a version in the Airflow UI, and write the decision to the registry."""
+"""Ask a person to approve or reject a newly registered version in the Airflow UI, and record the decision."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -16,14 +17,17 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import metadata as md
-from airflow_modelreg.domain.approval import APPROVE, Approver, Decision, check_may_decide
+from airflow_modelreg.domain import policy
+from airflow_modelreg.domain.approval import APPROVE, Approver, Decision
 from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
+from airflow_modelreg.domain.errors import GovernanceError
 from airflow_modelreg.domain.validation import validate_model_package_arn
-from airflow_modelreg.domain.versions import summarize, version_card
+from airflow_modelreg.domain.versions import CardContext, summarize, version_card
+from airflow_modelreg.hooks.identities import ApproverIdentities
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.hooks.release import ReleaseRecords, event_key
 from airflow_modelreg.links.model_registry import ModelVersionLink
-from airflow_modelreg.operators.register import airflow_run_of
+from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,60 +43,51 @@ def registry_console_url(region: str, group: str, version: int | str) -> str:
     )
 
 
-class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalOperator):
-    """Ask the approvers to approve or reject a version, in the Airflow UI (human-in-the-loop).
+def reason_form() -> ParamsDict:
+    """The approval form: one empty Reason field. Built fresh for every request, so no DAG param or run
+    conf of the same name ever pre-fills it: a reason is always the approver's own words."""
+    return ParamsDict(
+        {
+            REASON_PARAM: Param(
+                "",
+                type="string",
+                title="Reason",
+                description="Why you approve or reject this version (kept in the registry and the audit log)",
+                source="task",
+            )
+        }
+    )
 
-    The approver sees a version card (metrics beside the approved version's, lineage, digest, a link to the
-    registry), picks Approve or Reject and gives a reason. The decision is written to the registry
-    (``ModelApprovalStatus`` and ``ApprovalDescription`` with who, when, why and the Airflow run) and
-    returned to XCom. The task waits in ``awaiting_input`` without holding a worker slot.
 
-    Only the approvers configured for the step may answer (Airflow enforces ``assigned_users``, and the
-    operator checks again); whoever registered the version may not approve it: that answer is refused,
-    the status stays, and the refusal is logged for audit.
+class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalOperator):
+    """What every approval request of the provider shares: the ladder and its records, the approvers
+    resolved to the auth manager's ids, the reason form, and the answer read back as an :class:`Approver`.
 
-    :param model_package_arn: the version to decide on (templated, usually from the register task's XCom).
-    :param environment: the environment this approval is for; ``None`` for a newly registered version.
-    :param approvers: user ids or names allowed to decide; default: the ladder's approvers for the step.
-    :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable).
-    :param notifiers: Airflow notifiers told when the request is made (for example
-        :class:`~airflow_modelreg.notifications.email.ModelApprovalEmailNotifier`).
-    :param response_timeout: how long to wait for a person before failing.
-    :param fail_on_reject: fail the task on Reject (default: skip downstream tasks, as Airflow's
-        ``ApprovalOperator`` does).
+    Subclasses decide what is asked and what an answer does; the release policy
+    (:mod:`airflow_modelreg.domain.policy`) decides whether it may, before asking and again after.
     """
 
     aws_hook_class = ModelRegistryHook
-    template_fields: Sequence[str] = aws_template_fields(
-        "model_package_arn", "environment", "approvers", "subject"
-    )
+    template_fields: Sequence[str] = aws_template_fields("approvers", "subject")
     operator_extra_links = (ModelVersionLink(),)
     ui_color = "#ffe1a8"
 
     def __init__(
         self,
         *,
-        model_package_arn: str,
-        environment: str | None = None,
-        approvers: Sequence[str] | None = None,
+        approvers: Sequence[str] | str | None = None,
         ladder: EnvironmentLadder | Mapping[str, Any] | str | None = None,
         notifiers: Sequence[BaseNotifier] | BaseNotifier | None = None,
         response_timeout: timedelta | None = None,
         fail_on_reject: bool = False,
         subject: str | None = None,
+        parameter_prefix: str = "/modelreg",
         **kwargs: Any,
     ) -> None:
-        # Airflow hands the DAG's params in too (marked source="dag"); HITL shows only the task's own, so
-        # the reason form field is added as a task param, keeping the DAG's params as they are.
         given = kwargs.pop("params", None)
         params = copy.copy(given) if isinstance(given, ParamsDict) else ParamsDict(given or {})
-        params[REASON_PARAM] = Param(
-            "",
-            type="string",
-            title="Reason",
-            description="Why you approve or reject this version",
-            source="task",
-        )
+        for key, value in reason_form().items():
+            params[key] = value
         super().__init__(
             subject=subject or "Model version approval",
             params=params,
@@ -101,126 +96,208 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalO
             fail_on_reject=fail_on_reject,
             **kwargs,
         )
-        self.model_package_arn = model_package_arn
-        self.environment = environment
         self.approvers = approvers
         self.ladder = ladder
+        self.parameter_prefix = parameter_prefix
 
-    # --------------------------------------------------------------------------------- helpers
-    def allowed_approvers(self) -> list[str]:
-        if self.approvers is not None:
-            return [self.approvers] if isinstance(self.approvers, str) else list(self.approvers)
-        return list(resolve_ladder(self.ladder).approvers_for(self.environment or None))
+    @cached_property
+    def ladder_in_use(self) -> EnvironmentLadder:
+        return resolve_ladder(self.ladder)
 
-    def _baseline(self, version: Mapping[str, Any]) -> dict[str, Any] | None:
+    @cached_property
+    def records(self) -> ReleaseRecords:
+        return ReleaseRecords(
+            self.ladder_in_use,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+            parameter_prefix=self.parameter_prefix,
+            registry=self.hook if isinstance(self.hook, ModelRegistryHook) else None,
+        )
+
+    def ask(self, context: Context, names: Sequence[str], subject: str, body: str) -> Any:
+        """Open the request for ``names`` (resolved to the auth manager's ids) with a fresh, empty form."""
+        resolved = ApproverIdentities(self.ladder_in_use.identities).assigned_users(list(names))
+        self.assigned_users = resolved  # type: ignore[assignment]  # HITLUser is this TypedDict
+        self.params = reason_form()
+        self.subject = subject
+        self.body = body
+        self.log.info("Asking %s: %s", ", ".join(names), subject)
+        return ApprovalOperator.execute(self, context)
+
+    @staticmethod
+    def answer_of(event: Mapping[str, Any]) -> tuple[Approver, str, str, datetime]:
+        responder = event.get("responded_by_user") or {}
+        approver = Approver(id=str(responder.get("id", "")), name=str(responder.get("name", "")))
+        chosen = event["chosen_options"][0]
+        reason = str((event.get("params_input") or {}).get(REASON_PARAM) or "").strip()
+        at = event.get("responded_at")
+        return approver, chosen, reason, at if isinstance(at, datetime) else datetime.now(UTC)
+
+    def refuse(self, group: str | None, what: str, refusal: GovernanceError, **fields: Any) -> None:
+        self.records.refusal(group, what, str(refusal), **fields)
+        raise AirflowFailException(str(refusal)) from refusal
+
+    def card_baseline(self, version: Mapping[str, Any]) -> dict[str, Any] | None:
         """The approved version to compare with: the newest approved one other than this version."""
-        for summary in self.hook.list_versions(version["ModelPackageGroupName"], status="Approved"):
-            if summary["ModelPackageArn"] != version["ModelPackageArn"]:
-                return self.hook.describe_version(summary["ModelPackageArn"])
+        for found in self.hook.list_versions(
+            version["ModelPackageGroupName"], status="Approved", page_size=2
+        ):
+            if found["ModelPackageArn"] != version["ModelPackageArn"]:
+                return self.hook.describe_version(found["ModelPackageArn"])
         return None
 
-    def check_can_request(self, version: Mapping[str, Any], context: Context) -> None:
-        """A registration approval is for a version still pending (promotions check more)."""
-        status = version.get("ModelApprovalStatus")
-        if status != "PendingManualApproval":
-            raise AirflowSkipException(
-                f"Version {version['ModelPackageArn']} is already {status}"
-                f" ({version.get('ApprovalDescription') or 'no description'}); nothing to approve."
-            )
+    def card(self, version: Mapping[str, Any], context: CardContext) -> str:
+        group, number = version["ModelPackageGroupName"], version["ModelPackageVersion"]
+        return version_card(
+            version,
+            self.card_baseline(version),
+            registry_url=registry_console_url(self.hook.conn_region_name, group, number),
+            context=context,
+        )
 
-    def card_extra(self, version: Mapping[str, Any], context: Context) -> str:
-        """Markdown appended to the version card (promotions show the environment's current version)."""
-        return ""
 
-    def request_subject(self, version: Mapping[str, Any]) -> str:
-        return f"Approve {version['ModelPackageGroupName']} version {version['ModelPackageVersion']}?"
+class RequestModelApprovalOperator(GovernedApprovalOperator):
+    """Ask the registration approvers to approve or reject a newly registered version, in the Airflow UI.
 
-    # --------------------------------------------------------------------------------- execute
+    The approver sees a version card (who may decide, metrics beside the approved version's, lineage, digest,
+    a link to the registry), picks Approve or Reject and gives a reason. The task waits in ``awaiting_input``
+    without holding a worker slot.
+
+    Only the ladder's registration approvers may answer (a task's ``approvers`` may narrow that list, never
+    widen it), and never anyone who counts as the registrant: Airflow enforces it through the request's
+    assigned users and the operator checks again. When the answer comes, the version is read again: a
+    decision made meanwhile elsewhere (SageMaker Studio, the CLI, another task) is never overwritten. The
+    decision (who, when, why, which run) is written to the registry (``ModelApprovalStatus``,
+    ``ApprovalDescription``) and to the audit log, and returned to XCom. A retry after a crash finishes
+    recording without asking again.
+
+    :param model_package_arn: the version to decide on (templated, usually from the register task's XCom).
+    :param approvers: narrow the ladder's registration approvers to these user names (templated).
+    :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable).
+    :param notifiers: Airflow notifiers told when the request is made (for example
+        :class:`~airflow_modelreg.notifications.email.ModelApprovalEmailNotifier`).
+    :param response_timeout: how long to wait for a person before failing.
+    :param fail_on_reject: fail the task on Reject (default: skip downstream tasks, as Airflow's
+        ``ApprovalOperator`` does).
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("model_package_arn", "approvers", "subject")
+
+    def __init__(self, *, model_package_arn: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_package_arn = model_package_arn
+
     def execute(self, context: Context) -> Any:
         validate_model_package_arn(self.model_package_arn)
-        version = self.hook.describe_version(self.model_package_arn)
-        ModelVersionLink.persist_version(context, self, version)
-        self.check_can_request(version, context)
-        approvers = self.allowed_approvers()
-        if not approvers:
-            step = f"environment {self.environment!r}" if self.environment else "registration"
-            raise InvalidInputError(
-                f"No approvers are configured for {step}: set them in the ladder (Variable "
-                "'modelreg_ladder') or pass approvers=[...]. Refusing to ask nobody."
+        described, facts = self.records.version(self.model_package_arn)
+        ModelVersionLink.persist_version(context, self, described)
+        done = self.recorded_by_this_run(described, context)
+        if done is not None:
+            return done
+        if facts.status != policy.PENDING:
+            raise AirflowSkipException(
+                f"Version {facts.arn} is already {facts.status} ({facts.description or 'no description'}); "
+                "nothing to approve."
             )
-        group, number = version["ModelPackageGroupName"], version["ModelPackageVersion"]
-        self.assigned_users = [{"id": name, "name": name} for name in approvers]
-        self.subject = self.request_subject(version)
-        self.body = version_card(
-            version,
-            self._baseline(version),
-            registry_url=registry_console_url(self.hook.conn_region_name, group, number),
-            environment=self.environment,
-        ) + self.card_extra(version, context)
-        target = f" for {self.environment}" if self.environment else ""
-        self.log.info("Asking %s to decide on %s%s", ", ".join(approvers), self.model_package_arn, target)
-        return super().execute(context)
+        try:
+            allowed = policy.allowed_approvers(self.ladder_in_use, None, self.approvers)
+            eligible = policy.eligible_approvers(allowed, facts.registrants)
+            if not eligible:
+                raise policy.Refused(
+                    f"Refused: every registration approver ({', '.join(allowed)}) counts as a registrant of "
+                    f"{facts.arn}; nobody may approve it. Add another approver to the ladder."
+                )
+        except GovernanceError as refusal:
+            self.refuse(facts.group, f"ask for a decision on {facts.arn}", refusal)
+        body = self.card(
+            described, CardContext(environment=None, may_decide=eligible, registrants=facts.registrants)
+        )
+        return self.ask(context, eligible, f"Approve {facts.group} version {facts.number}?", body)
+
+    def recorded_by_this_run(self, described: Mapping[str, Any], context: Context) -> dict[str, Any] | None:
+        """An earlier try of this task run already wrote the decision: finish the audit, return it."""
+        marker = str((described.get("CustomerMetadataProperties") or {}).get(DECIDED_BY) or "")
+        name, _, run_key = marker.partition("|")
+        if run_key != run_key_of(context):
+            return None
+        facts = policy.VersionFacts.from_description(described)
+        self.log.info("An earlier try of this run recorded %s by %s; completing it.", facts.status, name)
+        event = self.records.record(
+            facts.group,
+            "decided",
+            key=event_key("decided", run_key),
+            version=facts.number,
+            arn=facts.arn,
+            status=facts.status,
+            actor={"id": name, "name": name},
+            reason=facts.description.partition("Reason: ")[2] or None,
+            airflow_run=airflow_run_of(context),
+            details={"automated": False},
+        )
+        return {
+            **summarize(described),
+            "decision": {"status": facts.status, "by": {"name": name}, "at": event.get("at")},
+        }
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if "error" in event:
             return super().execute_complete(context, event)  # timeout or trigger error: raises
-        responder = event.get("responded_by_user") or {}
-        approver = Approver(id=str(responder.get("id", "")), name=str(responder.get("name", "")))
-        chosen = event["chosen_options"][0]
-        reason = str((event.get("params_input") or {}).get(REASON_PARAM) or "")
-        version = self.hook.describe_version(self.model_package_arn)
-        registered_by = (version.get("CustomerMetadataProperties") or {}).get(md.REGISTERED_BY)
+        approver, chosen, reason, at = self.answer_of(event)
+        status = policy.APPROVED if chosen == APPROVE else policy.REJECTED
+        described, facts = self.records.version(self.model_package_arn)
+        done = self.recorded_by_this_run(described, context)
+        if done is not None:
+            return done
         try:
-            check_may_decide(approver, registered_by, self.allowed_approvers())
+            allowed = policy.allowed_approvers(self.ladder_in_use, None, self.approvers)
+            policy.check_status_change(self.ladder_in_use, facts, status, automated=False)
+            policy.check_may_answer(approver, facts.registrants, allowed)
         except GovernanceError as refusal:
-            # The status stays as it was; the refusal is kept in the task log for audit.
-            self.log.error(
-                "AUDIT refusal: %s answered %s on %s%s and was refused: %s",
-                approver.name,
-                chosen,
-                self.model_package_arn,
-                f" for {self.environment}" if self.environment else "",
+            self.refuse(
+                facts.group,
+                f"{approver.name} answered {chosen} on {facts.arn}",
                 refusal,
+                arn=facts.arn,
+                by=approver.name,
             )
-            raise AirflowFailException(str(refusal)) from refusal
-        decision = self.decision(approver, chosen, reason, context, event.get("responded_at"))
-        decided = self.record(decision, version, context)
-        super().execute_complete(context, event)  # skips downstream (or fails) on Reject
-        return self.result(decided, decision)
-
-    def result(self, decided: dict[str, Any], decision: Decision) -> dict[str, Any]:
-        """The XCom document: the version's summary and the decision."""
-        return {**summarize(decided), "decision": self.decision_document(decision)}
-
-    def decision(
-        self, approver: Approver, chosen: str, reason: str, context: Context, responded_at: Any
-    ) -> Decision:
-        decided_at = responded_at if isinstance(responded_at, datetime) else datetime.now(UTC)
-        return Decision(
-            status="Approved" if chosen == APPROVE else "Rejected",
+        decision = Decision(
+            status=status,
             approver=approver,
-            decided_at=decided_at,
+            decided_at=at,
             reason=reason,
             airflow_run=airflow_run_of(context),
-            environment=self.environment,
         )
-
-    def record(self, decision: Decision, version: Mapping[str, Any], context: Context) -> dict[str, Any]:
-        """Write a registration decision to the registry (promotion subclasses record their own way)."""
-        return self.hook.set_approval_status(
+        run_key = run_key_of(context)
+        decided = self.hook.set_approval_status(
             self.model_package_arn,
-            decision.status,
+            status,
             description=decision.description(),
-            metadata={DECIDED_BY: decision.approver.name},
+            metadata={DECIDED_BY: f"{approver.name}|{run_key}"},
         )
+        self.records.record(
+            facts.group,
+            "decided",
+            key=event_key("decided", run_key),
+            version=facts.number,
+            arn=facts.arn,
+            status=status,
+            actor={"id": approver.id, "name": approver.name},
+            reason=reason,
+            airflow_run=decision.airflow_run,
+            details={"automated": False},
+        )
+        ApprovalOperator.execute_complete(self, context, event)  # skips downstream (or fails) on Reject
+        return {**summarize(decided), "decision": decision_document(decision)}
 
-    @staticmethod
-    def decision_document(decision: Decision) -> dict[str, Any]:
-        return {
-            "status": decision.status,
-            "by": {"id": decision.approver.id, "name": decision.approver.name},
-            "at": decision.decided_at.isoformat(),
-            "reason": decision.reason,
-            "environment": decision.environment,
-            "airflow_run": decision.airflow_run,
-        }
+
+def decision_document(decision: Decision) -> dict[str, Any]:
+    return {
+        "status": decision.status,
+        "by": {"id": decision.approver.id, "name": decision.approver.name},
+        "at": decision.decided_at.isoformat(),
+        "reason": decision.reason,
+        "environment": decision.environment,
+        "airflow_run": decision.airflow_run,
+    }

@@ -7,31 +7,42 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_modelreg.hooks.endpoint import EndpointHook
-from airflow_modelreg.links.model_registry import EndpointLink
+from airflow_modelreg.domain import markdown as mdx
+from airflow_modelreg.domain import policy
+from airflow_modelreg.domain.errors import GovernanceError
+from airflow_modelreg.domain.validation import group_from_arn, version_from_arn
+from airflow_modelreg.hooks.identities import ApproverIdentities
+from airflow_modelreg.hooks.release import event_key
+from airflow_modelreg.operators.deploy import EndpointOperatorBase
+from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class CompareVariantsOperator(AwsBaseOperator[EndpointHook], HITLOperator):
+class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
     """Show a person per-variant CloudWatch metrics (invocations, latency, errors) and ask: keep the
     challenger, or roll back to the champion? "Roll back" sets the champion's weight to 1 and the
-    challenger's to 0; the answer and who gave it are returned to XCom.
+    challenger's to 0; the answer and who gave it are returned to XCom and written to the audit log.
 
+    Bound to an environment like a deployment: the endpoint must be one of its endpoints, and only the
+    environment's approvers (narrowed by ``approvers``, never widened) may answer.
+
+    :param environment: the environment the endpoint serves (templated; required).
     :param endpoint_name: the endpoint (templated).
     :param champion: the variant that served before (templated).
     :param challenger: the variant under evaluation (templated).
     :param window_minutes: how far back the metrics go.
+    :param approvers: narrow the environment's approvers to these user names.
     """
 
-    aws_hook_class = EndpointHook
-    template_fields: Sequence[str] = aws_template_fields("endpoint_name", "champion", "challenger", "subject")
-    operator_extra_links = (EndpointLink(),)
+    template_fields: Sequence[str] = aws_template_fields(
+        "environment", "endpoint_name", "champion", "challenger", "subject"
+    )
     KEEP = "Keep challenger"
     ROLL_BACK = "Roll back"
 
@@ -46,17 +57,22 @@ class CompareVariantsOperator(AwsBaseOperator[EndpointHook], HITLOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("subject", "Keep the challenger variant?")
-        super().__init__(
-            options=[self.KEEP, self.ROLL_BACK],
-            assigned_users=[{"id": name, "name": name} for name in approvers or []] or None,
-            **kwargs,
-        )
+        super().__init__(options=[self.KEEP, self.ROLL_BACK], **kwargs)
+        self.approvers = approvers
         self.endpoint_name = endpoint_name
         self.champion = champion
         self.challenger = challenger
         self.window_minutes = window_minutes
 
     def execute(self, context: Context) -> Any:
+        try:
+            policy.check_endpoint_binding(self.ladder_in_use, self.environment, self.endpoint_name)
+            allowed = policy.allowed_approvers(self.ladder_in_use, self.environment, self.approvers)
+        except GovernanceError as refusal:
+            self.records.refusal(None, f"compare variants of {self.endpoint_name}", str(refusal))
+            raise AirflowFailException(str(refusal)) from refusal
+        self.assigned_users = ApproverIdentities(self.ladder_in_use.identities).assigned_users(allowed)  # type: ignore[assignment]
+        self.persist_link(context, self.endpoint_name)
         end = datetime.now(UTC)
         metrics = self.hook.variant_metrics(
             self.endpoint_name,
@@ -72,9 +88,38 @@ class CompareVariantsOperator(AwsBaseOperator[EndpointHook], HITLOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         answer = super().execute_complete(context, event)
         chosen = answer["chosen_options"][0]
+        person = answer["responded_by_user"] or {}
+        allowed = policy.allowed_approvers(self.ladder_in_use, self.environment, self.approvers)
+        if person.get("name") not in allowed:
+            refusal = policy.Refused(
+                f"Refused: {person.get('name')!r} is not an approver of {self.environment!r}."
+            )
+            self.records.refusal(
+                None, f"{person.get('name')} answered {chosen} on {self.endpoint_name}", str(refusal)
+            )
+            raise AirflowFailException(str(refusal))
+        endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
+        challenger_arn = self.version_of_variant(endpoint, self.challenger) if endpoint else None
         if chosen == self.ROLL_BACK:
             self.hook.set_weights(self.endpoint_name, {self.champion: 1.0, self.challenger: 0.0})
             self.log.info("Rolled %s back to %s", self.endpoint_name, self.champion)
+        if challenger_arn:
+            self.records.record(
+                group_from_arn(challenger_arn),
+                "traffic-rolled-back" if chosen == self.ROLL_BACK else "traffic-shifted",
+                key=event_key("compare", run_key_of(context)),
+                version=version_from_arn(challenger_arn),
+                arn=challenger_arn,
+                environment=self.environment,
+                actor={"id": str(person.get("id", "")), "name": str(person.get("name", ""))},
+                reason=chosen,
+                airflow_run=airflow_run_of(context),
+                details={
+                    "endpoint": self.endpoint_name,
+                    "champion": self.champion,
+                    "challenger": self.challenger,
+                },
+            )
         return {
             "endpoint": self.endpoint_name,
             "decision": chosen,
@@ -84,6 +129,7 @@ class CompareVariantsOperator(AwsBaseOperator[EndpointHook], HITLOperator):
 
 
 def render_comparison(metrics: Mapping[str, Mapping[str, float]], window_minutes: int) -> str:
+    """The comparison as a Markdown table (variant names escaped)."""
     lines = [
         f"Per-variant metrics over the last {window_minutes} minutes:",
         "",
@@ -94,7 +140,7 @@ def render_comparison(metrics: Mapping[str, Mapping[str, float]], window_minutes
         calls = values["invocations"]
         rate = (values["errors_4xx"] + values["errors_5xx"]) / calls if calls else 0.0
         lines.append(
-            f"| {variant} | {calls:.0f} | {values['latency_ms']:.1f} | {values['errors_4xx']:.0f} | "
+            f"| {mdx.text(variant)} | {calls:.0f} | {values['latency_ms']:.1f} | {values['errors_4xx']:.0f} | "
             f"{values['errors_5xx']:.0f} | {rate:.2%} |"
         )
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -12,7 +13,9 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.deployment import (
     VariantSpec,
     config_name,
@@ -21,18 +24,24 @@ from airflow_modelreg.domain.deployment import (
     traffic_shares,
     validate_variants,
 )
+from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
-from airflow_modelreg.domain.validation import parse_s3_uri, validate_entity_name, validate_role_arn
+from airflow_modelreg.domain.pointers import DEFAULT_PREFIX
+from airflow_modelreg.domain.validation import (
+    group_from_arn,
+    parse_s3_uri,
+    validate_entity_name,
+    validate_role_arn,
+)
 from airflow_modelreg.hooks.endpoint import EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.hooks.release import ReleaseRecords, event_key
 from airflow_modelreg.links.model_registry import EndpointLink
+from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-DEPLOYED_PREFIX = f"{md.PREFIX}deployed:"
-TRAFFIC_ROLLBACK_PREFIX = f"{md.PREFIX}traffic-rollback:"
 
 
 def now_iso() -> str:
@@ -40,17 +49,81 @@ def now_iso() -> str:
 
 
 class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
+    """An operator on the endpoints of one environment.
+
+    The environment is required: its ladder entry binds the endpoints it may act on, and its connection
+    (when the ladder names one) is the account the endpoint lives in. The registry and the audit log are
+    reached through the operator's own connection.
+    """
+
     aws_hook_class = EndpointHook
     operator_extra_links = (EndpointLink(),)
 
+    def __init__(
+        self,
+        *,
+        environment: str,
+        ladder: EnvironmentLadder | Mapping[str, Any] | str | None = None,
+        parameter_prefix: str = DEFAULT_PREFIX,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.environment = environment
+        self.ladder = ladder
+        self.parameter_prefix = parameter_prefix
+
+    @cached_property
+    def ladder_in_use(self) -> EnvironmentLadder:
+        return resolve_ladder(self.ladder)
+
     @property
-    def registry(self) -> ModelRegistryHook:
-        return ModelRegistryHook(
+    def _hook_parameters(self) -> dict[str, Any]:
+        # The endpoint lives in the environment's account: its connection when the ladder names one.
+        params = dict(super()._hook_parameters)
+        env = self.ladder_in_use.get(self.environment)
+        if env.aws_conn_id:
+            params["aws_conn_id"] = env.aws_conn_id
+            params["region_name"] = None  # the environment's connection says where
+        return params
+
+    @cached_property
+    def records(self) -> ReleaseRecords:
+        return ReleaseRecords(
+            self.ladder_in_use,
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
             verify=self.verify,
             config=self.botocore_config,
+            parameter_prefix=self.parameter_prefix,
+            registry=self.hook if isinstance(self.hook, ModelRegistryHook) else None,
         )
+
+    @property
+    def registry(self) -> ModelRegistryHook:
+        return self.records.registry
+
+    def check_serving(
+        self, endpoint_name: str, arns: Sequence[str], verify_artifact: bool
+    ) -> policy.DeployableSet:
+        """Refuse (with an AUDIT record and before any write) an endpoint outside the environment, or a
+        version the environment's pointer does not name now and did not name before."""
+        group = None
+        try:
+            policy.check_endpoint_binding(self.ladder_in_use, self.environment, endpoint_name)
+            groups = {group_from_arn(arn) for arn in arns}
+            if len(groups) != 1:
+                raise policy.Refused(
+                    f"Refused: an endpoint serves versions of one group; got {', '.join(sorted(groups))}."
+                )
+            group = groups.pop()
+            allowed = self.records.deployable(group, self.environment, rehash=verify_artifact)
+            policy.check_deployable(allowed, arns, endpoint_name)
+        except GovernanceError as refusal:
+            self.records.refusal(
+                group, f"serve {', '.join(arns)} on {endpoint_name} ({self.environment})", str(refusal)
+            )
+            raise AirflowFailException(str(refusal)) from refusal
+        return allowed
 
     def persist_link(self, context: Context, endpoint_name: str) -> None:
         EndpointLink.persist(
@@ -76,13 +149,17 @@ class DeployModelOperator(EndpointOperatorBase):
     """Deploy approved versions to a SageMaker endpoint: A/B production variants with weights, an optional
     shadow variant, data capture; create the endpoint, or update it blue/green.
 
-    Every version is checked before anything is written: it must be Approved and its artifact must still
-    hash to the SHA-256 recorded at registration. Model and config names derive from the request, so the
+    Deployments are bound to an environment: the endpoint must be one the ladder lists for it, and each
+    variant may carry only the version the environment's pointer names now, or the one it named before (the
+    champion), each re-verified before anything is written (Approved, artifact still hashing to the SHA-256
+    recorded at registration, never rolled back out). Anything else is refused with an AUDIT record and no
+    write. Model and config names derive from the request, so the
     same deployment run again changes nothing. An update uses a blue/green ``DeploymentConfig``
     (``all_at_once``, ``canary`` or ``linear`` routing) with auto-rollback on the given alarms; an update
     that SageMaker rolled back fails the task with the reason, even though the endpoint is InService.
 
-    :param endpoint_name: the endpoint (templated).
+    :param environment: the environment the endpoint serves (templated; required).
+    :param endpoint_name: the endpoint (templated); bound to ``environment`` in the ladder.
     :param variants: production variants, each ``{"name", "model_package_arn", "weight", "instance_type",
         "instance_count"}`` (templated).
     :param shadow_variants: at most one shadow variant, same fields.
@@ -98,6 +175,7 @@ class DeployModelOperator(EndpointOperatorBase):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
+        "environment",
         "endpoint_name",
         "variants",
         "shadow_variants",
@@ -154,6 +232,7 @@ class DeployModelOperator(EndpointOperatorBase):
         production = [VariantSpec.from_mapping(v) for v in self.variants]
         shadow = [VariantSpec.from_mapping(v) for v in self.shadow_variants or ()]
         validate_variants(production, shadow)
+        self.ladder_in_use.get(self.environment)
         if self.data_capture_uri:
             parse_s3_uri(self.data_capture_uri.rstrip("/") + "/x", "data capture URI")
             if not isinstance(self.capture_percent, int) or not 0 < self.capture_percent <= 100:
@@ -163,16 +242,9 @@ class DeployModelOperator(EndpointOperatorBase):
         )
         if self.rollback_alarms:
             self.hook.alarm_states(list(self.rollback_alarms))  # each named alarm must exist
-        versions: dict[str, dict[str, Any]] = {}
-        for spec in [*production, *shadow]:
-            if spec.model_package_arn not in versions:
-                try:
-                    versions[spec.model_package_arn] = self.registry.approved_version(
-                        spec.model_package_arn, verify_artifact
-                    )
-                except GovernanceError as refusal:
-                    self.log.error("AUDIT refusal: deploying to %s: %s", self.endpoint_name, refusal)
-                    raise AirflowFailException(str(refusal)) from refusal
+        arns = list(dict.fromkeys(spec.model_package_arn for spec in [*production, *shadow]))
+        self.check_serving(self.endpoint_name, arns, verify_artifact)
+        versions = {arn: self.registry.describe_version(arn) for arn in arns}
 
         def model_for(spec: VariantSpec) -> str:
             version = versions[spec.model_package_arn]
@@ -282,14 +354,32 @@ class DeployModelOperator(EndpointOperatorBase):
     ) -> dict[str, Any]:
         shares = traffic_shares([spec for spec, _ in plan["production"]])
         if settled:
-            ti = context["ti"]
-            for spec, _ in [*plan["production"], *plan["shadow"]]:
-                share = shares.get(spec.name, "shadow")
-                record = f"{now_iso()}|{spec.name}|{share}|{ti.dag_id}/{ti.run_id}"[:256]
-                self.registry.update_version(
-                    spec.model_package_arn,
-                    CustomerMetadataProperties={f"{DEPLOYED_PREFIX}{self.endpoint_name}": record},
-                )
+            variants = [
+                {
+                    "name": spec.name,
+                    "arn": spec.model_package_arn,
+                    "version": int(spec.model_package_arn.rsplit("/", 1)[1]),
+                    "traffic_percent": shares.get(spec.name),
+                    "shadow": spec.name not in shares,
+                }
+                for spec, _ in [*plan["production"], *plan["shadow"]]
+            ]
+            newest = max(variants, key=lambda v: v["version"])
+            self.records.record(
+                group_from_arn(newest["arn"]),
+                "deployed",
+                key=event_key("deployed", run_key_of(context)),
+                version=newest["version"],
+                arn=newest["arn"],
+                environment=self.environment,
+                airflow_run=airflow_run_of(context),
+                details={
+                    "endpoint": self.endpoint_name,
+                    "config": plan["config"],
+                    "variants": variants,
+                    "changed": changed,
+                },
+            )
         return {
             "endpoint": self.endpoint_name,
             "config": plan["config"],

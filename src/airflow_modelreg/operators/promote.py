@@ -1,88 +1,137 @@
-"""Promote an approved version one environment up the ladder, or roll an environment back, with a person's
-approval at each step; keep the environment's pointer in Parameter Store and the stage in the registry."""
+"""Promote an approved version one environment up the ladder, or roll an environment back, with the
+approval of that environment's approvers (a quorum of distinct people where the ladder asks for one).
+
+A step is three kinds of task, built by :func:`promotion_step` or :func:`rollback_step` as a task group:
+
+``prepare``
+    Decides whether the step may be asked at all (the release policy: approved, artifact unchanged, no
+    environment skipped, not rolled back out, room for the record, enough approvers), and records the
+    request in the audit log: what the environment runs now, who may answer, how many must approve.
+``approve`` (one mapped task per approval the quorum needs, one at a time)
+    Asks in the Airflow UI (human-in-the-loop). Each request's card shows the approvals so far and is
+    assigned only to the approvers who may still answer: never the registrant, never twice the same person.
+    Each answer is recorded in the audit log.
+``commit``
+    Re-reads everything at the moment of writing: the version must still be Approved with its artifact
+    unchanged, the ladder step still valid, the environment must still run what it ran when the approvers
+    were asked, and the quorum must be met by distinct allowed approvers with no rejection. Then it writes
+    the version's stage record, the environment's pointer (in the environment's account) and the audit
+    event, under the environment's write lock, and emits the Asset event. A retry completes a half-done
+    commit only when those checks still hold; a cleared old commit never re-points an environment.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
 from airflow_modelreg.assets import approved_model_asset
 from airflow_modelreg.config import resolve_ladder
-from airflow_modelreg.domain import metadata as md
-from airflow_modelreg.domain.approval import Approver, Decision
-from airflow_modelreg.domain.environments import Environment, EnvironmentLadder
-from airflow_modelreg.domain.errors import GovernanceError
+from airflow_modelreg.domain import policy
+from airflow_modelreg.domain.approval import APPROVE
+from airflow_modelreg.domain.environments import EnvironmentLadder
+from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
 from airflow_modelreg.domain.pointers import (
     DEFAULT_PREFIX,
+    PROMOTED,
+    RESTORED,
+    ROLLED_BACK_OUT,
     Pointer,
-    parameter_name,
-    parse_promotion_record,
-    promotion_record,
+    StageRecord,
+    stage_key,
 )
-from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
-from airflow_modelreg.operators.approval import RequestModelApprovalOperator
-from airflow_modelreg.operators.register import airflow_run_of
+from airflow_modelreg.domain.validation import validate_group_name, validate_model_package_arn
+from airflow_modelreg.domain.versions import CardContext, summarize
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.hooks.release import ReleaseRecords, approval_key, event_key, now_iso
+from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.operators.approval import GovernedApprovalOperator
+from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.bases.notifier import BaseNotifier
 
-ENV_RECORD_PREFIX = f"{md.PREFIX}env:"
-REASON_MARK = "Reason: "  # as Decision.description() writes it
-REJECTED_RECORD_PREFIX = f"{md.PREFIX}rejected:"
-ROLLED_BACK_RECORD_PREFIX = f"{md.PREFIX}rolled-back:"
-POINTER_AT_REQUEST = "pointer_version_at_request"
+ACTIONS = {"promote": "promoted", "rollback": "rolled-back"}
+DEFAULT_RESPONSE_TIMEOUT = timedelta(days=7)
 
 
-def promoted_environments(version: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Environments the version was ever promoted to, from its registry metadata."""
-    props = version.get("CustomerMetadataProperties") or {}
-    return {
-        key.removeprefix(ENV_RECORD_PREFIX): parse_promotion_record(value)
-        for key, value in props.items()
-        if key.startswith(ENV_RECORD_PREFIX)
-    }
+def request_key(request_id: str) -> str:
+    return f"requested:{request_id}"
 
 
-def run_key_of(context: Context) -> str:
-    ti = context["ti"]
-    return md.idempotency_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+class _ReleaseOperator(AwsBaseOperator[ModelRegistryHook]):
+    """The ladder and its records, for the prepare and commit tasks."""
+
+    aws_hook_class = ModelRegistryHook
+    operator_extra_links = (ModelVersionLink(),)
+
+    def __init__(
+        self,
+        *,
+        ladder: EnvironmentLadder | Mapping[str, Any] | str | None = None,
+        parameter_prefix: str = DEFAULT_PREFIX,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.ladder = ladder
+        self.parameter_prefix = parameter_prefix
+
+    @cached_property
+    def ladder_in_use(self) -> EnvironmentLadder:
+        return resolve_ladder(self.ladder)
+
+    @cached_property
+    def records(self) -> ReleaseRecords:
+        return ReleaseRecords(
+            self.ladder_in_use,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+            parameter_prefix=self.parameter_prefix,
+            registry=self.hook if isinstance(self.hook, ModelRegistryHook) else None,
+        )
+
+    def refuse(self, group: str | None, what: str, refusal: GovernanceError, **fields: Any) -> None:
+        self.records.refusal(group, what, str(refusal), **fields)
+        raise AirflowFailException(str(refusal)) from refusal
 
 
-class PromoteModelVersionOperator(RequestModelApprovalOperator):
-    """Promote an approved version to the next environment, after its approvers say yes in the Airflow UI.
+# ------------------------------------------------------------------------------------------ prepare
+class PreparePromotionOperator(_ReleaseOperator):
+    """Check a promotion (or rollback) against the release policy and record the approval request.
 
-    Refused before anything is asked or written: a version that is not Approved, an artifact whose SHA-256
-    no longer matches the one registered, a step that skips an environment, and a target the version
-    already holds. On approval (by the target environment's approvers, never the registrant):
+    Returns the request (XCom): ``request_id``, ``action``, ``group``, ``environment``, ``arn``,
+    ``version``, ``quorum``, ``slots`` (also pushed under the key ``slots`` for the approval tasks' mapping),
+    ``approvers`` and what the environment ran when the request was made.
 
-    1. the stage is recorded on the version in the registry (``ModelLifeCycle`` and the
-       ``modelreg:env:<environment>`` metadata), then
-    2. the environment's pointer in Parameter Store (``{prefix}/{group}/{environment}``, in the
-       environment's own account when its ladder entry names a connection) is written as JSON, and
-    3. an Asset event for ``(group, environment)`` carries the pointer, for deploy and inference DAGs.
-
-    Both writes carry this task run's key, so a retry after a crash between them completes the promotion
-    without asking again; a write lock on the environment makes concurrent promotions take turns, and a
-    promotion whose environment changed while it waited for its approver is refused.
-
-    :param environment: the target environment; default: the next one after ``from_environment``, else
-        after the highest environment the version reached.
-    :param from_environment: promote to the environment after this one (a batch inference step in
-        ``test`` asks ``uat``'s approvers); skipped when it is the last.
-    :param parameter_prefix: Parameter Store prefix of the pointers.
-    :param evidence: extra facts for the approver (for example batch inference metrics), shown on the card.
+    :param model_package_arn: the version to promote (templated); not for a rollback.
+    :param group: the group whose environment is rolled back (templated); for a rollback.
+    :param action: ``"promote"`` or ``"rollback"``.
+    :param environment: the target environment (templated); default for a promotion: the next one after
+        ``from_environment``, else after the highest environment the version holds.
+    :param from_environment: promote to the environment after this one (skipped when it is the last).
+    :param approvers: narrow the environment's approvers to these user names (never widen).
+    :param evidence: facts for the approvers (batch inference metrics...), shown on every card.
     :param verify_artifact: re-hash the artifact in S3 and refuse a mismatch (default on).
     """
 
-    template_fields: Sequence[str] = (
-        *RequestModelApprovalOperator.template_fields,
-        "parameter_prefix",
-        "evidence",
+    template_fields: Sequence[str] = aws_template_fields(
+        "model_package_arn",
+        "group",
+        "environment",
         "from_environment",
+        "approvers",
+        "evidence",
+        "parameter_prefix",
     )
     template_fields_renderers = {"evidence": "json"}
     ui_color = "#c9daf8"
@@ -90,361 +139,661 @@ class PromoteModelVersionOperator(RequestModelApprovalOperator):
     def __init__(
         self,
         *,
-        model_package_arn: str,
+        model_package_arn: str | None = None,
+        group: str | None = None,
+        action: str = "promote",
         environment: str | None = None,
-        parameter_prefix: str = DEFAULT_PREFIX,
+        from_environment: str | None = None,
+        approvers: Sequence[str] | str | None = None,
         evidence: Mapping[str, Any] | None = None,
         verify_artifact: bool = True,
-        from_environment: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(model_package_arn=model_package_arn, environment=environment, **kwargs)
+        super().__init__(**kwargs)
+        if action not in ACTIONS:
+            raise InvalidInputError(f"Unknown action {action!r}: use 'promote' or 'rollback'.")
+        self.model_package_arn = model_package_arn
+        self.group = group
+        self.action = action
+        self.environment = environment
         self.from_environment = from_environment
-        self.parameter_prefix = parameter_prefix
+        self.approvers = approvers
         self.evidence = evidence
         self.verify_artifact = verify_artifact
 
-    # ------------------------------------------------------------------------------ environment
-    @cached_property
-    def ladder_in_use(self) -> EnvironmentLadder:
-        return resolve_ladder(self.ladder)
-
-    def target(self) -> Environment:
-        assert self.environment, "the target environment is resolved in check_can_request"
-        return self.ladder_in_use.get(self.environment)
-
-    def pointer_hook(self, environment: Environment) -> ParameterStoreHook:
-        """Parameter Store of the environment's account (its own connection, else the registry's)."""
-        return ParameterStoreHook.for_environment(
-            environment, self.aws_conn_id, self.region_name, self.verify, self.botocore_config
+    def execute(self, context: Context) -> dict[str, Any]:
+        if self.action == "promote":
+            validate_model_package_arn(self.model_package_arn)
+            described, facts = self.records.version(str(self.model_package_arn))
+            group = facts.group
+        else:
+            group = validate_group_name(self.group)
+        try:
+            request = self._promotion(described, facts) if self.action == "promote" else self._rollback(group)
+        except GovernanceError as refusal:
+            self.refuse(group, f"request a {self.action} of {self.model_package_arn or group}", refusal)
+        ModelVersionLink.persist_version(context, self, request.pop("described"))
+        request.update(
+            request_id=uuid.uuid4().hex,
+            action=self.action,
+            evidence=_evidence(self.evidence),
+            requested_at=now_iso(),
+            requested_by_run=airflow_run_of(context),
         )
+        self.records.record(
+            group,
+            "requested",
+            key=request_key(request["request_id"]),
+            version=request["version"],
+            arn=request["arn"],
+            environment=request["environment"],
+            airflow_run=request["requested_by_run"],
+            details={k: v for k, v in request.items() if k not in ("arn", "version", "environment")},
+        )
+        context["ti"].xcom_push(key="slots", value=request["slots"])
+        self.log.info(
+            "Asking %s (%s of them) to %s %s version %s in %s",
+            ", ".join(request["approvers"]),
+            request["quorum"],
+            self.action,
+            group,
+            request["version"],
+            request["environment"],
+        )
+        return request
 
-    def pointer_name(self, version: Mapping[str, Any]) -> str:
-        return parameter_name(self.parameter_prefix, version["ModelPackageGroupName"], self.target().name)
-
-    def allowed_approvers(self) -> list[str]:
-        if self.approvers is not None:
-            return super().allowed_approvers()
-        return list(self.ladder_in_use.approvers_for(self.target().name))
-
-    # ----------------------------------------------------------------------------------- checks
-    def resolve_target(self, version: Mapping[str, Any]) -> None:
-        held = promoted_environments(version)
-        if not self.environment and self.from_environment:
-            following = self.ladder_in_use.next(self.from_environment)
+    def _target(self, facts: policy.VersionFacts, stages: Mapping[str, StageRecord]) -> str:
+        ladder = self.ladder_in_use
+        if self.environment:
+            return ladder.get(self.environment).name
+        if self.from_environment:
+            following = ladder.next(self.from_environment)
             if following is None:
                 raise AirflowSkipException(
                     f"{self.from_environment!r} is the last environment; nothing to promote to."
                 )
-            self.environment = following.name
-        elif not self.environment:
-            reached = [name for name in self.ladder_in_use.names if name in held]
-            following = self.ladder_in_use.next(reached[-1] if reached else None)
-            if following is None:
-                raise GovernanceError(
-                    f"Refused: {version['ModelPackageArn']} is already in the last environment "
-                    f"{self.ladder_in_use.names[-1]!r}."
-                )
-            self.environment = following.name
-        else:
-            self.ladder_in_use.get(self.environment)  # unknown environment: clear error
-
-    def check_governance(self, version: Mapping[str, Any], current: Pointer | None) -> None:
-        arn = version["ModelPackageArn"]
-        status = version.get("ModelApprovalStatus")
-        if status != "Approved":
-            raise GovernanceError(
-                f"Refused: {arn} is {status}; only Approved versions are promoted "
-                f"({version.get('ApprovalDescription') or 'no decision recorded'})."
+            return following.name
+        reached = [name for name in ladder.names if policy.holds(stages, name)]
+        following = ladder.next(reached[-1] if reached else None)
+        if following is None:
+            raise policy.Refused(
+                f"Refused: {facts.arn} is already in the last environment {ladder.names[-1]!r}."
             )
-        if current is not None and current.arn == arn:
-            raise GovernanceError(f"Refused: {self.target().name!r} already runs {arn}.")
-        held = set(promoted_environments(version)) - {self.target().name}
-        self.ladder_in_use.check_step(held, self.target().name)
-        self.check_artifact(version)
+        return following.name
 
-    def check_artifact(self, version: Mapping[str, Any]) -> None:
-        self.hook.check_artifact_unchanged(version, rehash=self.verify_artifact)
+    def _promotion(self, described: dict[str, Any], facts: policy.VersionFacts) -> dict[str, Any]:
+        stages = self.records.witnessed_stages(facts)
+        target = self._target(facts, stages)
+        current = self.records.current(facts.group, target)
+        policy.check_promotion(self.ladder_in_use, facts, target, stages, current)
+        self.hook.check_artifact_unchanged(described, rehash=self.verify_artifact)
+        return self._request(described, facts, target, current, stages)
 
-    def check_can_request(self, version: Mapping[str, Any], context: Context) -> None:
-        self.resolve_target(version)
-        pointers = self.pointer_hook(self.target())
-        current = pointers.get_pointer(self.pointer_name(version))
-        try:
-            self.check_governance(version, current[0] if current else None)
-        except GovernanceError as refusal:
-            self.log.error("AUDIT refusal before asking: %s", refusal)
-            raise AirflowFailException(str(refusal)) from refusal
-        # Remember what the environment ran when the approver was asked: a change meanwhile is refused.
-        context["ti"].xcom_push(key=POINTER_AT_REQUEST, value=current[1] if current else 0)
-
-    def request_subject(self, version: Mapping[str, Any]) -> str:
-        return (
-            f"Promote {version['ModelPackageGroupName']} version {version['ModelPackageVersion']} "
-            f"to {self.target().name}?"
-        )
-
-    def card_extra(self, version: Mapping[str, Any], context: Context) -> str:
-        current = self.pointer_hook(self.target()).get_pointer(self.pointer_name(version))
-        held = promoted_environments(version)
-        lines = ["", "", f"**Promotion to {self.target().name}**", ""]
-        lines.append(
-            f"- {self.target().name} runs: "
-            + (
-                f"version {current[0].version} (approved by {current[0].approved_by})"
-                if current
-                else "nothing yet"
+    def _rollback(self, group: str) -> dict[str, Any]:
+        target = self.ladder_in_use.get(str(self.environment or "")).name
+        current = self.records.current(group, target)
+        if current is None:
+            raise policy.Refused(f"Refused: {target!r} runs no version of {group}; nothing to roll back.")
+        previous, _ = self.records.previous_good(group, target, current.arn, rehash=self.verify_artifact)
+        if previous is None:
+            raise policy.Refused(
+                f"Refused: {target!r} has no earlier version of {group} to roll back to that is still Approved, "
+                "unchanged and not rolled back out itself."
             )
-        )
-        for name in self.ladder_in_use.names:
-            if name in held:
-                lines.append(f"- approved for {name} by {held[name]['by']} at {held[name]['at']}")
-        for key, value in (self.evidence or {}).items():
-            lines.append(f"- {key}: {value}")
-        return "\n".join(lines)
+        described, facts = self.records.version(previous.arn)
+        request = self._request(described, facts, target, current, self.records.witnessed_stages(facts))
+        request["from_arn"] = current.arn
+        request["from_version"] = current.version
+        return request
 
-    # ------------------------------------------------------------------------------ after answer
-    def execute(self, context: Context) -> Any:
-        resumed = self.resume_half_done(context)
-        if resumed is not None:
-            return resumed
-        return super().execute(context)
-
-    def resume_half_done(self, context: Context) -> dict[str, Any] | None:
-        """A retry after a crash between the registry write and the pointer write finishes the job.
-
-        The registry already records this run's approval (its run key), so nobody is asked again.
-        """
-        version = self.hook.describe_version(self.model_package_arn)
-        self.resolve_target(version)
-        record = promoted_environments(version).get(self.target().name)
-        if not record or record["run_key"] != run_key_of(context):
-            return None
-        self.log.info("An earlier try of this run recorded the approval by %s; completing it.", record["by"])
-        # The approver's reason was written with the stage; the retry carries it on unchanged.
-        stage = version.get("ModelLifeCycle") or {}
-        description = stage.get("StageDescription", "") if stage.get("Stage") == self.target().name else ""
-        decision = Decision(
-            status="Approved",
-            approver=Approver(id=record["by"], name=record["by"]),
-            decided_at=datetime.fromisoformat(record["at"]),
-            reason=description.partition(REASON_MARK)[2],
-            airflow_run=airflow_run_of(context),
-            environment=self.target().name,
-        )
-        decided = self.commit(decision, version, context, pointer_at_request=None)
-        return self.result(decided, decision)
-
-    def record(self, decision: Decision, version: Mapping[str, Any], context: Context) -> dict[str, Any]:
-        if decision.status != "Approved":
-            # The version keeps its registry status; the refused promotion is kept on it for audit.
-            self.hook.update_version(
-                self.model_package_arn,
-                CustomerMetadataProperties={
-                    f"{REJECTED_RECORD_PREFIX}{self.target().name}": (
-                        f"{decision.decided_at.isoformat()}|{decision.approver.name}|{decision.reason}"
-                    )[:256]
-                },
-            )
-            return self.hook.describe_version(self.model_package_arn)
-        at_request = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key=POINTER_AT_REQUEST)
-        try:
-            return self.commit(decision, version, context, pointer_at_request=at_request)
-        except GovernanceError as refusal:
-            self.log.error("AUDIT refusal after approval: %s", refusal)
-            raise AirflowFailException(str(refusal)) from refusal
-
-    def commit(
+    def _request(
         self,
-        decision: Decision,
-        version: Mapping[str, Any],
-        context: Context,
-        pointer_at_request: int | None,
-        action: str = "promote",
+        described: dict[str, Any],
+        facts: policy.VersionFacts,
+        target: str,
+        current: Pointer | None,
+        stages: Mapping[str, StageRecord],
     ) -> dict[str, Any]:
-        """Write the registry, then the pointer, under the environment's lock; emit the Asset event."""
-        env = self.target()
+        ladder = self.ladder_in_use
+        policy.check_metadata_capacity(
+            facts.metadata_keys, [stage_key(target)], f"recording {target!r} on the version"
+        )
+        allowed = policy.allowed_approvers(ladder, target, self.approvers)
+        state = policy.quorum_state(ladder, target, allowed, facts.registrants, [])
+        policy.check_quorum_reachable(state, f"{target!r}")
+        return {
+            "described": described,
+            "group": facts.group,
+            "environment": target,
+            "arn": facts.arn,
+            "version": facts.number,
+            "quorum": state.needed,
+            "slots": list(range(state.needed)),
+            "approvers": allowed,
+            "registrants": list(facts.registrants),
+            "at_request": None
+            if current is None
+            else {"run_key": current.run_key, "arn": current.arn, "version": current.version},
+            "held": [
+                {"environment": env, "by": record.by, "at": record.at}
+                for env, record in stages.items()
+                if policy.holds(stages, env)
+            ],
+        }
+
+
+def _evidence(evidence: Any) -> dict[str, Any]:
+    if evidence in (None, ""):
+        return {}
+    if not isinstance(evidence, Mapping):
+        raise InvalidInputError(f"evidence is {evidence!r}; expected a mapping of name to value.")
+    return {
+        str(k): v if isinstance(v, (int, float, bool)) or v is None else str(v) for k, v in evidence.items()
+    }
+
+
+# ------------------------------------------------------------------------------------------ approve
+class ApprovePromotionOperator(GovernedApprovalOperator):
+    """One approval of a promotion request, asked in the Airflow UI; mapped once per approval needed.
+
+    Approval ``slot`` k opens only after slots 0..k-1 were answered (the task group runs them one at a time,
+    and the task reschedules itself until then), so its card shows the approvals so far and it is assigned
+    only to approvers who may still answer. After a rejection no further approval is asked. The answer is
+    recorded in the audit log and returned; the commit task decides.
+
+    :param request: the prepare task's request (XCom).
+    :param slot: which approval of the quorum this is (from the mapping).
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("request", "subject")
+    ui_color = "#ffe1a8"
+
+    def __init__(self, *, request: Mapping[str, Any] | None = None, slot: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.request = request
+        self.slot = slot
+
+    def _request(self) -> Mapping[str, Any]:
+        request = self.request
+        if not isinstance(request, Mapping) or not request.get("request_id"):
+            raise AirflowFailException(f"No promotion request to approve (got {request!r}).")
+        return request
+
+    def execute(self, context: Context) -> Any:
+        request = self._request()
+        group, slot = request["group"], int(self.slot)
+        answers = self.records.approvals(group, request["request_id"], range(request["quorum"]))
+        if slot in answers:  # an earlier try of this task recorded the answer: never ask twice
+            return _slot_result(slot, answers[slot])
+        earlier = [answers.get(k) for k in range(slot)]
+        rejected = [a for a in earlier if a is not None and a.status != policy.APPROVED]
+        if rejected:
+            raise AirflowSkipException(
+                f"Not asking: {rejected[0].approver.name} rejected this {request['action']} already."
+            )
+        if any(a is None for a in earlier):
+            self._wait_for_earlier(request)
+        described, facts = self.records.version(request["arn"])
+        allowed = policy.allowed_approvers(self.ladder_in_use, request["environment"], request["approvers"])
+        state = policy.quorum_state(
+            self.ladder_in_use,
+            request["environment"],
+            allowed,
+            facts.registrants,
+            list(earlier),  # type: ignore[arg-type]
+        )
+        if state.complete:
+            raise AirflowSkipException(f"The quorum is met ({state.summary}); this approval is not needed.")
+        try:
+            policy.check_quorum_reachable(state, repr(request["environment"]))
+        except GovernanceError as refusal:
+            self.refuse(group, f"ask approval {slot + 1} of {request['arn']}", refusal)
+        body = self.card(
+            described,
+            CardContext(
+                environment=request["environment"],
+                may_decide=state.eligible,
+                registrants=facts.registrants,
+                quorum_needed=state.needed,
+                approvals_so_far=[
+                    {"by": a.approver.name, "at": a.at, "reason": a.reason} for a in earlier if a is not None
+                ],
+                runs_now=_runs(request.get("at_request")),
+                held=request.get("held") or [],
+                evidence=request.get("evidence") or {},
+                action=request["action"],
+            ),
+        )
+        verb = "Roll" if request["action"] == "rollback" else "Promote"
+        subject = (
+            f"{verb} {group} version {request['version']} "
+            f"{'back in' if request['action'] == 'rollback' else 'to'} {request['environment']}?"
+        )
+        if state.needed > 1:
+            subject += f" (approval {slot + 1} of {state.needed})"
+        return self.ask(context, state.eligible, subject, body)
+
+    def _wait_for_earlier(self, request: Mapping[str, Any]) -> None:
+        """Reschedule until the earlier approvals are answered (bounded by the response timeout)."""
+        timeout = self.response_timeout or DEFAULT_RESPONSE_TIMEOUT
+        asked = datetime.fromisoformat(request["requested_at"])
+        if datetime.now(UTC) > asked + timeout * max(1, int(self.slot)):
+            raise AirflowFailException(
+                f"The earlier approvals of this {request['action']} were not answered within {timeout}; giving up."
+            )
+        self.log.info("Approval %s waits for the earlier approvals to be answered.", int(self.slot) + 1)
+        raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=2))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        request = self._request()
+        if "error" in event:
+            return super().execute_complete(context, event)  # timeout: raises
+        approver, chosen, reason, at = self.answer_of(event)
+        group, slot = request["group"], int(self.slot)
+        answers = self.records.approvals(group, request["request_id"], range(request["quorum"]))
+        if slot in answers:
+            return _slot_result(slot, answers[slot])
+        _, facts = self.records.version(request["arn"])
+        allowed = policy.allowed_approvers(self.ladder_in_use, request["environment"], request["approvers"])
+        already = [a.approver.name for k, a in answers.items() if k != slot]
+        try:
+            policy.check_may_answer(approver, facts.registrants, allowed, already)
+        except GovernanceError as refusal:
+            self.refuse(
+                group,
+                f"{approver.name} answered {chosen} on the {request['action']} of {request['arn']} to "
+                f"{request['environment']}",
+                refusal,
+                arn=request["arn"],
+                by=approver.name,
+            )
+        status = policy.APPROVED if chosen == APPROVE else policy.REJECTED
+        stamp = at.astimezone(UTC).isoformat(timespec="seconds")
+        self.records.record(
+            group,
+            "approval-recorded",
+            key=approval_key(request["request_id"], slot),
+            version=request["version"],
+            arn=request["arn"],
+            environment=request["environment"],
+            status=status,
+            actor={"id": approver.id, "name": approver.name},
+            reason=reason,
+            airflow_run=airflow_run_of(context),
+            details={
+                "request_id": request["request_id"],
+                "slot": slot,
+                "quorum": request["quorum"],
+                "at": stamp,
+            },
+        )
+        self.log.info("%s %s approval %s of %s", approver.name, status, slot + 1, request["quorum"])
+        return {"slot": slot, "status": status, "by": approver.name, "reason": reason, "at": stamp}
+
+
+def _slot_result(slot: int, approval: policy.Approval) -> dict[str, Any]:
+    return {
+        "slot": slot,
+        "status": approval.status,
+        "by": approval.approver.name,
+        "reason": approval.reason,
+        "at": approval.at,
+    }
+
+
+def _runs(at_request: Mapping[str, Any] | None) -> str:
+    if not at_request:
+        return "nothing yet"
+    return f"version {at_request.get('version')}"
+
+
+# ------------------------------------------------------------------------------------------- commit
+class CommitPromotionOperator(_ReleaseOperator):
+    """Write a promotion (or rollback) once its quorum approved, after checking everything again.
+
+    :param request: the prepare task's request (XCom); only its ``request_id`` is taken from it, the rest
+        is read back from the audit log, which XCom edits cannot change.
+    :param verify_artifact: re-hash the artifact in S3 and refuse a mismatch (default on).
+    :param fail_on_reject: fail on a rejection (default: skip the rest of the ladder).
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("request", "parameter_prefix")
+    ui_color = "#c9daf8"
+
+    def __init__(
+        self,
+        *,
+        request: Mapping[str, Any] | None = None,
+        verify_artifact: bool = True,
+        fail_on_reject: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.request = request
+        self.verify_artifact = verify_artifact
+        self.fail_on_reject = fail_on_reject
+
+    def _recorded_request(self) -> dict[str, Any]:
+        given = self.request
+        if not isinstance(given, Mapping) or not given.get("request_id") or not given.get("group"):
+            raise AirflowFailException(f"No promotion request to commit (got {given!r}).")
+        event = self.records.audit.find(given["group"], request_key(given["request_id"]))
+        if event is None or "at_request" not in (event.get("details") or {}):
+            raise AirflowFailException(
+                f"Refused: the audit log has no request {given['request_id']}; only requests made by the prepare "
+                "task are committed."
+            )
+        return {
+            **(event.get("details") or {}),
+            "arn": event["arn"],
+            "version": event["version"],
+            "environment": event["environment"],
+            "group": given["group"],
+        }
+
+    def execute(self, context: Context) -> Any:
+        request = self._recorded_request()
+        group, env, action = request["group"], request["environment"], request["action"]
+        kind = ACTIONS[action]
         run_key = run_key_of(context)
-        pointers = self.pointer_hook(env)
-        name = self.pointer_name(version)
+        done = self.records.audit.find(group, event_key(kind, run_key))
+        if done is not None:
+            self.log.info("An earlier try of this run committed this %s; nothing to do.", action)
+            return self._result(request, done.get("details", {}).get("pointer"), context, emit=True)
+        pointers = self.records.pointers(env)
+        name = self.records.pointer_name(group, env)
         pointers.acquire_lock(name, owner=run_key)
         try:
-            found = pointers.get_pointer(name)
-            current, current_version = (found[0], found[1]) if found else (None, 0)
-            already_written = (
-                current is not None
-                and current.arn == version["ModelPackageArn"]
-                and (current.run_key == run_key)
-            )
-            if (
-                not already_written
-                and pointer_at_request is not None
-                and current_version != pointer_at_request
-            ):
-                raise GovernanceError(
-                    f"Refused: {env.name!r} changed while this promotion waited for approval (now version "
-                    f"{current.version if current else '-'}, written by run {current.airflow_run if current else '-'}"
-                    "). Nothing was written; start a new promotion to replace it."
-                )
-            at = decision.decided_at.astimezone(UTC).isoformat(timespec="seconds")
-            self.hook.update_version(
-                version["ModelPackageArn"],
-                CustomerMetadataProperties={
-                    f"{ENV_RECORD_PREFIX}{env.name}": promotion_record(at, decision.approver.name, run_key)
-                },
-                ModelLifeCycle={
-                    "Stage": env.name,
-                    "StageStatus": "Approved",
-                    "StageDescription": f"{action}: {decision.description()}"[:1024],
-                },
-            )
-            if action == "rollback" and current is not None and current.arn != version["ModelPackageArn"]:
-                self.hook.update_version(
-                    current.arn,
-                    CustomerMetadataProperties={
-                        f"{ROLLED_BACK_RECORD_PREFIX}{env.name}": promotion_record(
-                            at, decision.approver.name, run_key
-                        )
-                    },
-                )
-            pointer = current if already_written else None
-            if pointer is None:
-                pointer = Pointer(
-                    group=version["ModelPackageGroupName"],
-                    environment=env.name,
-                    version=int(version["ModelPackageVersion"]),
-                    arn=version["ModelPackageArn"],
-                    digest=(version.get("CustomerMetadataProperties") or {}).get(md.ARTIFACT_SHA256),
-                    approved_by=decision.approver.name,
-                    approved_at=at,
-                    airflow_run=decision.airflow_run,
-                    run_key=run_key,
-                    action=action,
-                    reason=decision.reason,
-                    previous_version=current.version if current else None,
-                    previous_arn=current.arn if current else None,
-                )
-                pointers.put_pointer(name, pointer)
+            pointer = self._commit(context, request, run_key, name, pointers)
         finally:
             pointers.release_lock(name, owner=run_key)
-        self.emit_asset_event(context, pointer)
+        return self._result(request, pointer, context, emit=True)
+
+    def _commit(
+        self, context: Context, request: dict[str, Any], run_key: str, name: str, pointers: Any
+    ) -> dict:
+        group, env, action = request["group"], request["environment"], request["action"]
+        found = self.records.raw_pointer(group, env)
+        if found is not None and found[0].run_key == run_key:
+            # An earlier try wrote the pointer and stopped before the audit event: complete the record.
+            self.log.info("An earlier try of this run wrote %s; recording it.", name)
+            return self._record(context, request, found[0], found[1])
+        described, facts = self.records.version(request["arn"])
+        allowed = policy.allowed_approvers(self.ladder_in_use, env, request.get("approvers"))
+        answers = self.records.approvals(group, request["request_id"], range(int(request["quorum"])))
+        approvals = [answers[k] for k in sorted(answers)]
+        state = policy.quorum_state(self.ladder_in_use, env, allowed, facts.registrants, approvals)
+        if state.rejected_by:
+            self._rejected(context, request, approvals, run_key)
+        try:
+            if not state.complete:
+                raise policy.Refused(
+                    f"Refused: the {action} of {request['arn']} to {env!r} has {state.summary} from allowed, "
+                    "distinct approvers who did not register it; nothing was written."
+                )
+            current = self.records.current(group, env)
+            policy.check_unchanged_since_request(env, current, request.get("at_request"))
+            if action == "promote":
+                stages = self.records.witnessed_stages(facts)
+                policy.check_promotion(self.ladder_in_use, facts, env, stages, current)
+            else:
+                self._check_rollback(facts, request, current)
+            if self.verify_artifact:
+                self.hook.check_artifact_unchanged(described, rehash=True)
+            policy.check_metadata_capacity(
+                facts.metadata_keys, [stage_key(env)], f"recording {env!r} on the version"
+            )
+        except GovernanceError as refusal:
+            self.refuse(
+                group, f"commit the {action} of {request['arn']} to {env}", refusal, arn=request["arn"]
+            )
+        approved = [
+            a for a in approvals if a.status == policy.APPROVED and a.approver.name in state.approved_by
+        ]
+        at = now_iso()
+        by = ",".join(a.approver.name for a in approved)
+        record = StageRecord(PROMOTED if action == "promote" else RESTORED, at, by, run_key)
+        self.records.write_stage(facts.arn, env, record)
+        if action == "rollback" and current is not None:
+            self.records.write_stage(current.arn, env, StageRecord(ROLLED_BACK_OUT, at, by, run_key))
+        pointer = Pointer(
+            group=group,
+            environment=env,
+            version=facts.number,
+            arn=facts.arn,
+            digest=facts.digest,
+            approved_by=", ".join(a.approver.name for a in approved),
+            approved_at=at,
+            airflow_run=airflow_run_of(context),
+            run_key=run_key,
+            action=action,
+            reason="; ".join(f"{a.approver.name}: {a.reason}" for a in approved)[:1000],
+            previous_version=current.version if current else None,
+            previous_arn=current.arn if current else None,
+            approvers=[a.approver.name for a in approved],
+        )
+        parameter_version = pointers.put_pointer(name, pointer)
+        return self._record(context, request, pointer, parameter_version)
+
+    def _check_rollback(
+        self, facts: policy.VersionFacts, request: Mapping[str, Any], current: Pointer | None
+    ) -> None:
+        env = request["environment"]
+        if current is None or current.arn != request.get("from_arn"):
+            raise policy.Refused(
+                f"Refused: {env!r} no longer runs {request.get('from_arn')} (it runs "
+                f"{current.arn if current else 'nothing'}); this rollback was for that version."
+            )
+        if facts.status != policy.APPROVED:
+            raise policy.Refused(f"Refused: {facts.arn} is {facts.status} now; it cannot be restored.")
+        if facts.arn in policy.rolled_back_out(self.records.history(request["group"], env)):
+            raise policy.Refused(f"Refused: {facts.arn} was rolled back out of {env!r} meanwhile.")
+
+    def _record(
+        self, context: Context, request: Mapping[str, Any], pointer: Pointer, parameter_version: int
+    ) -> dict:
+        document = {k: v for k, v in pointer.__dict__.items() if k != "run_key"}
+        self.records.record(
+            request["group"],
+            ACTIONS[request["action"]],
+            key=event_key(ACTIONS[request["action"]], pointer.run_key),
+            version=pointer.version,
+            arn=pointer.arn,
+            environment=pointer.environment,
+            actor={
+                "id": pointer.approvers[0] if pointer.approvers else pointer.approved_by,
+                "name": pointer.approved_by,
+            },
+            reason=pointer.reason,
+            airflow_run=pointer.airflow_run,
+            details={
+                "run_key": pointer.run_key,
+                "request_id": request["request_id"],
+                "approvers": pointer.approvers,
+                "digest": pointer.digest,
+                "pointer_version": parameter_version,
+                "previous_version": pointer.previous_version,
+                "previous_arn": pointer.previous_arn,
+                "from_arn": request.get("from_arn"),
+                "pointer": document,
+            },
+        )
         self.log.info(
             "%s: %s version %s %s by %s",
-            env.name,
+            pointer.environment,
             pointer.group,
             pointer.version,
-            "promoted" if action == "promote" else "restored",
+            "promoted" if pointer.action == "promote" else "restored",
             pointer.approved_by,
         )
-        decided = self.hook.describe_version(version["ModelPackageArn"])
-        decided["Pointer"] = pointer
-        return decided
+        return document
 
-    def emit_asset_event(self, context: Context, pointer: Pointer) -> None:
+    def _rejected(self, context: Context, request: Mapping[str, Any], approvals: list, run_key: str) -> None:
+        rejection = next(a for a in approvals if a.status != policy.APPROVED)
+        self.records.record(
+            request["group"],
+            "promotion-rejected",
+            key=event_key("promotion-rejected", run_key),
+            version=request["version"],
+            arn=request["arn"],
+            environment=request["environment"],
+            status=policy.REJECTED,
+            actor={"id": rejection.approver.id, "name": rejection.approver.name},
+            reason=rejection.reason,
+            airflow_run=airflow_run_of(context),
+            details={"request_id": request["request_id"], "action": request["action"]},
+        )
+        message = (
+            f"{rejection.approver.name} rejected the {request['action']} of {request['arn']} to "
+            f"{request['environment']}: {rejection.reason or 'no reason given'}"
+        )
+        if self.fail_on_reject:
+            raise AirflowFailException(message)
+        raise AirflowSkipException(message)
+
+    def _result(
+        self, request: Mapping[str, Any], pointer: Mapping[str, Any] | None, context: Context, emit: bool
+    ) -> dict:
+        described = self.hook.describe_version(request["arn"])
+        ModelVersionLink.persist_version(context, self, described)
+        if emit and pointer:
+            self.emit_asset_event(context, pointer)
+        return {
+            **summarize(described),
+            "environment": request["environment"],
+            "action": request["action"],
+            "pointer": pointer,
+        }
+
+    def emit_asset_event(self, context: Context, pointer: Mapping[str, Any]) -> None:
         """Attach the pointer to this task's Asset event for (group, environment)."""
         from airflow.sdk import AssetAlias
 
-        asset = approved_model_asset(pointer.group, pointer.environment)
+        asset = approved_model_asset(pointer["group"], pointer["environment"])
         outlet_events = context.get("outlet_events")
         if outlet_events is None:
             return
-        extra = {k: v for k, v in pointer.__dict__.items() if k != "run_key"}
         emitted = False
         for outlet in self.outlets or []:
             if isinstance(outlet, AssetAlias):
-                outlet_events[outlet].add(asset, extra=extra)
+                outlet_events[outlet].add(asset, extra=dict(pointer))
                 emitted = True
             elif getattr(outlet, "uri", None) == asset.uri:
-                outlet_events[outlet].extra = extra
+                outlet_events[outlet].extra = dict(pointer)
                 emitted = True
         if not emitted:
             self.log.info(
-                "No outlet for %s: declare outlets=[approved_model_asset(%r, %r)] (or APPROVALS_ALIAS) "
-                "to schedule DAGs on this promotion.",
+                "No outlet for %s: declare outlets=[approved_model_asset(%r, %r)] (or APPROVALS_ALIAS) to schedule "
+                "DAGs on this promotion.",
                 asset.uri,
-                pointer.group,
-                pointer.environment,
+                pointer["group"],
+                pointer["environment"],
             )
 
-    def result(self, decided: dict[str, Any], decision: Decision) -> dict[str, Any]:
-        pointer = decided.pop("Pointer", None)
-        return {
-            **super().result(decided, decision),
-            "environment": self.target().name,
-            "decision": self.decision_document(decision),
-            "pointer": {k: v for k, v in pointer.__dict__.items() if k != "run_key"} if pointer else None,
-        }
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        # The target environment was resolved before asking; resolve it again on this fresh instance.
-        if not self.environment:
-            self.resolve_target(self.hook.describe_version(self.model_package_arn))
-        return super().execute_complete(context, event)
+# ------------------------------------------------------------------------------------------ factories
+def promotion_step(
+    group_id: str,
+    *,
+    model_package_arn: str,
+    environment: str | None = None,
+    from_environment: str | None = None,
+    approvers: Sequence[str] | str | None = None,
+    evidence: Mapping[str, Any] | str | None = None,
+    notifiers: Sequence[BaseNotifier] | BaseNotifier | None = None,
+    response_timeout: timedelta | None = None,
+    outlets: Sequence[Any] | None = None,
+    **common: Any,
+) -> Any:
+    """A promotion step as a task group ``<group_id>``: ``prepare`` >> ``approve`` (one mapped approval per
+    person the environment's quorum needs) >> ``commit``. Returns the task group; ``commit``'s XCom is the
+    promoted version with its pointer. ``common`` goes to every task (``aws_conn_id``, ``ladder``,
+    ``parameter_prefix``, ``verify_artifact``...)."""
+    return _step(
+        group_id,
+        action="promote",
+        prepare_kwargs={
+            "model_package_arn": model_package_arn,
+            "environment": environment,
+            "from_environment": from_environment,
+            "evidence": evidence,
+        },
+        approvers=approvers,
+        notifiers=notifiers,
+        response_timeout=response_timeout,
+        outlets=outlets,
+        common=common,
+    )
 
 
-class RollbackModelVersionOperator(PromoteModelVersionOperator):
-    """Re-point an environment to the version it ran before, after its approvers say yes.
+def rollback_step(
+    group_id: str,
+    *,
+    group: str,
+    environment: str,
+    approvers: Sequence[str] | str | None = None,
+    notifiers: Sequence[BaseNotifier] | BaseNotifier | None = None,
+    response_timeout: timedelta | None = None,
+    outlets: Sequence[Any] | None = None,
+    **common: Any,
+) -> Any:
+    """Roll ``environment`` back to the version it ran before its current one (skipping versions rolled
+    back out, revoked or changed), after its approvers say yes: ``prepare`` >> ``approve`` >> ``commit``."""
+    return _step(
+        group_id,
+        action="rollback",
+        prepare_kwargs={"group": group, "environment": environment},
+        approvers=approvers,
+        notifiers=notifiers,
+        response_timeout=response_timeout,
+        outlets=outlets,
+        common=common,
+    )
 
-    The previous version comes from the pointer's Parameter Store history (the newest earlier entry naming
-    a different version that is still Approved); the rollback is recorded like a promotion, with
-    ``action: rollback`` in the pointer.
 
-    :param group: the model package group.
-    :param environment: the environment to roll back.
-    """
+def _step(
+    group_id: str,
+    *,
+    action: str,
+    prepare_kwargs: dict[str, Any],
+    approvers: Any,
+    notifiers: Any,
+    response_timeout: timedelta | None,
+    outlets: Sequence[Any] | None,
+    common: dict[str, Any],
+) -> Any:
+    from airflow.sdk import TaskGroup
 
-    template_fields: Sequence[str] = (*PromoteModelVersionOperator.template_fields, "group")
-
-    def __init__(self, *, group: str, environment: str, **kwargs: Any) -> None:
-        super().__init__(model_package_arn="", environment=environment, **kwargs)
-        self.group = group
-
-    def resolve_target(self, version: Mapping[str, Any]) -> None:
-        self.ladder_in_use.get(self.environment or "")
-
-    def choose_previous(self) -> str:
-        pointers = self.pointer_hook(self.target())
-        name = parameter_name(self.parameter_prefix, self.group, self.target().name)
-        found = pointers.get_pointer(name)
-        if found is None:
-            raise GovernanceError(
-                f"Refused: {self.target().name!r} runs no version of {self.group}; nothing to roll back."
-            )
-        current = found[0]
-        for _, earlier, _ in reversed(list(pointers.history(name))):
-            if earlier.arn == current.arn:
-                continue
-            status = self.hook.describe_version(earlier.arn).get("ModelApprovalStatus")
-            if status == "Approved":
-                return earlier.arn
-            self.log.info("Skipping %s in the history: it is %s now", earlier.arn, status)
-        raise GovernanceError(
-            f"Refused: {self.target().name!r} has no earlier approved version of {self.group} to roll back to."
+    verify_artifact = common.pop("verify_artifact", True)
+    fail_on_reject = common.pop("fail_on_reject", False)
+    with TaskGroup(group_id=group_id) as step:
+        prepare = PreparePromotionOperator(
+            task_id="prepare",
+            action=action,
+            approvers=approvers,
+            verify_artifact=verify_artifact,
+            **prepare_kwargs,
+            **common,
         )
-
-    def check_governance(self, version: Mapping[str, Any], current: Pointer | None) -> None:
-        if version.get("ModelApprovalStatus") != "Approved":
-            raise GovernanceError(f"Refused: {version['ModelPackageArn']} is no longer Approved.")
-        self.check_artifact(version)
-
-    def request_subject(self, version: Mapping[str, Any]) -> str:
-        return (
-            f"Roll {self.target().name} back to {version['ModelPackageGroupName']} "
-            f"version {version['ModelPackageVersion']}?"
+        approve = ApprovePromotionOperator.partial(
+            task_id="approve",
+            request=prepare.output,
+            notifiers=notifiers,
+            response_timeout=response_timeout,
+            # One request at a time: each card shows the approvals before it, each is assigned only to
+            # those who may still answer.
+            max_active_tis_per_dagrun=1,
+            **common,
+        ).expand(slot=prepare.output["slots"])  # type: ignore[index]  # the XCom pushed under "slots"
+        commit = CommitPromotionOperator(
+            task_id="commit",
+            request=prepare.output,  # type: ignore[arg-type]  # resolved at run time
+            verify_artifact=verify_artifact,
+            fail_on_reject=fail_on_reject,
+            outlets=list(outlets or []),
+            # A rejection is an answer (its approval task succeeds): the commit runs and records it.
+            trigger_rule="none_failed_min_one_success",
+            **common,
         )
-
-    def execute(self, context: Context) -> Any:
-        if not self.model_package_arn:
-            try:
-                self.model_package_arn = self.choose_previous()
-            except GovernanceError as refusal:
-                raise AirflowFailException(str(refusal)) from refusal
-            context["ti"].xcom_push(key="rollback_to", value=self.model_package_arn)
-        return super().execute(context)
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        self.model_package_arn = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key="rollback_to")
-        return super().execute_complete(context, event)
-
-    def commit(self, decision, version, context, pointer_at_request, action="rollback"):  # type: ignore[override]
-        return super().commit(decision, version, context, pointer_at_request, action="rollback")
+        approve >> commit
+    return step

@@ -12,7 +12,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.domain import metadata as md
-from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.domain import policy
+from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError, NotFoundError
 from airflow_modelreg.domain.quality_gate import QualityGate
 from airflow_modelreg.domain.validation import (
     MAX_METADATA_VALUE_LENGTH,
@@ -36,6 +37,12 @@ def airflow_run_of(context: Context) -> str:
     return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
 
 
+def run_key_of(context: Context) -> str:
+    """The key of this task run (DAG, run, task, map index): the same on every try and every retry."""
+    ti = context["ti"]
+    return md.idempotency_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+
+
 def triggering_user(context: Context) -> str | None:
     dag_run = context.get("dag_run")
     return getattr(dag_run, "triggering_user_name", None) if dag_run is not None else None
@@ -45,8 +52,15 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
     """Register a trained model as a new version of a model package group.
 
     Idempotent under retries and re-runs of the same DAG run: the request carries a ``ClientToken`` derived
-    from the DAG run and task, and the same key is kept in the version's ``CustomerMetadataProperties``, so
-    a retry that finds it returns the version the first try made instead of creating another one.
+    from the DAG run and task, the same key is kept in the version's ``CustomerMetadataProperties`` and names
+    the "registered" event in the audit log, so a retry finds the version the first try made in O(1) calls.
+    A retry whose inputs differ from that version's (another artifact URI, new bytes at the same URI, other
+    metrics) is refused: it would otherwise return a version that is not what the retry trained.
+
+    Who registers counts as the registrant and may never approve the version: the user who triggered the
+    run (or ``registered_by``), the DAG's owners, and anyone named in ``registrants``. Keys under the
+    provider's reserved prefix ``modelreg:`` are refused in ``custom_metadata`` (use ``lineage``).
+    ``initial_status="Approved"`` is refused unless the ladder allows automated registration approval.
 
     The artifact's SHA-256 (streamed from S3) is recorded on the version so later steps can prove it never
     changed. Metrics (a dict, or an evaluation report already in S3) become ``ModelMetrics`` and are also
@@ -69,10 +83,15 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
     :param repository: source repository of the training code.
     :param training_job_arn: training job that produced the artifact.
     :param training_data_uris: data the model was trained on.
-    :param custom_metadata: free metadata kept on the version.
+    :param custom_metadata: free metadata kept on the version (keys must not start with ``modelreg:``).
+    :param lineage: further lineage facts (``{"reason": ..., "drift-report": ...}``), kept as
+        ``modelreg:lineage:<name>``; empty values are left out.
     :param registered_by: who registers (defaults to the user who triggered the DAG run, else
         ``airflow:<dag_id>``); that person may not approve the version.
+    :param registrants: more user names who count as the registrant (the training code's authors...).
     :param initial_status: approval status of a version that passes the gate.
+    :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable): its audit log, and
+        whether ``initial_status="Approved"`` is allowed.
     """
 
     aws_hook_class = ModelRegistryHook
@@ -89,10 +108,12 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         "training_job_arn",
         "training_data_uris",
         "custom_metadata",
+        "lineage",
         "registered_by",
+        "registrants",
         "initial_status",
     )
-    template_fields_renderers = {"metrics": "json", "custom_metadata": "json"}
+    template_fields_renderers = {"metrics": "json", "custom_metadata": "json", "lineage": "json"}
     operator_extra_links = (ModelVersionLink(),)
     ui_color = "#b6e3c8"
 
@@ -118,8 +139,11 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         training_job_arn: str | None = None,
         training_data_uris: Sequence[str] | None = None,
         custom_metadata: Mapping[str, str] | None = None,
+        lineage: Mapping[str, str] | None = None,
         registered_by: str | None = None,
+        registrants: Sequence[str] | None = None,
         initial_status: str = "PendingManualApproval",
+        ladder: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -148,8 +172,11 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         self.training_job_arn = training_job_arn
         self.training_data_uris = training_data_uris
         self.custom_metadata = custom_metadata
+        self.lineage = lineage
         self.registered_by = registered_by
+        self.registrants = registrants
         self.initial_status = initial_status
+        self.ladder = ladder
 
     # ---------------------------------------------------------------------------------- validate
     def _validated_metrics(self) -> dict[str, float] | None:
@@ -188,11 +215,28 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
                     )
         if not self.content_types or not self.response_types:
             raise InvalidInputError("content_types and response_types need at least one MIME type each.")
+        custom = self.custom_metadata
+        if custom is not None and not isinstance(custom, Mapping):
+            raise InvalidInputError(f"custom_metadata is {custom!r}; expected a mapping of key to text.")
+        policy.check_reserved_metadata(custom or {})
+        self._lineage()
+
+    def _registrants(self, context: Context) -> tuple[str, list[str]]:
+        """Who registers, and everyone who counts as the registrant (none of them may approve)."""
+        registered_by = self.registered_by or triggering_user(context) or f"airflow:{context['ti'].dag_id}"
+        names = [registered_by]
+        owner = getattr(context.get("task"), "owner", None) or ""
+        extra = [self.registrants] if isinstance(self.registrants, str) else list(self.registrants or [])
+        for name in [*str(owner).split(","), *extra]:
+            name = name.strip()
+            if name and name not in names:
+                names.append(name)
+        return registered_by, names
 
     def _metadata(
         self, context: Context, key: str, digest: str, metrics: Mapping[str, float]
     ) -> dict[str, str]:
-        registered_by = self.registered_by or triggering_user(context) or f"airflow:{context['ti'].dag_id}"
+        registered_by, registrants = self._registrants(context)
         properties: dict[str, Any] = {
             # An empty value means "none" (SageMaker refuses empty values), so it is left out.
             **{
@@ -204,15 +248,29 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             md.ARTIFACT_SHA256: digest,
             md.ARTIFACT_URI: self.model_data_url,
             md.REGISTERED_BY: registered_by,
+            md.REGISTRANTS: ",".join(registrants)[:MAX_METADATA_VALUE_LENGTH],
             md.REGISTERED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             md.AIRFLOW_RUN: airflow_run_of(context),
             **md.metric_entries(metrics),
         }
         if self.training_job_arn:
-            properties[f"{md.PREFIX}lineage:training-job"] = self.training_job_arn
+            properties[f"{md.LINEAGE_PREFIX}training-job"] = self.training_job_arn
         if self.training_data_uris:
-            properties[f"{md.PREFIX}lineage:training-data"] = ",".join(self._training_data_uris())
+            properties[f"{md.LINEAGE_PREFIX}training-data"] = ",".join(self._training_data_uris())
+        for name, value in self._lineage().items():
+            properties[f"{md.LINEAGE_PREFIX}{name}"] = value
         return validate_customer_metadata(properties)
+
+    def _lineage(self) -> dict[str, str]:
+        lineage = self.lineage
+        if isinstance(lineage, str):  # rendered from a template
+            try:
+                lineage = json.loads(lineage)
+            except ValueError as error:
+                raise InvalidInputError(f"lineage is not a JSON object: {lineage!r}") from error
+        if lineage is not None and not isinstance(lineage, Mapping):
+            raise InvalidInputError(f"lineage is {lineage!r}; expected a mapping of name to text.")
+        return {str(k): str(v) for k, v in (lineage or {}).items() if v not in (None, "")}
 
     def _training_data_uris(self) -> list[str]:
         uris = self.training_data_uris or []
@@ -220,22 +278,28 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
 
     # ----------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
-        self._validate()
-        metrics = self._validated_metrics()
-        ti = context["ti"]
-        key = md.idempotency_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        from airflow_modelreg.config import resolve_ladder
+        from airflow_modelreg.hooks.release import ReleaseRecords, event_key
 
-        # A retry (or a re-run of this DAG run) finds what an earlier try registered.
+        ladder = resolve_ladder(self.ladder)
+        records = ReleaseRecords(
+            ladder,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+            registry=self.hook,
+        )
         try:
-            existing = self.hook.find_version_by_idempotency_key(self.group, key)
-        except NotFoundError:
-            existing = None  # the group does not exist yet: nothing registered
-        if existing:
-            self.log.info(
-                "Version %s was registered by an earlier try of this DAG run; returning it.",
-                existing["ModelPackageArn"],
+            self._validate()
+            policy.check_registration_status(ladder, self.initial_status)
+        except GovernanceError as refusal:
+            records.refusal(
+                self.group, f"register {self.model_data_url} as {self.initial_status}", str(refusal)
             )
-            return self._finish(context, existing)
+            raise AirflowFailException(str(refusal)) from refusal
+        metrics = self._validated_metrics()
+        key = run_key_of(context)
 
         # Read everything before the first write: a bad report or a missing artifact fails cleanly.
         if self.evaluation_report_uri:
@@ -244,7 +308,26 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             )
         metrics = metrics or {}
         digest = self.hook.artifact_sha256(self.model_data_url)
+
+        # A retry (or a re-run of this DAG run) finds what an earlier try registered, in O(1) calls.
+        earlier = records.audit.find(self.group, event_key("registered", key))
+        if earlier:
+            existing = self.hook.describe_version(earlier["arn"])
+            self._check_same_inputs(existing, digest, metrics)
+            self.log.info(
+                "Version %s was registered by an earlier try of this DAG run; returning it.", earlier["arn"]
+            )
+            return self._finish(context, existing)
+
         properties = self._metadata(context, key, digest, metrics)
+        try:
+            policy.check_metadata_capacity(
+                properties,
+                [f"modelreg:env:{name}" for name in ladder.names] + ["modelreg:decided-by"],
+                "registering this version (with room for its approval and a record per environment)",
+            )
+        except GovernanceError as refusal:
+            raise AirflowFailException(str(refusal)) from refusal
         status, gate_reason = self.initial_status, None
         if self.quality_gate and not self.quality_gate.is_empty:
             try:
@@ -261,8 +344,8 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
                 status = "Rejected"
             self.log.info(gate_reason)
 
-        # Writes: group, metrics report, version. Each is idempotent, so a crash between them is
-        # repaired by the retry.
+        # Writes: group, metrics report, version, audit event. Each is idempotent, so a crash between them
+        # is repaired by the retry.
         self.hook.ensure_group(self.group, self.group_description)
         report_uri = self.evaluation_report_uri
         if not report_uri and metrics:
@@ -303,8 +386,57 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}}
             }
         arn = self.hook.register_version(self.group, client_token=key, **spec)
+        version = self.hook.describe_version(arn)
+        props = version.get("CustomerMetadataProperties") or {}
+        registered_by, registrants = props.get(md.REGISTERED_BY), props.get(md.REGISTRANTS, "")
+        records.record(
+            self.group,
+            "registered",
+            key=event_key("registered", key),
+            version=int(version["ModelPackageVersion"]),
+            arn=arn,
+            status=version.get("ModelApprovalStatus"),
+            actor={"id": registered_by, "name": registered_by},
+            reason=gate_reason,
+            airflow_run=airflow_run_of(context),
+            details={
+                "digest": props.get(md.ARTIFACT_SHA256),
+                "artifact": props.get(md.ARTIFACT_URI),
+                "metrics": md.metrics_from_metadata(props),
+                "registrants": [name for name in registrants.split(",") if name],
+                "image": self.image_uri,
+                "commit": self.commit_id,
+            },
+        )
+        # A crash between CreateModelPackage and the audit event leaves the first try's version, which the
+        # ClientToken hands back: it is recorded above as what exists, and refused if it is not what this
+        # try meant to register.
+        self._check_same_inputs(version, digest, metrics)
         self.log.info("Registered %s as %s (artifact sha256 %s)", arn, status, digest)
-        return self._finish(context, self.hook.describe_version(arn))
+        return self._finish(context, version)
+
+    def _check_same_inputs(
+        self, version: Mapping[str, Any], digest: str, metrics: Mapping[str, float]
+    ) -> None:
+        """Refuse a retry whose artifact (URI or bytes) or metrics differ from the version it finds."""
+        props = version.get("CustomerMetadataProperties") or {}
+        differences = []
+        if props.get(md.ARTIFACT_URI) != self.model_data_url:
+            differences.append(f"artifact {props.get(md.ARTIFACT_URI)} != {self.model_data_url}")
+        if props.get(md.ARTIFACT_SHA256) != digest:
+            differences.append(
+                f"artifact SHA-256 recorded {props.get(md.ARTIFACT_SHA256)} != {digest} now (new bytes at the "
+                "same URI)"
+            )
+        recorded = md.metrics_from_metadata(props)
+        if metrics and recorded != {name: float(value) for name, value in metrics.items()}:
+            differences.append(f"metrics recorded {recorded} != {dict(metrics)}")
+        if differences:
+            raise AirflowFailException(
+                f"This DAG run already registered {version.get('ModelPackageArn')}, but this try's inputs differ: "
+                f"{'; '.join(differences)}. A version is never changed after registration: start a new DAG "
+                "run to register the new model as a new version."
+            )
 
     def _finish(self, context: Context, version: dict[str, Any]) -> dict[str, Any]:
         props = version.get("CustomerMetadataProperties") or {}

@@ -1,4 +1,4 @@
-"""Resolve "the model approved for environment X" for inference pipelines."""
+"""Resolve "the model approved for environment X" for inference pipelines and deployments."""
 
 from __future__ import annotations
 
@@ -11,24 +11,31 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.domain.errors import GovernanceError
-from airflow_modelreg.domain.pointers import DEFAULT_PREFIX, parameter_name
+from airflow_modelreg.domain.errors import GovernanceError, NotFoundError
+from airflow_modelreg.domain.pointers import DEFAULT_PREFIX
+from airflow_modelreg.domain.validation import validate_group_name
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
+from airflow_modelreg.hooks.release import ReleaseRecords
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
 class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
-    """Return the version approved for an environment (two API calls, whatever the group's size).
+    """Return the version approved for an environment, and the version it ran before (its champion).
 
-    Reads the environment's pointer in Parameter Store and checks that the registry still says Approved
-    and that the digests agree; a revoked version fails with a clear message.
+    Reads the environment's pointer and accepts it only when the pointer, the version's own record and the
+    audit log agree (anything else is refused and recorded as tampering); the version must still be
+    Approved and, by default, its artifact in S3 must still hash to the SHA-256 recorded at registration.
+    The previous version is the newest earlier one of the environment's history that still qualifies
+    (never one rolled back out), or ``None``.
+
+    A few calls whatever the group's size: one pointer read, one describe, one audit-log lookup (and the
+    artifact's bytes when verifying).
 
     :param group: the model package group (templated).
     :param environment: the environment (templated).
-    :param verify_artifact: also re-hash the artifact in S3.
+    :param verify_artifact: re-hash the artifact in S3 (default on: a model is verified wherever it is used).
     """
 
     aws_hook_class = ModelRegistryHook
@@ -41,7 +48,7 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
         environment: str,
         parameter_prefix: str = DEFAULT_PREFIX,
         ladder: EnvironmentLadder | Mapping[str, Any] | str | None = None,
-        verify_artifact: bool = False,
+        verify_artifact: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -52,15 +59,50 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
         self.verify_artifact = verify_artifact
 
     def execute(self, context: Context) -> dict[str, Any]:
-        env = resolve_ladder(self.ladder).get(self.environment)
-        pointers = ParameterStoreHook.for_environment(
-            env, self.aws_conn_id, self.region_name, self.verify, self.botocore_config
+        ladder = resolve_ladder(self.ladder)
+        group = validate_group_name(self.group)
+        env = ladder.get(self.environment)
+        records = ReleaseRecords(
+            ladder,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+            parameter_prefix=self.parameter_prefix,
+            registry=self.hook,
         )
-        name = parameter_name(self.parameter_prefix, self.group, env.name)
         try:
-            resolved = self.hook.resolve_approved(name, pointers, verify_artifact=self.verify_artifact)
+            pointer = records.current(group, env.name)
+            if pointer is None:
+                raise NotFoundError(
+                    f"No version is approved for {env.name!r} in {group}: nothing was promoted there yet."
+                )
+            usable, why = records.usable(pointer.arn, rehash=self.verify_artifact)
+            if not usable:
+                raise GovernanceError(
+                    f"Refused: {env.name!r} points to {pointer.arn}, but {why}. Promote or roll back to an "
+                    "approved version."
+                )
+            previous, _ = records.previous_good(group, env.name, pointer.arn, rehash=False)
         except GovernanceError as refusal:
-            self.log.error("AUDIT refusal: %s", refusal)
+            records.refusal(group, f"resolve the model approved for {env.name}", str(refusal))
             raise AirflowFailException(str(refusal)) from refusal
-        self.log.info("%s runs %s version %s", env.name, self.group, resolved["version"])
-        return resolved
+        described = self.hook.describe_version(pointer.arn)
+        container = (described.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
+        self.log.info("%s runs %s version %s", env.name, group, pointer.version)
+        return {
+            "group": pointer.group,
+            "environment": pointer.environment,
+            "version": pointer.version,
+            "arn": pointer.arn,
+            "digest": pointer.digest,
+            "status": described.get("ModelApprovalStatus"),
+            "artifact": container.get("ModelDataUrl"),
+            "image": container.get("Image"),
+            "content_types": (described.get("InferenceSpecification") or {}).get("SupportedContentTypes", []),
+            "approved_by": pointer.approved_by,
+            "approved_at": pointer.approved_at,
+            "action": pointer.action,
+            "previous_arn": previous.arn if previous else None,
+            "previous_version": previous.version if previous else None,
+        }

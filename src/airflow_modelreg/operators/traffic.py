@@ -13,7 +13,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.domain.deployment import validate_shift_plan
 from airflow_modelreg.domain.errors import InvalidInputError
-from airflow_modelreg.operators.deploy import TRAFFIC_ROLLBACK_PREFIX, EndpointOperatorBase, now_iso
+from airflow_modelreg.domain.validation import group_from_arn, version_from_arn
+from airflow_modelreg.hooks.release import event_key
+from airflow_modelreg.operators.deploy import EndpointOperatorBase
+from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 from airflow_modelreg.triggers.endpoint import TrafficBakeTrigger
 
 if TYPE_CHECKING:
@@ -25,8 +28,13 @@ class ShiftTrafficOperator(EndpointOperatorBase):
 
     After each step the traffic bakes for ``bake_seconds`` while the named CloudWatch alarms are checked;
     deferrable, the bake costs no worker slot. When an alarm fires, the weights return to where they were
-    before the shift, the rollback is recorded on the version for audit, and the task fails naming the alarm.
+    before the shift, the rollback is recorded in the audit log, and the task fails naming the alarm.
 
+    Bound to an environment like a deployment: the endpoint must be one of its endpoints, and the variant that
+    receives traffic must serve a version the environment may serve now (its current version, or the one
+    before it); anything else is refused before a weight changes.
+
+    :param environment: the environment the endpoint serves (templated; required).
     :param endpoint_name: the endpoint (templated).
     :param to_variant: the variant that receives traffic.
     :param from_variant: the variant that gives it up.
@@ -35,7 +43,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "endpoint_name", "to_variant", "from_variant", "alarms", "bake_seconds"
+        "environment", "endpoint_name", "to_variant", "from_variant", "alarms", "bake_seconds"
     )
     ui_color = "#f4cccc"
 
@@ -81,6 +89,8 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                     f"Unknown variant {name!r} on endpoint {self.endpoint_name!r}: it has {', '.join(sorted(weights))}."
                 )
         self.hook.alarm_states(list(self.alarms))  # refuse alarms that do not exist, before any write
+        receiving = self.version_of_variant(endpoint, self.to_variant)
+        self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=False)
         self.persist_link(context, self.endpoint_name)
         return self.run_step(context, plan, 0, weights)
 
@@ -134,16 +144,45 @@ class ShiftTrafficOperator(EndpointOperatorBase):
         if index + 1 < len(plan):
             return self.run_step(context, plan, index + 1, original)
         endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
-        return {"endpoint": self.endpoint_name, "weights": self.hook.weights_of(endpoint), "steps": plan}
+        weights = self.hook.weights_of(endpoint)
+        arn = self.version_of_variant(endpoint, self.to_variant)
+        if arn:
+            self.records.record(
+                group_from_arn(arn),
+                "traffic-shifted",
+                key=event_key("traffic-shifted", run_key_of(context)),
+                version=version_from_arn(arn),
+                arn=arn,
+                environment=self.environment,
+                airflow_run=airflow_run_of(context),
+                details={
+                    "endpoint": self.endpoint_name,
+                    "variant": self.to_variant,
+                    "steps": plan,
+                    "weights": weights,
+                },
+            )
+        return {"endpoint": self.endpoint_name, "weights": weights, "steps": plan}
 
     def roll_back(self, context: Context, alarms: list[str], percent: int, original: dict[str, float]) -> Any:
         self.hook.set_weights(self.endpoint_name, original)
         endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
         arn = self.version_of_variant(endpoint, self.to_variant)
         if arn:
-            record = f"{now_iso()}|{','.join(alarms)}|at {percent}%|weights restored {original}"[:256]
-            self.registry.update_version(
-                arn, CustomerMetadataProperties={f"{TRAFFIC_ROLLBACK_PREFIX}{self.endpoint_name}": record}
+            self.records.record(
+                group_from_arn(arn),
+                "traffic-rolled-back",
+                key=event_key("traffic-rolled-back", run_key_of(context)),
+                version=version_from_arn(arn),
+                arn=arn,
+                environment=self.environment,
+                reason=f"CloudWatch alarm(s) {', '.join(alarms)} in ALARM at {percent}%",
+                airflow_run=airflow_run_of(context),
+                details={
+                    "endpoint": self.endpoint_name,
+                    "variant": self.to_variant,
+                    "restored_weights": original,
+                },
             )
         raise AirflowFailException(
             f"Traffic shift on {self.endpoint_name} rolled back at {percent}%: CloudWatch alarm(s) "

@@ -27,6 +27,8 @@ USERS: dict[str, str] = {
     "bob": "bob-pass",  # ML lead: approves registrations and dev
     "carol": "carol-pass",  # QA: approves test and uat
     "dave": "dave-pass",  # release manager: approves prod
+    "erin": "erin-pass",  # head of risk: the second prod approver where prod needs two
+    "frank": "frank-pass",  # on-call lead: a third prod approver
     "mallory": "mallory-pass",  # not an approver of anything
 }
 
