@@ -88,6 +88,11 @@ QUORUM_LADDER = {
     ],
 }
 PEOPLE = {"dev": "bob", "test": "carol", "uat": "carol", "prod": "dave"}
+# A one-environment ladder: tests about prod alone need no climb through dev, test and uat.
+PROD_LADDER = {
+    "audit_log": f"s3://{AUDIT_BUCKET}/log",
+    "environments": [{"name": "prod", "approvers": ["dave"], "endpoints": ["churn-prod"]}],
+}
 
 
 def promote(

@@ -8,17 +8,26 @@ import time
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.hooks.audit_log import AuditLogHook
 from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.traffic import ShiftTrafficOperator
-from tests.helpers import put_alarm, put_artifact, register_operator, write_calls
+from tests.helpers import (
+    PROD_LADDER,
+    governed_writes,
+    promote,
+    put_alarm,
+    put_artifact,
+    register_operator,
+    write_calls,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 
 
 @pytest.fixture
 def versions(aws, bucket, make_context):
-    """Versions of 'churn' with given statuses (distinct artifacts); returns their ARNs."""
+    """Versions of 'churn' with given statuses (distinct artifacts); each Approved one is promoted to prod
+    in turn (prod runs the last, and ran the ones before). Returns their ARNs."""
 
     def make(*statuses):
         arns = []
@@ -26,11 +35,15 @@ def versions(aws, bucket, make_context):
             artifact = put_artifact(
                 aws, bucket, key=f"churn/{index}/model.tar.gz", body=f"model-{index}".encode()
             )
-            arn = register_operator(artifact).execute(make_context(run_id=f"run-{index}"))["arn"]
+            arn = register_operator(artifact, ladder=PROD_LADDER).execute(
+                make_context(run_id=f"run-{index}")
+            )["arn"]
             if status != "PendingManualApproval":
                 aws.boto3_client("sagemaker").update_model_package(
                     ModelPackageArn=arn, ModelApprovalStatus=status
                 )
+            if status == "Approved":
+                promote(arn, "prod", make_context, ladder=PROD_LADDER, run_id=f"promote-{index}")
             arns.append(arn)
         return arns
 
@@ -40,8 +53,18 @@ def versions(aws, bucket, make_context):
 def _deploy(variants, **kwargs):
     kwargs.setdefault("poll_interval", 0.1)
     return DeployModelOperator(
-        task_id="deploy", endpoint_name="churn-prod", variants=variants, execution_role_arn=ROLE, **kwargs
+        task_id="deploy",
+        environment="prod",
+        ladder=PROD_LADDER,
+        endpoint_name="churn-prod",
+        variants=variants,
+        execution_role_arn=ROLE,
+        **kwargs,
     )
+
+
+def _events(kind):
+    return AuditLogHook(log_uri=PROD_LADDER["audit_log"]).events("churn", kind=kind)
 
 
 def _ab(a, b, wa=90, wb=10):
@@ -75,8 +98,12 @@ def test_ab_endpoint_from_two_approved_versions_and_rerun_changes_nothing(aws, v
     assert again["changed"] is False and again["config"] == result["config"]
     assert {k: v for k, v in write_calls(aws).items() if k.startswith("sagemaker:Create")} == {}
     assert len(sm.list_endpoint_configs()["EndpointConfigs"]) == 1
-    props = sm.describe_model_package(ModelPackageName=b)["CustomerMetadataProperties"]
-    assert props["modelreg:deployed:churn-prod"].split("|")[1:3] == ["challenger", "10.0"]
+    (deployed,) = [e for e in _events("deployed") if e["details"]["changed"]]
+    assert deployed["environment"] == "prod" and deployed["arn"] == b
+    assert [(v["name"], v["traffic_percent"]) for v in deployed["details"]["variants"]] == [
+        ("champion", 90.0),
+        ("challenger", 10.0),
+    ]
 
 
 def test_shadow_variant_is_deployed(aws, versions, make_context):
@@ -95,9 +122,9 @@ def test_shadow_variant_is_deployed(aws, versions, make_context):
 def test_unapproved_version_is_refused_before_any_write(aws, versions, make_context, status):
     a, b = versions("Approved", status)
     aws.reset_calls()
-    with pytest.raises(AirflowFailException, match=f"is {status}; only Approved versions deploy"):
+    with pytest.raises(AirflowFailException, match="was never promoted to 'prod'"):
         _deploy(_ab(a, b)).execute(make_context(task_id="deploy"))
-    assert write_calls(aws) == {}
+    assert governed_writes(aws) == {}
 
 
 def test_changed_artifact_is_refused(aws, versions, bucket, make_context):
@@ -154,6 +181,8 @@ def test_blue_green_update_rolled_back_by_alarm_fails_the_task(aws, versions, ma
 def _shift(alarm, **kwargs):
     return ShiftTrafficOperator(
         task_id="shift",
+        environment="prod",
+        ladder=PROD_LADDER,
         endpoint_name="churn-prod",
         to_variant="challenger",
         from_variant="champion",
@@ -205,6 +234,6 @@ def test_alarm_mid_shift_restores_the_weights_and_is_audited(aws, versions, make
     thread.join()
     assert seen  # the shift had reached 50% when the alarm fired
     assert _weights(aws) == before
-    events = ModelRegistryHook().audit("churn")
-    rollbacks = [e for e in events if e.event == "traffic rolled back"]
-    assert len(rollbacks) == 1 and rollbacks[0].version == 2 and alarm in rollbacks[0].reason
+    (rollback,) = _events("traffic-rolled-back")
+    assert rollback["version"] == 2 and alarm in rollback["reason"]
+    assert rollback["details"]["restored_weights"] == before

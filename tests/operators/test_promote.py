@@ -16,6 +16,7 @@ from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.testing.approver import ApprovalRefused
 from tests.helpers import (
     LADDER,
+    PROD_LADDER,
     QUORUM_LADDER,
     answer_step,
     commit_step,
@@ -309,10 +310,7 @@ def test_crash_between_stage_record_and_pointer_is_completed_by_the_retry(aws, a
     assert aws.boto3_client("ssm").get_parameters(Names=["/modelreg/churn/dev.lock"])["Parameters"] == []
 
 
-PROD_ONLY = {
-    "audit_log": LADDER["audit_log"],
-    "environments": [{"name": "prod", "approvers": ["dave"], "endpoints": ["churn-prod"]}],
-}
+PROD_ONLY = PROD_LADDER
 
 
 def _resolve(make_context, ladder=PROD_ONLY):

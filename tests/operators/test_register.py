@@ -10,7 +10,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain.quality_gate import QualityGate
-from tests.helpers import IMAGE, put_artifact, register_operator, write_calls
+from airflow_modelreg.hooks.audit_log import AuditLogHook
+from tests.helpers import IMAGE, LADDER, put_artifact, register_operator, write_calls
 
 
 def _versions(aws, group="churn"):
@@ -56,14 +57,71 @@ def test_retry_of_the_same_dag_run_returns_the_first_version(aws, bucket, make_c
     assert other_run["version"] == 2
 
 
-def test_client_token_alone_covers_a_retry_whose_lookup_misses(aws, bucket, make_context):
-    """If the metadata lookup cannot see the first version, the ClientToken still returns it."""
+def test_a_retry_finds_the_first_version_in_a_few_calls_whatever_the_group_size(aws, bucket, make_context):
+    for index in range(8):
+        register_operator(put_artifact(aws, bucket, key=f"old/{index}", body=f"{index}".encode())).execute(
+            make_context(run_id=f"older-{index}")
+        )
     artifact = put_artifact(aws, bucket)
     first = register_operator(artifact).execute(make_context())
-    operator = register_operator(artifact)
-    operator.hook.find_version_by_idempotency_key = lambda group, key, scan=50: None  # lookup misses
-    assert operator.execute(make_context())["arn"] == first["arn"]
+    aws.reset_calls()
+    retry = register_operator(artifact).execute(make_context(try_number=2))
+    assert retry["arn"] == first["arn"]
+    calls = aws.calls()
+    assert calls.get("sagemaker:DescribeModelPackage", 0) <= 1  # never one describe per recent version
+    assert "sagemaker:ListModelPackages" not in calls
+    assert len(_versions(aws)) == 9
+
+
+def test_client_token_covers_a_crash_before_the_audit_event(aws, bucket, make_context):
+    """The first try created the version and stopped before its audit event: the retry gets the same
+    version back through the ClientToken, records it once, and creates nothing more."""
+    artifact = put_artifact(aws, bucket)
+    aws.inject_faults(
+        rate=1.0, kinds=["deny"], services=["s3"], writes_only=True, body_contains='"registered"'
+    )
+    with pytest.raises(Exception, match="AccessDenied"):
+        register_operator(artifact).execute(make_context())
+    aws.clear_faults()
     assert len(_versions(aws)) == 1
+    retry = register_operator(artifact).execute(make_context(try_number=2))
+    assert len(_versions(aws)) == 1 and retry["version"] == 1
+    registered = AuditLogHook(log_uri=LADDER["audit_log"]).events("churn", kind="registered")
+    assert [e["arn"] for e in registered] == [retry["arn"]]
+
+
+@pytest.mark.parametrize("change", ["new bytes at the same URI", "another artifact", "other metrics"])
+def test_a_retry_with_other_inputs_is_refused(aws, bucket, make_context, change):
+    artifact = put_artifact(aws, bucket)
+    first = register_operator(artifact).execute(make_context())
+    kwargs = {}
+    if change == "new bytes at the same URI":
+        put_artifact(aws, bucket, body=b"retrained")
+    elif change == "another artifact":
+        artifact = put_artifact(aws, bucket, key="churn/other/model.tar.gz", body=b"retrained")
+    else:
+        kwargs["metrics"] = {"auc": 0.5, "accuracy": 0.5}
+    with pytest.raises(AirflowFailException, match="inputs differ"):
+        register_operator(artifact, **kwargs).execute(make_context(try_number=2))
+    assert [v["ModelPackageArn"] for v in _versions(aws)] == [first["arn"]]
+
+
+def test_lineage_is_recorded_and_reserved_keys_are_refused(aws, bucket, make_context):
+    artifact = put_artifact(aws, bucket)
+    result = register_operator(
+        artifact, lineage={"reason": "drift detected", "drift-report": ""}, custom_metadata={"team": "growth"}
+    ).execute(make_context())
+    props = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=result["arn"])[
+        "CustomerMetadataProperties"
+    ]
+    assert props["modelreg:lineage:reason"] == "drift detected" and props["team"] == "growth"
+    assert "modelreg:lineage:drift-report" not in props  # empty means none
+    aws.reset_calls()
+    with pytest.raises(AirflowFailException, match="reserved prefix"):
+        register_operator(artifact, custom_metadata={"modelreg:lineage:reason": "x"}).execute(
+            make_context(run_id="other")
+        )
+    assert {c for c in write_calls(aws) if not c.startswith("s3:PUT /modelreg-audit/")} == set()
 
 
 def test_evaluation_report_from_s3(aws, bucket, make_context):

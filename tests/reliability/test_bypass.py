@@ -137,10 +137,11 @@ def _resolve(environment: str) -> Callable[[dict], Any]:
 
 def _register(run_id: str = "run-new", owner: str | None = None, **kwargs: Any) -> Callable[[dict], Any]:
     def run(world):
-        artifact = workflow.upload(world["aws"], run_id, run_id.encode())
+        artifact = workflow.upload(world["aws"], run_id, run_id.encode())  # the training job's output
         context = world["context"](run_id=run_id)
         if owner:
             context["task"] = SimpleNamespace(owner=owner)
+        world["aws"].reset_calls()
         return register_operator(artifact, **kwargs).execute(context)
 
     return run

@@ -15,16 +15,20 @@ from pathlib import Path
 
 ROOT = Path.cwd()
 DEMO_DIR = ROOT / ".demo"
+BUCKET = "modelreg-demo"
+AUDIT_BUCKET = "modelreg-audit"
+# Prod needs two distinct approvers: a quorum, which neither SageMaker nor Airflow offers on its own.
 LADDER = {
     "registration_approvers": ["bob"],
+    "audit_log": f"s3://{AUDIT_BUCKET}/log",
     "environments": [
         {"name": "dev", "approvers": ["bob"]},
         {"name": "test", "approvers": ["carol"]},
         {"name": "uat", "approvers": ["carol"]},
-        {"name": "prod", "approvers": ["dave"]},
+        {"name": "prod", "approvers": ["dave", "erin"], "quorum": 2, "endpoints": ["churn-prod"]},
     ],
 }
-BUCKET = "modelreg-demo"
+PROMOTION_APPROVERS = {"dev": ["bob"], "test": ["carol"], "uat": ["carol"], "prod": ["dave", "erin"]}
 
 
 class Timeline:
@@ -94,7 +98,12 @@ def run_lifecycle(airflow, standin, timeline: Timeline) -> int:
 
     Variable.set("modelreg_ladder", json.dumps(LADDER))
     standin.boto3_client("s3").create_bucket(Bucket=BUCKET)
-    timeline.say("setup", "approvers: registration and dev bob, test and uat carol, prod dave")
+    standin.boto3_client("s3").create_bucket(Bucket=AUDIT_BUCKET)
+    timeline.say(
+        "setup",
+        "approvers: registration and dev bob, test and uat carol, prod dave and erin (both must approve); "
+        f"every decision goes to the audit log s3://{AUDIT_BUCKET}/log",
+    )
 
     versions = []
     for seed, why in ((7, "first model"), (21, "candidate trained on fresh data")):
@@ -115,7 +124,9 @@ def run_lifecycle(airflow, standin, timeline: Timeline) -> int:
     retrained = retrain(airflow, timeline, drift)
     if retrained is None:
         return 1
-    print_audit(retrained["group"])
+    if not print_audit(retrained["group"]):
+        timeline.say("FAILED", "the audit log did not verify")
+        return 1
     timeline.say(
         "done",
         f"{retrained['group']} v{retrained['version']} waits for approval ({retrained['status']}); "
@@ -146,19 +157,27 @@ def register_and_approve(airflow, timeline: Timeline, seed: int, why: str) -> di
 
 
 def promote_everywhere(airflow, timeline: Timeline, version: dict) -> bool:
-    def four_approvals():
-        for env, person in (("dev", "bob"), ("test", "carol"), ("uat", "carol"), ("prod", "dave")):
-            approver = airflow.approver(person)
-            request = approver.wait_for("promote_model", f"promote_to_{env}")
-            timeline.say("approval", f"{person} sees '{request.subject}' and approves")
-            approver.approve(request, reason=f"checks passed for {env}")
+    def approvals():
+        for env, people in PROMOTION_APPROVERS.items():
+            for person in people:
+                approver = airflow.approver(person)
+                request = approver.wait_for("promote_model", f"promote_to_{env}.approve")
+                progress = (
+                    "; the card shows 1 of 2 approvals (dave's)"
+                    if "1 of 2 approvals" in (request.body or "")
+                    else ""
+                )
+                timeline.say("approval", f"{person} sees '{request.subject}' and approves{progress}")
+                approver.approve(request, reason=f"checks passed for {env}")
 
-    timeline.say("promote", f"promote_model v{version['version']}: dev -> test -> uat -> prod")
-    run = airflow.run("promote_model", {"arn": version["arn"]}, four_approvals)
+    timeline.say(
+        "promote", f"promote_model v{version['version']}: dev -> test -> uat -> prod (prod: 2 approvers)"
+    )
+    run = airflow.run("promote_model", {"arn": version["arn"]}, approvals)
     if not succeeded(airflow, run, timeline):
         return False
     for env in ("dev", "test", "uat", "prod"):
-        pointer = airflow.xcom(run, f"promote_to_{env}")["pointer"]
+        pointer = airflow.xcom(run, f"promote_to_{env}.commit")["pointer"]
         timeline.say(
             "pointer",
             f"/modelreg/churn/{env} -> v{pointer['version']} (approved by {pointer['approved_by']} "
@@ -275,15 +294,16 @@ def succeeded(airflow, run, timeline: Timeline) -> bool:
     return False
 
 
-def print_audit(group: str) -> None:
-    from airflow_modelreg.domain.audit import render
-    from airflow_modelreg.domain.environments import EnvironmentLadder
-    from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+def print_audit(group: str) -> bool:
+    """``airflow-modelreg audit <group> --verify``, as a user would run it at the end."""
+    import json
 
-    events = ModelRegistryHook().audit(group, EnvironmentLadder.from_config(LADDER))
-    print(f"\nAudit of {group} (airflow-modelreg audit {group}):\n")
-    print(render(events))
-    print()
+    from airflow_modelreg.cli import main as cli
+
+    print(f"\nAudit of {group} (airflow-modelreg audit {group} --verify):\n", flush=True)
+    code = cli(["audit", group, "--verify", "--ladder", json.dumps(LADDER)])
+    print(flush=True)
+    return code == 0
 
 
 if __name__ == "__main__":

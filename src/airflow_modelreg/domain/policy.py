@@ -13,7 +13,7 @@ the version's group, the version's stage record and the audit log agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -340,63 +340,43 @@ def check_unchanged_since_request(
 
 
 # ------------------------------------------------------------------------------ history and rollback
-def served_history(events: Iterable[Mapping[str, Any]], environment: str) -> list[ServedEntry]:
-    """What the environment ran, oldest first, from the audit log's promotion and rollback events."""
-    entries = []
-    for event in events:
-        if event.get("environment") != environment or event.get("kind") not in ("promoted", "rolled-back"):
-            continue
-        details = event.get("details") or {}
-        try:
-            entries.append(
-                ServedEntry(
-                    seq=int(event["seq"]),
-                    action=str(event["kind"]),
-                    arn=str(event["arn"]),
-                    version=int(event["version"]),
-                    run_key=str(details.get("run_key") or ""),
-                    from_arn=details.get("from_arn"),
-                )
-            )
-        except (KeyError, TypeError, ValueError):
-            continue  # a malformed event is reported by the audit's verification, not fatal here
-    return sorted(entries, key=lambda entry: entry.seq)
-
-
-def rolled_back_out(history: Sequence[ServedEntry]) -> set[str]:
-    """Versions a rollback took out of the environment (and that were not promoted back in since)."""
-    out: set[str] = set()
-    for entry in history:
-        if entry.action == "rolled-back" and entry.from_arn:
-            out.add(entry.from_arn)
-        elif entry.action == "promoted":
-            out.discard(entry.arn)
-    return out
+def served_entry(event: Mapping[str, Any]) -> ServedEntry | None:
+    """A promotion or rollback event of the audit log as a change of what an environment runs."""
+    if event.get("kind") not in ("promoted", "rolled-back"):
+        return None
+    details = event.get("details") or {}
+    try:
+        return ServedEntry(
+            seq=int(event["seq"]),
+            action=str(event["kind"]),
+            arn=str(event["arn"]),
+            version=int(event["version"]),
+            run_key=str(details.get("run_key") or ""),
+            from_arn=details.get("from_arn"),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # a malformed event is reported by the audit's verification, not fatal here
 
 
 def previous_good(
-    history: Sequence[ServedEntry],
+    newest_first: Iterable[ServedEntry],
     current_arn: str | None,
-    usable: Mapping[str, bool],
+    usable: Callable[[str], bool],
 ) -> ServedEntry | None:
-    """The version the environment ran before the current one, skipping versions rolled back out, the
-    current one, and any ``usable[arn]`` says no longer qualifies (revoked, artifact changed)."""
-    out = rolled_back_out(history)
-    for entry in reversed(history):
-        if entry.arn == current_arn or entry.arn in out:
-            continue
-        if usable.get(entry.arn, False):
+    """The version the environment ran before the current one that still qualifies.
+
+    Walks the environment's history from the newest change back (the current pointer's own change first)
+    and returns the first version that is not the current one, was not rolled back out of the environment
+    afterwards, and that ``usable`` accepts (Approved, artifact unchanged). A rollback takes its version out
+    for every older entry: a version promoted again after its rollback counts again.
+    """
+    out: set[str] = set()
+    for entry in newest_first:
+        if entry.arn != current_arn and entry.arn not in out and usable(entry.arn):
             return entry
+        if entry.action == "rolled-back" and entry.from_arn:
+            out.add(entry.from_arn)
     return None
-
-
-def earlier_arns(history: Sequence[ServedEntry], current_arn: str | None) -> list[str]:
-    """Candidates for "the version before", newest first, without duplicates or the current one."""
-    seen: list[str] = []
-    for entry in reversed(history):
-        if entry.arn != current_arn and entry.arn not in seen:
-            seen.append(entry.arn)
-    return seen
 
 
 # ------------------------------------------------------------------------------------------ deploy

@@ -8,7 +8,7 @@ when the three stores agree, and reports any disagreement to the audit log as ta
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cached_property
@@ -219,8 +219,29 @@ class ReleaseRecords:
         raise TamperingDetected(f"Refused: {what}")
 
     # ------------------------------------------------------------------------------------ history
-    def history(self, group: str, environment: str) -> list[policy.ServedEntry]:
-        return policy.served_history(self.audit.events(group, environment=environment), environment)
+    def walk_history(
+        self, group: str, environment: str, start: Mapping[str, Any] | None
+    ) -> Iterator[policy.ServedEntry]:
+        """The environment's changes newest first, from ``start`` (an audit event) back, following each
+        event's link to the environment's change before it: a few reads per step, whatever the log's size."""
+        event: Mapping[str, Any] | None = start
+        seen: set[int] = set()
+        while event is not None:
+            entry = policy.served_entry(event)
+            if entry is None or entry.seq in seen or event.get("environment") != environment:
+                return
+            seen.add(entry.seq)
+            yield entry
+            previous = (event.get("details") or {}).get("env_prev_seq")
+            event = self.audit.event(group, int(previous)) if previous else None
+
+    def latest_change(self, group: str, environment: str) -> dict[str, Any] | None:
+        """The environment's newest promotion or rollback event (what a new one links back to)."""
+        found = [
+            self.audit.last(group, kind=kind, environment=environment) for kind in ("promoted", "rolled-back")
+        ]
+        found = [event for event in found if event is not None]
+        return max(found, key=lambda event: int(event["seq"])) if found else None
 
     def usable(self, arn: str, rehash: bool) -> tuple[bool, str]:
         """Whether a version may still serve: Approved, digest recorded and (``rehash``) artifact unchanged."""
@@ -237,23 +258,28 @@ class ReleaseRecords:
         return True, ""
 
     def previous_good(
-        self, group: str, environment: str, current_arn: str | None, rehash: bool
-    ) -> tuple[policy.ServedEntry | None, list[policy.ServedEntry]]:
-        """The version the environment ran before ``current_arn`` that still qualifies, and the history."""
-        history = self.history(group, environment)
-        usable: dict[str, bool] = {}
-        out = policy.rolled_back_out(history)
-        for arn in policy.earlier_arns(history, current_arn):
-            if arn in out:
-                continue
-            usable[arn], why = self.usable(arn, rehash)
-            if usable[arn]:
-                break  # the newest usable earlier version is the answer; older ones need no reads
-            log.info("Skipping %s in %s's history: %s", arn, environment, why)
-        return policy.previous_good(history, current_arn, usable), history
+        self, group: str, environment: str, current: Pointer | None, rehash: bool
+    ) -> policy.ServedEntry | None:
+        """The version the environment ran before ``current`` that still qualifies (never one rolled back
+        out), or ``None``."""
+        if current is None:
+            return None
+        kind = "promoted" if current.action == "promote" else "rolled-back"
+        start = self.audit.find(group, event_key(kind, current.run_key))
 
-    def deployable(self, group: str, environment: str, rehash: bool) -> policy.DeployableSet:
-        """What the environment's endpoints may serve: its current version and its previous good one."""
+        def usable(arn: str) -> bool:
+            ok, why = self.usable(arn, rehash)
+            if not ok:
+                log.info("Skipping %s in %s's history: %s", arn, environment, why)
+            return ok
+
+        return policy.previous_good(self.walk_history(group, environment, start), current.arn, usable)
+
+    def deployable(
+        self, group: str, environment: str, rehash: bool, asked: Iterable[str] = ()
+    ) -> policy.DeployableSet:
+        """What the environment's endpoints may serve: its current version and its previous good one; for
+        the other versions ``asked`` about, why not."""
         current = self.current(group, environment)
         refused: dict[str, str] = {}
         current_arn = None
@@ -263,10 +289,18 @@ class ReleaseRecords:
                 current_arn = current.arn
             else:
                 refused[current.arn] = why
-        previous, history = self.previous_good(group, environment, current.arn if current else None, rehash)
-        for arn in policy.rolled_back_out(history):
-            refused.setdefault(arn, f"it was rolled back out of {environment!r}")
+        previous = self.previous_good(group, environment, current, rehash)
         earlier = (previous.arn,) if previous else ()
+        for arn in asked:
+            if arn == current_arn or arn in earlier or arn in refused:
+                continue
+            try:
+                _, facts = self.version(arn)
+            except (ModelRegError, InvalidInputError):
+                continue
+            record = facts.stages.get(environment)
+            if record is not None and record.state == ROLLED_BACK_OUT:
+                refused[arn] = f"it was rolled back out of {environment!r} at {record.at} by {record.by}"
         return policy.DeployableSet(environment, current_arn, earlier, refused)
 
     # ---------------------------------------------------------------------------------- approvals

@@ -116,7 +116,7 @@ class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
                     f"Refused: an endpoint serves versions of one group; got {', '.join(sorted(groups))}."
                 )
             group = groups.pop()
-            allowed = self.records.deployable(group, self.environment, rehash=verify_artifact)
+            allowed = self.records.deployable(group, self.environment, rehash=verify_artifact, asked=arns)
             policy.check_deployable(allowed, arns, endpoint_name)
         except GovernanceError as refusal:
             self.records.refusal(

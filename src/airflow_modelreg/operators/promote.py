@@ -234,7 +234,7 @@ class PreparePromotionOperator(_ReleaseOperator):
         current = self.records.current(group, target)
         if current is None:
             raise policy.Refused(f"Refused: {target!r} runs no version of {group}; nothing to roll back.")
-        previous, _ = self.records.previous_good(group, target, current.arn, rehash=self.verify_artifact)
+        previous = self.records.previous_good(group, target, current, rehash=self.verify_artifact)
         if previous is None:
             raise policy.Refused(
                 f"Refused: {target!r} has no earlier version of {group} to roll back to that is still Approved, "
@@ -479,10 +479,15 @@ class CommitPromotionOperator(_ReleaseOperator):
             raise AirflowFailException(f"No promotion request to commit (got {given!r}).")
         event = self.records.audit.find(given["group"], request_key(given["request_id"]))
         if event is None or "at_request" not in (event.get("details") or {}):
-            raise AirflowFailException(
-                f"Refused: the audit log has no request {given['request_id']}; only requests made by the prepare "
-                "task are committed."
+            self.refuse(
+                str(given["group"]),
+                f"commit request {given['request_id']}",
+                policy.Refused(
+                    f"Refused: the audit log has no request {given['request_id']}; only requests made by the "
+                    "prepare task are committed."
+                ),
             )
+        assert event is not None
         return {
             **(event.get("details") or {}),
             "arn": event["arn"],
@@ -553,7 +558,8 @@ class CommitPromotionOperator(_ReleaseOperator):
         at = now_iso()
         by = ",".join(a.approver.name for a in approved)
         record = StageRecord(PROMOTED if action == "promote" else RESTORED, at, by, run_key)
-        self.records.write_stage(facts.arn, env, record)
+        reasons = "; ".join(f"{a.approver.name}: {a.reason}" for a in approved)
+        self.records.write_stage(facts.arn, env, record, reasons)
         if action == "rollback" and current is not None:
             self.records.write_stage(current.arn, env, StageRecord(ROLLED_BACK_OUT, at, by, run_key))
         pointer = Pointer(
@@ -567,7 +573,7 @@ class CommitPromotionOperator(_ReleaseOperator):
             airflow_run=airflow_run_of(context),
             run_key=run_key,
             action=action,
-            reason="; ".join(f"{a.approver.name}: {a.reason}" for a in approved)[:1000],
+            reason=reasons[:1000],
             previous_version=current.version if current else None,
             previous_arn=current.arn if current else None,
             approvers=[a.approver.name for a in approved],
@@ -586,13 +592,16 @@ class CommitPromotionOperator(_ReleaseOperator):
             )
         if facts.status != policy.APPROVED:
             raise policy.Refused(f"Refused: {facts.arn} is {facts.status} now; it cannot be restored.")
-        if facts.arn in policy.rolled_back_out(self.records.history(request["group"], env)):
+        record = self.records.witnessed_stages(facts).get(env)
+        if record is not None and record.state == ROLLED_BACK_OUT:
             raise policy.Refused(f"Refused: {facts.arn} was rolled back out of {env!r} meanwhile.")
 
     def _record(
         self, context: Context, request: Mapping[str, Any], pointer: Pointer, parameter_version: int
     ) -> dict:
         document = {k: v for k, v in pointer.__dict__.items() if k != "run_key"}
+        # Each change links to the environment's change before it, so its history is walked in a few reads.
+        before = self.records.latest_change(request["group"], pointer.environment)
         self.records.record(
             request["group"],
             ACTIONS[request["action"]],
@@ -615,6 +624,7 @@ class CommitPromotionOperator(_ReleaseOperator):
                 "previous_version": pointer.previous_version,
                 "previous_arn": pointer.previous_arn,
                 "from_arn": request.get("from_arn"),
+                "env_prev_seq": before["seq"] if before else None,
                 "pointer": document,
             },
         )

@@ -313,7 +313,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         earlier = records.audit.find(self.group, event_key("registered", key))
         if earlier:
             existing = self.hook.describe_version(earlier["arn"])
-            self._check_same_inputs(existing, digest, metrics)
+            self._check_same_inputs(records, existing, digest, metrics)
             self.log.info(
                 "Version %s was registered by an earlier try of this DAG run; returning it.", earlier["arn"]
             )
@@ -411,7 +411,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         # A crash between CreateModelPackage and the audit event leaves the first try's version, which the
         # ClientToken hands back: it is recorded above as what exists, and refused if it is not what this
         # try meant to register.
-        self._check_same_inputs(version, digest, metrics)
+        self._check_same_inputs(records, version, digest, metrics)
         self.log.info("Registered %s as %s (artifact sha256 %s)", arn, status, digest)
         return self._finish(context, version)
 
@@ -432,11 +432,13 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         if metrics and recorded != {name: float(value) for name, value in metrics.items()}:
             differences.append(f"metrics recorded {recorded} != {dict(metrics)}")
         if differences:
-            raise AirflowFailException(
-                f"This DAG run already registered {version.get('ModelPackageArn')}, but this try's inputs differ: "
-                f"{'; '.join(differences)}. A version is never changed after registration: start a new DAG "
-                "run to register the new model as a new version."
+            message = (
+                f"Refused: this DAG run already registered {version.get('ModelPackageArn')}, but this try's inputs "
+                f"differ: {'; '.join(differences)}. A version is never changed after registration: start a new "
+                "DAG run to register the new model as a new version."
             )
+            records.refusal(self.group, f"retry the registration of {version.get('ModelPackageArn')}", message)
+            raise AirflowFailException(message)
 
     def _finish(self, context: Context, version: dict[str, Any]) -> dict[str, Any]:
         props = version.get("CustomerMetadataProperties") or {}

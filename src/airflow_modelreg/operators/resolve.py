@@ -83,7 +83,7 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
                     f"Refused: {env.name!r} points to {pointer.arn}, but {why}. Promote or roll back to an "
                     "approved version."
                 )
-            previous, _ = records.previous_good(group, env.name, pointer.arn, rehash=False)
+            previous = records.previous_good(group, env.name, pointer, rehash=False)
         except GovernanceError as refusal:
             records.refusal(group, f"resolve the model approved for {env.name}", str(refusal))
             raise AirflowFailException(str(refusal)) from refusal
