@@ -416,7 +416,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         return self._finish(context, version)
 
     def _check_same_inputs(
-        self, version: Mapping[str, Any], digest: str, metrics: Mapping[str, float]
+        self, records: Any, version: Mapping[str, Any], digest: str, metrics: Mapping[str, float]
     ) -> None:
         """Refuse a retry whose artifact (URI or bytes) or metrics differ from the version it finds."""
         props = version.get("CustomerMetadataProperties") or {}
@@ -437,7 +437,9 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
                 f"differ: {'; '.join(differences)}. A version is never changed after registration: start a new "
                 "DAG run to register the new model as a new version."
             )
-            records.refusal(self.group, f"retry the registration of {version.get('ModelPackageArn')}", message)
+            records.refusal(
+                self.group, f"retry the registration of {version.get('ModelPackageArn')}", message
+            )
             raise AirflowFailException(message)
 
     def _finish(self, context: Context, version: dict[str, Any]) -> dict[str, Any]:
