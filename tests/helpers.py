@@ -157,7 +157,7 @@ def prepare_step(
         ladder=ladder or LADDER,
         **kwargs,
     )
-    return op.execute(make_context(task_id=op.task_id, run_id=run_id))
+    return op.execute(make_context(task_id=op.task_id, run_id=run_id))[0]  # the requests differ only by slot
 
 
 def answer_step(
@@ -166,7 +166,7 @@ def answer_step(
     from airflow_modelreg.operators.promote import ApprovePromotionOperator
 
     op = ApprovePromotionOperator(
-        task_id=step_task_id(request, "approve"), request=request, slot=slot, ladder=ladder or LADDER
+        task_id=step_task_id(request, "approve"), request={**request, "slot": slot}, ladder=ladder or LADDER
     )
     context = make_context(task_id=op.task_id, run_id=run_id, map_index=slot)
     return op.execute_complete(

@@ -222,7 +222,7 @@ def test_one_rejection_stops_a_quorum(aws, approved, make_context):
     from airflow_modelreg.operators.promote import ApprovePromotionOperator
 
     second = ApprovePromotionOperator(
-        task_id="promote_to_prod.approve", request=request, slot=1, ladder=QUORUM_LADDER
+        task_id="promote_to_prod.approve", request={**request, "slot": 1}, ladder=QUORUM_LADDER
     )
     with pytest.raises(AirflowSkipException, match="erin rejected"):
         second.execute(make_context(task_id="promote_to_prod.approve", run_id="promote-run", map_index=1))

@@ -334,9 +334,19 @@ class ReleaseRecords:
         except Exception as error:
             log.error("Could not write the refusal to the audit log: %s", error)
 
-    def write_stage(self, arn: str, environment: str, record: StageRecord) -> None:
+    def write_stage(self, arn: str, environment: str, record: StageRecord, description: str = "") -> None:
+        """The version's stage record and, in the same call, its SageMaker ``ModelLifeCycle`` (stage = the
+        environment; status Approved, or Rejected once rolled back out), so Studio shows it and IAM's
+        ``sagemaker:ModelLifeCycle:stage`` condition keys can keep everyone but Airflow from setting it."""
+        status = "Rejected" if record.state == ROLLED_BACK_OUT else "Approved"
         self.registry.update_version(
-            arn, CustomerMetadataProperties={stage_key(environment): record.to_value()}
+            arn,
+            CustomerMetadataProperties={stage_key(environment): record.to_value()},
+            ModelLifeCycle={
+                "Stage": environment,
+                "StageStatus": status,
+                "StageDescription": f"{record.state} by {record.by} at {record.at}. {description}"[:1024],
+            },
         )
 
 

@@ -109,9 +109,10 @@ class _ReleaseOperator(AwsBaseOperator[ModelRegistryHook]):
 class PreparePromotionOperator(_ReleaseOperator):
     """Check a promotion (or rollback) against the release policy and record the approval request.
 
-    Returns the request (XCom): ``request_id``, ``action``, ``group``, ``environment``, ``arn``,
-    ``version``, ``quorum``, ``slots`` (also pushed under the key ``slots`` for the approval tasks' mapping),
-    ``approvers`` and what the environment ran when the request was made.
+    Returns the approval requests to ask (XCom), one per approval the quorum needs, which the approval task
+    is mapped over: each carries ``slot`` (0, 1, ...) and the request's ``request_id``, ``action``, ``group``,
+    ``environment``, ``arn``, ``version``, ``quorum``, ``approvers`` and what the environment ran when the
+    request was made.
 
     :param model_package_arn: the version to promote (templated); not for a rollback.
     :param group: the group whose environment is rolled back (templated); for a rollback.
@@ -161,7 +162,7 @@ class PreparePromotionOperator(_ReleaseOperator):
         self.evidence = evidence
         self.verify_artifact = verify_artifact
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         if self.action == "promote":
             validate_model_package_arn(self.model_package_arn)
             described, facts = self.records.version(str(self.model_package_arn))
@@ -190,7 +191,6 @@ class PreparePromotionOperator(_ReleaseOperator):
             airflow_run=request["requested_by_run"],
             details={k: v for k, v in request.items() if k not in ("arn", "version", "environment")},
         )
-        context["ti"].xcom_push(key="slots", value=request["slots"])
         self.log.info(
             "Asking %s (%s of them) to %s %s version %s in %s",
             ", ".join(request["approvers"]),
@@ -200,7 +200,7 @@ class PreparePromotionOperator(_ReleaseOperator):
             request["version"],
             request["environment"],
         )
-        return request
+        return [{**request, "slot": slot} for slot in request["slots"]]
 
     def _target(self, facts: policy.VersionFacts, stages: Mapping[str, StageRecord]) -> str:
         ladder = self.ladder_in_use
@@ -296,22 +296,25 @@ def _evidence(evidence: Any) -> dict[str, Any]:
 class ApprovePromotionOperator(GovernedApprovalOperator):
     """One approval of a promotion request, asked in the Airflow UI; mapped once per approval needed.
 
-    Approval ``slot`` k opens only after slots 0..k-1 were answered (the task group runs them one at a time,
+    Approval ``slot`` k (the request's ``slot``) opens only after slots 0..k-1 were answered (the task group runs them one at a time,
     and the task reschedules itself until then), so its card shows the approvals so far and it is assigned
     only to approvers who may still answer. After a rejection no further approval is asked. The answer is
     recorded in the audit log and returned; the commit task decides.
 
-    :param request: the prepare task's request (XCom).
-    :param slot: which approval of the quorum this is (from the mapping).
+    :param request: one of the prepare task's approval requests (mapped over them); its ``slot`` says
+        which approval of the quorum this is.
     """
 
     template_fields: Sequence[str] = aws_template_fields("request", "subject")
     ui_color = "#ffe1a8"
 
-    def __init__(self, *, request: Mapping[str, Any] | None = None, slot: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *, request: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.request = request
-        self.slot = slot
+
+    @property
+    def slot(self) -> int:
+        return int((self.request or {}).get("slot") or 0)
 
     def _request(self) -> Mapping[str, Any]:
         request = self.request
@@ -451,8 +454,8 @@ def _runs(at_request: Mapping[str, Any] | None) -> str:
 class CommitPromotionOperator(_ReleaseOperator):
     """Write a promotion (or rollback) once its quorum approved, after checking everything again.
 
-    :param request: the prepare task's request (XCom); only its ``request_id`` is taken from it, the rest
-        is read back from the audit log, which XCom edits cannot change.
+    :param request: the prepare task's requests (XCom); only their ``request_id`` and ``group`` are taken
+        from it, the rest is read back from the audit log, which XCom edits cannot change.
     :param verify_artifact: re-hash the artifact in S3 and refuse a mismatch (default on).
     :param fail_on_reject: fail on a rejection (default: skip the rest of the ladder).
     """
@@ -474,7 +477,9 @@ class CommitPromotionOperator(_ReleaseOperator):
         self.fail_on_reject = fail_on_reject
 
     def _recorded_request(self) -> dict[str, Any]:
-        given = self.request
+        given: Any = self.request
+        if isinstance(given, (list, tuple)) and given:
+            given = given[0]  # the prepare task's requests share one request id
         if not isinstance(given, Mapping) or not given.get("request_id") or not given.get("group"):
             raise AirflowFailException(f"No promotion request to commit (got {given!r}).")
         event = self.records.audit.find(given["group"], request_key(given["request_id"]))
@@ -787,14 +792,13 @@ def _step(
         )
         approve = ApprovePromotionOperator.partial(
             task_id="approve",
-            request=prepare.output,
             notifiers=notifiers,
             response_timeout=response_timeout,
             # One request at a time: each card shows the approvals before it, each is assigned only to
             # those who may still answer.
             max_active_tis_per_dagrun=1,
             **common,
-        ).expand(slot=prepare.output["slots"])  # type: ignore[index]  # the XCom pushed under "slots"
+        ).expand(request=prepare.output)
         commit = CommitPromotionOperator(
             task_id="commit",
             request=prepare.output,  # type: ignore[arg-type]  # resolved at run time
