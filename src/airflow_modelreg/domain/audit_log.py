@@ -272,6 +272,67 @@ def latest_by_slot(events: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return latest
 
 
+def build_index(group: str, head: Mapping[str, Any], last: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """The index of a log: its head event and the latest event per slot (see :func:`latest_by_slot`)."""
+    return {
+        "schema": SCHEMA,
+        "group": group,
+        "seq": head["seq"],
+        "hash": event_hash(head),
+        "last": dict(last),
+    }
+
+
+def parse_index(body: bytes, group: str) -> dict[str, Any]:
+    """The index stored as ``body``; ``ValueError`` naming what is wrong when it is not one of ``group``."""
+    index = json.loads(body)
+    if not isinstance(index, dict) or index.get("group") != group or index.get("schema") != SCHEMA:
+        raise ValueError(f"not an index of group {group!r}")
+    seq, last = index.get("seq"), index.get("last")
+    if (
+        isinstance(seq, bool)
+        or not isinstance(seq, int)
+        or seq < 1
+        or not _HEX64.match(str(index.get("hash")))
+    ):
+        raise ValueError("its head is not a seq and a SHA-256")
+    if not isinstance(last, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and _HEX64.match(str(v[1]))
+        for v in last.values()
+    ):
+        raise ValueError("its latest events are not [seq, SHA-256] pairs")
+    return index
+
+
+def index_anchors(index: Mapping[str, Any]) -> dict[int, tuple[str, str]]:
+    """What the index records of events (their hashes), for :func:`verify_stored`."""
+    anchors = {int(seq): (str(digest), "the log's index") for seq, digest in index["last"].values()}
+    anchors[int(index["seq"])] = (str(index["hash"]), "the log's index")
+    return anchors
+
+
+def index_problems(index: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> list[Problem]:
+    """Where the index hides a later event of a kind or environment than the one it names (an event it
+    names that differs or is missing is reported against its anchor)."""
+    covered = int(index["seq"])
+    expected = latest_by_slot(e for e in events if not shape_problem(e) and e["seq"] <= covered)
+    problems = []
+    for slot in sorted(expected):
+        recorded = index["last"].get(slot)
+        if recorded is None or int(recorded[0]) < expected[slot][0]:
+            kind, environment = slot.split("|")
+            problems.append(
+                Problem(
+                    None,
+                    "index-mismatch",
+                    f"the index names {'no event' if recorded is None else f'event {recorded[0]}'} as the latest "
+                    f"{'' if kind == '*' else kind + ' '}event"
+                    f"{'' if environment == '*' else ' in ' + environment}, but event {expected[slot][0]} is",
+                )
+            )
+    return problems
+
+
 def registry_statuses(events: Iterable[Mapping[str, Any]]) -> dict[int, str]:
     """The registry status of each version as the log last recorded it (``registered`` and ``decided``)."""
     statuses: dict[int, str] = {}
@@ -463,7 +524,7 @@ def _check_order(check: _Check, usable: list[_Entry]) -> None:
         if position is not None:
             if entry.seq != position:
                 check.add(
-                    entry.seq,
+                    position,
                     "reordered",
                     f"{entry.stored.where} holds event {entry.seq}, not event {position}: moved or renumbered",
                 )
