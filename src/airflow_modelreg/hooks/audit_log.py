@@ -148,7 +148,7 @@ class AuditLogHook(ModelRegBaseHook):
 
         Reads a segment per 100 events and the newest events one by one. An event that cannot be read
         (deleted, or not an event) appears as a placeholder of kind ``unreadable``, whatever the filters:
-        what it held is unknown. :meth:`verify` says what happened to it.
+        what it held is unknown. :meth:`verify_log` says what happened to it.
         """
         validate_group_name(group)
         if kind is not None and kind not in log.KINDS:
@@ -191,6 +191,12 @@ class AuditLogHook(ModelRegBaseHook):
         if head.index is None:
             # No usable index (a new log, or the index was lost): read the whole log once.
             matching = self.events(group, kind=kind, environment=environment)
+            unreadable = [e["seq"] for e in matching if e["kind"] == log.UNREADABLE]
+            if unreadable:
+                raise log.AuditLogTampered(
+                    f"Events {unreadable} of the audit log of {group!r} at {self.log_uri} cannot be read. "
+                    f"Run `airflow-modelreg audit {group} --verify`."
+                )
             return matching[-1] if matching else None
         named = head.index.get("last", {}).get(log.index_key(kind, environment))
         if named is None:
