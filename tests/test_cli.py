@@ -47,7 +47,9 @@ def test_the_audit_shows_the_logs_events(aws, log_uri, capsys):
 def test_the_audit_as_json_and_csv_filtered_by_environment(aws, log_uri, capsys):
     assert main(["audit", "churn", "--audit-log", log_uri, "--format", "json", "--environment", "test"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["seq"], r["event"], r["environment"], r["by"]) for r in rows] == [(4, "promoted", "test", "Dave")]
+    assert [(r["seq"], r["event"], r["environment"], r["by"]) for r in rows] == [
+        (4, "promoted", "test", "Dave")
+    ]
     assert rows[0]["airflow_run"] == "promote_model/manual__1/promote_to_test"
     assert rows[0]["details"] == {"pointer_version": 1}
 
