@@ -382,23 +382,31 @@ def test_the_audit_notes_decisions_made_outside_airflow(aws, hook):
         sm.create_model_package(ModelPackageGroupName=GROUP, ModelApprovalStatus="PendingManualApproval")[
             "ModelPackageArn"
         ]
-        for _ in range(3)
+        for _ in range(5)
     ]
-    for number, arn in enumerate(arns[:2], 1):
+    for number, arn in enumerate(arns[:4], 1):
         hook.append(GROUP, "registered", version=number, arn=arn, status="PendingManualApproval")
-    hook.append(GROUP, "decided", version=1, arn=arns[0], status="Approved", actor=DAVE)
-    sm.update_model_package(ModelPackageArn=arns[0], ModelApprovalStatus="Approved")
-    sm.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="Rejected")  # in Studio, say
+    for number in (1, 2):
+        hook.append(GROUP, "decided", version=number, arn=arns[number - 1], status="Approved", actor=DAVE)
+        sm.update_model_package(ModelPackageArn=arns[number - 1], ModelApprovalStatus="Approved")
+    # Behind the log's back (SageMaker Studio, the CLI): version 2's approval undone, version 3 rejected,
+    # version 5 (registered outside Airflow too) approved. Version 4 waits, as the log says.
+    sm.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="PendingManualApproval")
+    sm.update_model_package(ModelPackageArn=arns[2], ModelApprovalStatus="Rejected")
+    sm.update_model_package(ModelPackageArn=arns[4], ModelApprovalStatus="Approved")
     aws.reset_calls()
 
     trail = audit_trail(GROUP, log_hook=hook, registry_hook=ModelRegistryHook())
 
-    assert [e["kind"] for e in trail[:3]] == ["registered", "registered", "decided"]
-    notes = trail[3:]
+    events, notes = trail[:6], trail[6:]
+    assert [e["kind"] for e in events] == ["registered"] * 4 + ["decided"] * 2
     assert [(n["kind"], n["version"], n["status"]) for n in notes] == [
-        (log.OUTSIDE_AIRFLOW, 2, "Rejected"),
-        (log.OUTSIDE_AIRFLOW, 3, "PendingManualApproval"),
+        (log.OUTSIDE_AIRFLOW, 2, "PendingManualApproval"),
+        (log.OUTSIDE_AIRFLOW, 3, "Rejected"),
+        (log.OUTSIDE_AIRFLOW, 5, "Approved"),
     ]
-    assert "log last recorded PendingManualApproval" in notes[0]["reason"]
-    assert "no registration or decision" in notes[1]["reason"]
-    assert "sagemaker:DescribeModelPackage" not in aws.calls()
+    assert "the log last recorded Approved" in notes[0]["reason"]
+    assert "the log last recorded PendingManualApproval" in notes[1]["reason"]
+    assert "no registration or decision" in notes[2]["reason"]
+    # Summaries of the decided versions, and one describe: the version whose approval was undone.
+    assert aws.calls().get("sagemaker:DescribeModelPackage") == 1

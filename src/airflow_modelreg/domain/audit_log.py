@@ -343,20 +343,25 @@ def registry_statuses(events: Iterable[Mapping[str, Any]]) -> dict[int, str]:
 
 
 def outside_airflow_note(
-    group: str, version: int, arn: str | None, registry_status: str, log_status: str | None
+    group: str, version: int, arn: str | None, registry_status: str | None, log_status: str | None
 ) -> dict[str, Any]:
-    """A note (not a stored event: no ``seq``) for a version whose registry status the log cannot explain."""
-    if log_status is None:
-        reason = f"the registry says {registry_status}; the log has no registration or decision for it"
-    else:
-        reason = f"the registry says {registry_status}; the log last recorded {log_status}"
+    """A note (not a stored event: no ``seq``) for a version whose registry status the log cannot explain;
+    ``registry_status`` ``None`` when the registry no longer has the version."""
+    registry = (
+        "the registry no longer has it" if registry_status is None else f"the registry says {registry_status}"
+    )
+    logged = (
+        "the log has no registration or decision for it"
+        if log_status is None
+        else f"the log last recorded {log_status}"
+    )
     return {
         **_blank(group),
         "kind": OUTSIDE_AIRFLOW,
         "version": version,
         "arn": arn,
         "status": registry_status,
-        "reason": f"decided outside Airflow: {reason}",
+        "reason": f"decided outside Airflow: {registry}; {logged}",
         "details": {"registry_status": registry_status, "log_status": log_status},
     }
 

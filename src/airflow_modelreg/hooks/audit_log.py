@@ -725,23 +725,55 @@ def _prev_of(body: bytes) -> str | None:
     return prev if isinstance(prev, str) else None
 
 
+DECISIONS = ("Approved", "Rejected")
+
+
 def audit_trail(group: str, *, log_hook: AuditLogHook, registry_hook: Any = None) -> list[dict[str, Any]]:
     """The group's audit: the log's events, then (with ``registry_hook``) a "decided outside Airflow" note
-    for each version whose registry status the log does not explain (read from version summaries, 100 per
-    page: never one describe per version)."""
-    events = log_hook.events(group)
+    for each version whose decision in the registry the log does not explain.
+
+    The registry is read as version summaries of its decided versions (``ListModelPackages`` filtered by
+    status, 100 per page, while the log is read), never one describe per version: a page per 100 Approved
+    or Rejected versions, plus one describe for each version the log says was decided but the registry no
+    longer lists as such (undone in Studio, or deleted). A version registered outside Airflow and never
+    decided is not noted: nothing was decided behind the log's back.
+    """
     if registry_hook is None:
-        return events
-    recorded = log.registry_statuses(events)
-    notes = []
-    for summary in registry_hook.list_versions(group, newest_first=False):
-        version = summary.get("ModelPackageVersion")
-        status = summary.get("ModelApprovalStatus")
-        if version is None or status is None or recorded.get(version) == status:
-            continue
-        notes.append(
-            log.outside_airflow_note(
-                group, int(version), summary.get("ModelPackageArn"), status, recorded.get(version)
+        return log_hook.events(group)
+    with ThreadPoolExecutor(max_workers=len(DECISIONS)) as pool:
+        listings = [
+            pool.submit(lambda status: list(registry_hook.list_versions(group, status=status)), status)
+            for status in DECISIONS
+        ]
+        events = log_hook.events(group)
+        decided = {
+            int(summary["ModelPackageVersion"]): (
+                str(summary["ModelApprovalStatus"]),
+                summary.get("ModelPackageArn"),
             )
-        )
-    return events + notes
+            for listing in listings
+            for summary in listing.result()
+        }
+    recorded = log.registry_statuses(events)
+    arns = {e["version"]: e["arn"] for e in events if e.get("version") and e.get("arn")}
+    registry: dict[int, tuple[str | None, str | None]] = dict(decided)
+    for version, status in recorded.items():
+        if status in DECISIONS and version not in decided:
+            registry[version] = (_current_status(registry_hook, arns.get(version)), arns.get(version))
+    return events + [
+        log.outside_airflow_note(group, version, arn, status, recorded.get(version))
+        for version, (status, arn) in sorted(registry.items())
+        if recorded.get(version) != status
+    ]
+
+
+def _current_status(registry_hook: Any, arn: str | None) -> str | None:
+    """The registry status of a version the registry no longer lists as decided; ``None`` once deleted."""
+    from airflow_modelreg.domain.errors import NotFoundError
+
+    if arn is None:
+        return "neither Approved nor Rejected"
+    try:
+        return str(registry_hook.describe_version(arn).get("ModelApprovalStatus"))
+    except NotFoundError:
+        return None
