@@ -15,11 +15,18 @@ DAVE = {"id": "dave", "name": "Dave"}
 
 
 @pytest.fixture
-def log_uri(bucket):
+def log_uri(aws, bucket):
+    """A log of version 1's registration, approval and promotions; the registry agrees with it."""
+    sm = aws.boto3_client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName="churn")
+    arn = sm.create_model_package(ModelPackageGroupName="churn", ModelApprovalStatus="PendingManualApproval")[
+        "ModelPackageArn"
+    ]
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     uri = f"s3://{bucket}/audit"
     hook = AuditLogHook(log_uri=uri)
-    hook.append("churn", "registered", version=1, status="PendingManualApproval", actor=DAVE)
-    hook.append("churn", "decided", version=1, status="Approved", actor=DAVE, reason="auc 0.91")
+    hook.append("churn", "registered", version=1, arn=arn, status="PendingManualApproval", actor=DAVE)
+    hook.append("churn", "decided", version=1, arn=arn, status="Approved", actor=DAVE, reason="auc 0.91")
     for environment in ("dev", "test"):
         hook.append(
             "churn",
@@ -56,6 +63,17 @@ def test_the_audit_as_json_and_csv_filtered_by_environment(aws, log_uri, capsys)
     assert main(["audit", "churn", "--audit-log", log_uri, "--format", "csv", "--version", "1"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["event"] for r in rows] == ["registered", "decided", "promoted", "promoted"]
+
+
+def test_the_audit_notes_a_decision_made_outside_airflow(aws, log_uri, capsys):
+    sm = aws.boto3_client("sagemaker")
+    arn = sm.create_model_package(ModelPackageGroupName="churn", ModelApprovalStatus="Approved")[
+        "ModelPackageArn"
+    ]
+    assert main(["audit", "churn", "--audit-log", log_uri, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[-1]["seq"] is None and rows[-1]["event"] == "decided-outside-airflow"
+    assert rows[-1]["version"] == int(arn.rsplit("/", 1)[1]) == 2
 
 
 def test_verify_passes_an_intact_log(aws, log_uri, capsys):
