@@ -199,6 +199,30 @@ def test_concurrent_retries_of_one_key_append_once(aws, bucket):
     assert results == [events[0]] * 4
 
 
+def test_verifying_while_others_append_finds_nothing_wrong(aws, bucket):
+    promotions(AuditLogHook(log_uri=f"s3://{bucket}/audit"), 95)
+    done = threading.Event()
+
+    def write() -> None:
+        hook = AuditLogHook(log_uri=f"s3://{bucket}/audit")
+        try:
+            for n in range(12):  # crosses the segment boundary at 100
+                hook.append(GROUP, "deployed", version=n + 1)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    verifier = AuditLogHook(log_uri=f"s3://{bucket}/audit")
+    reports = []
+    while not done.is_set():
+        reports.append(verifier.verify_log(GROUP))
+    writer.join()
+    reports.append(verifier.verify_log(GROUP))
+    assert [str(problem) for report in reports for problem in report.problems] == []
+    assert reports[-1].last_seq == 107
+
+
 # ------------------------------------------------------------------------------- long logs
 def test_250_promotions_of_one_environment_all_read_back(aws, hook, s3, bucket):
     written = promotions(hook, 250)

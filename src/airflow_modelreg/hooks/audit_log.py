@@ -220,9 +220,11 @@ class AuditLogHook(ModelRegBaseHook):
         validate_group_name(group)
         problems: list[log.Problem] = []
         notes: list[str] = []
-        objects = self._inventory(group, "events", problems)
-        segments = self._inventory(group, "segments", problems)
+        # Read in the order writers write backwards (index, then segments, then events), so that appends
+        # made meanwhile never look like events missing.
         index, _ = self._read_index(group, notes)
+        segments = self._inventory(group, "segments", problems)
+        objects = self._inventory(group, "events", problems)
         top = max([*objects, *(end for _, end in segments), int(index["seq"]) if index else 0, 0])
         copies: dict[int, tuple[bytes, str]] = {}  # seq -> (line, where) from segments
         for (start, end), lines in zip(
