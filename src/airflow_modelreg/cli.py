@@ -29,24 +29,85 @@ def main(argv: list[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="who registered, approved, promoted and rolled back what, when")
     audit.add_argument("group", help="model package group")
     audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    audit.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the audit log's hash chain; exit 1 naming each deleted, edited, inserted or moved event",
+    )
+    audit.add_argument("--environment", help="only events of this environment")
+    audit.add_argument("--version", type=int, help="only events of this version")
+    audit.add_argument(
+        "--audit-log", help='s3://bucket/prefix of the audit log; default: the ladder\'s "audit_log"'
+    )
     audit.add_argument("--aws-conn-id", default="aws_default", help="Airflow AWS connection of the registry")
     audit.add_argument("--prefix", default="/modelreg", help="Parameter Store prefix of the pointers")
     audit.add_argument("--ladder", help="ladder JSON, or @file; default: the modelreg_ladder Variable")
     args = parser.parse_args(argv)
 
+    from airflow_modelreg.domain.errors import ModelRegError
+
+    try:
+        return _audit(args)
+    except ModelRegError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from airflow_modelreg.domain import audit_log
     from airflow_modelreg.domain.audit import render
     from airflow_modelreg.domain.errors import ModelRegError
     from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 
-    try:
-        events = ModelRegistryHook(aws_conn_id=args.aws_conn_id).audit(
-            args.group, _ladder(args.ladder), args.prefix
+    ladder = None
+    log_uri = args.audit_log
+    if not log_uri:
+        ladder = _ladder(args.ladder)
+        log_uri = getattr(ladder, "audit_log_uri", None)
+    if not log_uri:
+        if args.verify:
+            print(
+                'error: --verify needs an audit log: pass --audit-log s3://bucket/prefix or set "audit_log" in '
+                "the ladder configuration.",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            "(no audit log configured: the story is rebuilt from the registry and Parameter Store, which keeps "
+            "only the last 100 writes of each pointer)",
+            file=sys.stderr,
         )
+        history = ModelRegistryHook(aws_conn_id=args.aws_conn_id).audit(args.group, ladder, args.prefix)
+        print(
+            render(
+                [
+                    event
+                    for event in history
+                    if args.environment in (None, event.environment) and args.version in (None, event.version)
+                ],
+                args.format,
+            )
+        )
+        return 0
+
+    from airflow_modelreg.hooks.audit_log import AuditLogHook, audit_trail
+
+    log_hook = AuditLogHook(aws_conn_id=args.aws_conn_id, log_uri=log_uri)
+    registry: ModelRegistryHook | None = ModelRegistryHook(aws_conn_id=args.aws_conn_id)
+    try:
+        events = audit_trail(args.group, log_hook=log_hook, registry_hook=registry)
     except ModelRegError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(render(events, args.format))
-    return 0
+        # The log stands on its own; the registry only adds notes on decisions made elsewhere.
+        print(f"(registry not consulted: {error})", file=sys.stderr)
+        events = log_hook.events(args.group)
+    shown = [e for e in events if audit_log.matches(e, environment=args.environment, version=args.version)]
+    print(render(shown, args.format))
+    if not args.verify:
+        return 0
+    report = log_hook.verify_log(args.group)
+    # Keep JSON and CSV output parseable: the verdict then goes to stderr.
+    print(report.summary(), file=sys.stdout if args.format == "table" else sys.stderr)
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

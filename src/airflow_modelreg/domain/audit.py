@@ -1,7 +1,8 @@
 """The story of a group: who registered, decided, promoted and rolled back what, when, and why.
 
-Assembled from the registry (each version's metadata and decision) and Parameter Store's history of each
-environment's pointer. Pure: the hook fetches, this arranges.
+Rendered from the group's audit log (:mod:`airflow_modelreg.domain.audit_log`), or, where no log is
+configured, assembled from the registry (each version's metadata and decision) and Parameter Store's history
+of each environment's pointer (which keeps only the last 100 writes). Pure: the hook fetches, this arranges.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,8 @@ _DECISION = re.compile(
     r"airflow:(?P<run>\S+)\. Reason: (?P<reason>.*)$",
     re.DOTALL,
 )
-COLUMNS = ("time", "version", "event", "environment", "by", "reason", "airflow_run", "details")
+# What the audit shows of each event: the log's own events (dicts) and the registry's history alike.
+COLUMNS = ("seq", "time", "version", "event", "environment", "by", "reason", "airflow_run", "details")
 
 
 @dataclass(frozen=True)
@@ -147,20 +149,65 @@ def assemble(
     return sorted(events, key=lambda event: (event.time, event.version or 0))
 
 
-def render(events: list[AuditEvent], fmt: str = "table") -> str:
-    rows = [asdict(event) for event in events]
+def _text(details: Any) -> str | None:
+    if not details:
+        return None
+    if isinstance(details, Mapping):
+        return ", ".join(
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in details.items()
+        )
+    return str(details)
+
+
+def _by(actor: Any) -> str | None:
+    if not isinstance(actor, Mapping):
+        return None
+    name, user_id = actor.get("name"), actor.get("id")
+    # An id that is not the name (the FAB auth manager's are numbers) is worth showing; the same word is not.
+    if name and user_id and str(name).casefold() != str(user_id).casefold():
+        return f"{name} ({user_id})"
+    return name or user_id
+
+
+def row(event: AuditEvent | Mapping[str, Any]) -> dict[str, Any]:
+    """One row of :data:`COLUMNS` from an event of the audit log (a dict) or of the registry's history."""
+    if isinstance(event, AuditEvent):
+        return {"seq": None, **asdict(event)}
+    return {
+        "seq": event.get("seq"),
+        "time": event.get("at"),
+        "version": event.get("version"),
+        "event": event.get("kind"),
+        "environment": event.get("environment"),
+        "by": _by(event.get("actor")),
+        "reason": event.get("reason"),
+        "airflow_run": event.get("airflow_run"),
+        "details": event.get("details") or None,
+    }
+
+
+def render(events: Sequence[AuditEvent | Mapping[str, Any]], fmt: str = "table") -> str:
+    """The events as a table, JSON or CSV (:data:`COLUMNS`), in the order given."""
+    rows = [row(event) for event in events]
     if fmt == "json":
-        return json.dumps(rows, indent=2)
+        return json.dumps(rows, indent=2, ensure_ascii=False)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**r, "details": _text(r["details"])} for r in rows)
         return buffer.getvalue()
     if fmt != "table":
         raise ValueError(f"Unknown format {fmt!r}: use table, json or csv.")
-    shown = ("time", "version", "event", "environment", "by", "reason", "details")
-    cells = [[str(row[c] if row[c] is not None else "-")[:48] for c in shown] for row in rows]
+    shown = ("seq", "time", "version", "event", "environment", "by", "reason", "details")
+    cells = [
+        [
+            str(value if value is not None else "-")[:48]
+            for value in (*(r[c] for c in shown[:-1]), _text(r["details"]))
+        ]
+        for r in rows
+    ]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(shown)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(shown, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
