@@ -65,30 +65,12 @@ def _audit(args: argparse.Namespace) -> int:
         ladder = _ladder(args.ladder)
         log_uri = getattr(ladder, "audit_log_uri", None)
     if not log_uri:
-        if args.verify:
-            print(
-                'error: --verify needs an audit log: pass --audit-log s3://bucket/prefix or set "audit_log" in '
-                "the ladder configuration.",
-                file=sys.stderr,
-            )
-            return 2
         print(
-            "(no audit log configured: the story is rebuilt from the registry and Parameter Store, which keeps "
-            "only the last 100 writes of each pointer)",
+            'error: no audit log: pass --audit-log s3://bucket/prefix or set "audit_log" in the ladder '
+            "configuration (the modelreg_ladder Variable).",
             file=sys.stderr,
         )
-        history = ModelRegistryHook(aws_conn_id=args.aws_conn_id).audit(args.group, ladder, args.prefix)
-        print(
-            render(
-                [
-                    event
-                    for event in history
-                    if args.environment in (None, event.environment) and args.version in (None, event.version)
-                ],
-                args.format,
-            )
-        )
-        return 0
+        return 2
 
     from airflow_modelreg.hooks.audit_log import AuditLogHook, audit_trail
 

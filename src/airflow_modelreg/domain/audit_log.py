@@ -27,7 +27,9 @@ GENESIS = "0" * 64
 KINDS = (
     "registered",
     "decided",
+    "requested",
     "approval-recorded",
+    "promotion-rejected",
     "promoted",
     "rolled-back",
     "deployed",

@@ -111,6 +111,20 @@ class AuditLogHook(ModelRegBaseHook):
         self.log.info("Audit log %s: event %s %s", group, event["seq"], kind)
         return event
 
+    def event(self, group: str, seq: int) -> dict[str, Any] | None:
+        """The event ``seq`` of ``group``'s log, or ``None`` when it does not exist; one read."""
+        return self._read_event(group, seq)
+
+    def find(self, group: str, key: str) -> dict[str, Any] | None:
+        """The event appended with ``key`` to ``group``'s log, or ``None``: one read of the key's marker and
+        one of the event it names (and, for an append that stopped before writing its marker, the events
+        near the head)."""
+        found = self._find_keyed(group, key, _Head(), ())
+        if found is not None:
+            return found
+        head = self._find_head(group, strict=False)
+        return self._find_keyed(group, key, head, head.read.values(), marker=False)
+
     def append_many(self, group: str, drafts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Append several events in order (each draft: ``kind`` plus fields), one write each: for imports
         of earlier history. Events without a ``key`` only; append keyed events with :meth:`append`."""
