@@ -133,7 +133,7 @@ def promote_step_by_step(
 
 def step_task_id(request_or_env: Any, task: str) -> str:
     env = request_or_env["environment"] if isinstance(request_or_env, dict) else request_or_env
-    return f"promote_to_{env}.{task}"
+    return f"promote_to_{env or 'next'}.{task}"
 
 
 def prepare_step(

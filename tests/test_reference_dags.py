@@ -8,9 +8,7 @@ from datetime import UTC
 
 import pytest
 
-from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
-from tests.helpers import LADDER, answer, html_part, read_pointer
+from tests.helpers import LADDER, PROD_LADDER, html_part, prepare_step, promote, read_pointer
 
 
 @pytest.fixture
@@ -44,20 +42,13 @@ def test_train_and_register_then_batch_inference_asks_the_next_environment(
     assert version["status"] == "Approved" and version["metrics"]["auc"] > 0.6
 
     # dev approves it (at the operator level: the four-step DAG has its own test)
-    op = PromoteModelVersionOperator(
-        task_id="p", model_package_arn=version["arn"], environment="dev", ladder=LADDER
-    )
-    context = make_context(task_id="p")
-    op.check_can_request(op.hook.describe_version(version["arn"]), context)
-    PromoteModelVersionOperator(
-        task_id="p", model_package_arn=version["arn"], environment="dev", ladder=LADDER
-    ).execute_complete(context, answer("bob"))
+    promote(version["arn"], "dev", make_context)
 
     seen = {}
 
     def carol_approves_test():
         carol = airflow.approver("carol")
-        request = carol.wait_for("batch_inference", "request_promotion")
+        request = carol.wait_for("batch_inference", "request_promotion.approve")
         seen["request"] = request
         carol.approve(request, reason="batch looks healthy")
 
@@ -81,18 +72,14 @@ def test_promotion_request_after_the_last_environment_is_skipped(aws, bucket, ma
     from tests.helpers import put_artifact, register_operator
 
     version = register_operator(put_artifact(aws, bucket)).execute(make_context())
-    op = PromoteModelVersionOperator(
-        task_id="request_promotion",
-        model_package_arn=version["arn"],
-        from_environment="prod",
-        ladder=EnvironmentLadder.from_config(LADDER),
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=version["arn"], ModelApprovalStatus="Approved"
     )
-    aws.reset_calls()
     with pytest.raises(AirflowSkipException, match="'prod' is the last environment"):
-        op.resolve_target(op.hook.describe_version(version["arn"]))
+        prepare_step(version["arn"], None, make_context, from_environment="prod")
 
 
-PROD_ONLY = {"registration_approvers": ["bob"], "environments": [{"name": "prod", "approvers": ["dave"]}]}
+PROD_ONLY = {**PROD_LADDER, "registration_approvers": ["bob"]}
 
 
 def test_drift_closes_the_loop_with_a_retrained_version_naming_the_report(
@@ -112,14 +99,7 @@ def test_drift_closes_the_loop_with_a_retrained_version_naming_the_report(
         bob.approve(bob.wait_for("train_and_register"), reason="good")
 
     first = airflow.xcom(airflow.run("train_and_register", {}, bob_approves), "request_approval")
-    op = PromoteModelVersionOperator(
-        task_id="p", model_package_arn=first["arn"], environment="prod", ladder=PROD_ONLY
-    )
-    context = make_context(task_id="p")
-    op.check_can_request(op.hook.describe_version(first["arn"]), context)
-    PromoteModelVersionOperator(
-        task_id="p", model_package_arn=first["arn"], environment="prod", ladder=PROD_ONLY
-    ).execute_complete(context, answer("dave"))
+    promote(first["arn"], "prod", make_context, ladder=PROD_ONLY)
 
     s3 = aws.boto3_client("s3")
     now = datetime.now(UTC)

@@ -9,15 +9,22 @@ from typing import Any
 import pytest
 
 from airflow_modelreg.operators.deploy import DeployModelOperator
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator, RollbackModelVersionOperator
+from airflow_modelreg.operators.promote import PreparePromotionOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
 from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from airflow_modelreg.sensors.drift import ModelDriftSensor
-from tests.helpers import LADDER, put_artifact, register_operator, write_calls
+from tests.helpers import LADDER, PROD_LADDER, promote, put_artifact, register_operator, write_calls
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/{}"
+# Prod, serving the endpoints these cases deploy to.
+SERVING = {
+    **PROD_LADDER,
+    "environments": [
+        {**PROD_LADDER["environments"][0], "endpoints": ["churn-prod", "churn-live", "churn-new"]}
+    ],
+}
 
 
 @pytest.fixture
@@ -27,12 +34,15 @@ def world(aws, bucket, make_context):
     approved = register_operator(artifact).execute(make_context(run_id="setup"))["arn"]
     sm = aws.boto3_client("sagemaker")
     sm.update_model_package(ModelPackageArn=approved, ModelApprovalStatus="Approved")
+    promote(approved, "prod", make_context, ladder=SERVING, run_id="setup")
     s3 = aws.boto3_client("s3")
     s3.put_object(Bucket=bucket, Key="reports/broken.json", Body=b"{not json")
     s3.put_object(Bucket=bucket, Key="reports/empty.json", Body=b'{"summary": "great"}')
     s3.put_object(Bucket=bucket, Key="reports/words.json", Body=b'{"metrics": {"auc": "excellent"}}')
     DeployModelOperator(
         task_id="deploy",
+        environment="prod",
+        ladder=SERVING,
         endpoint_name="churn-live",
         variants=[
             {"name": "champion", "model_package_arn": approved, "weight": 100},
@@ -56,13 +66,13 @@ def _register(**overrides: Any) -> Callable[[dict], Any]:
     return run
 
 
-def _promote(operator=PromoteModelVersionOperator, arn=None, **overrides: Any) -> Callable[[dict], Any]:
+def _promote(action="promote", arn=None, **overrides: Any) -> Callable[[dict], Any]:
     def run(world):
         overrides.setdefault("ladder", LADDER)
-        if operator is not RollbackModelVersionOperator:  # a rollback names the group, not a version
+        if action == "promote":  # a rollback names the group, not a version
             overrides.setdefault("model_package_arn", arn or world["approved"])
-        op = operator(task_id="promote", **overrides)
-        return op.execute(world["context"](task_id="promote", run_id="bad"))
+        op = PreparePromotionOperator(task_id="promote.prepare", action=action, **overrides)
+        return op.execute(world["context"](task_id="promote.prepare", run_id="bad"))
 
     return run
 
@@ -70,6 +80,7 @@ def _promote(operator=PromoteModelVersionOperator, arn=None, **overrides: Any) -
 def _set_approval(**overrides: Any) -> Callable[[dict], Any]:
     def run(world):
         overrides.setdefault("model_package_arn", world["approved"])
+        overrides.setdefault("ladder", LADDER)
         return SetModelApprovalOperator(task_id="decide", **overrides).execute(
             world["context"](task_id="decide")
         )
@@ -81,6 +92,8 @@ def _deploy(variants: Callable[[str], list], **overrides: Any) -> Callable[[dict
     def run(world):
         overrides.setdefault("endpoint_name", "churn-new")
         overrides.setdefault("execution_role_arn", ROLE)
+        overrides.setdefault("environment", "prod")
+        overrides.setdefault("ladder", SERVING)
         op = DeployModelOperator(task_id="deploy", variants=variants(world["approved"]), **overrides)
         return op.execute(world["context"](task_id="deploy", run_id="bad"))
 
@@ -96,6 +109,8 @@ def _shift(**overrides: Any) -> Callable[[dict], Any]:
         overrides.setdefault("endpoint_name", "churn-live")
         overrides.setdefault("to_variant", "champion")
         overrides.setdefault("from_variant", "champion")
+        overrides.setdefault("environment", "prod")
+        overrides.setdefault("ladder", SERVING)
         op = ShiftTrafficOperator(task_id="shift", bake_seconds=0, poll_interval=0.1, **overrides)
         return op.execute(world["context"](task_id="shift", run_id="bad"))
 
@@ -178,7 +193,7 @@ CASES: list[tuple[str, Callable[[dict], Any], str]] = [
     ("unknown environment", _promote(environment="staging"), "'staging'"),
     (
         "rollback to an unknown environment",
-        _promote(RollbackModelVersionOperator, environment="qa", group="churn"),
+        _promote("rollback", environment="qa", group="churn"),
         "'qa'",
     ),
     ("resolve for an unknown environment", _resolve(environment="preprod"), "'preprod'"),

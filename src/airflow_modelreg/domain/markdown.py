@@ -7,9 +7,11 @@ import html
 import re
 from typing import Any
 
-# Characters that Markdown (CommonMark and GitHub tables) gives a meaning; each is shown literally when
-# backslash-escaped, and < > & become entities so no renderer ever sees a tag.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# Characters that would let text become something else: a code span, a link or image (brackets), a table cell
+# break (|), an escape. Each is shown literally when backslash-escaped; < > & become entities so no renderer
+# ever sees a tag. Emphasis characters are left alone: at worst they style a word, and names like batch_auc
+# stay readable in the Markdown source that Airflow's REST API returns.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]|])")
 
 
 def text(value: Any) -> str:
