@@ -10,11 +10,15 @@ decided in the registry behind the log's back. Seeded on the stand-in in its own
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from bench.common import median, table
+from bench.common import table
 from bench.standin_process import StandInProcess
 
 GROUP = "churn"
@@ -63,8 +67,44 @@ def _calls(standin) -> int:
     return int(standin.usage()["total"])
 
 
-def _cli_seconds(log_uri: str) -> float:
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measured:
+    """One measurement: wall time, and CPU time of this process (and its children) and of the stand-in,
+    which tells the work apart from waiting for a busy machine."""
+
+    wall: float
+    cpu: float
+    standin_cpu: float
+    calls: int
+
+    def __str__(self) -> str:
+        return f"{self.wall:.2f} s (CPU {self.cpu:.2f} s + stand-in {self.standin_cpu:.2f} s)"
+
+
+def _measure(standin, standin_pid: int, work: Callable[[], Any]) -> tuple[Any, Measured]:
+    standin.reset_calls()
+    cpu = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    served = _process_cpu(standin_pid)
     started = time.perf_counter()
+    result = work()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = sum(a.ru_utime + a.ru_stime - (b.ru_utime + b.ru_stime) for a, b in zip(after, cpu, strict=True))
+    return result, Measured(wall, used, _process_cpu(standin_pid) - served, _calls(standin))
+
+
+def _median(measured: list[Measured]) -> Measured:
+    return sorted(measured, key=lambda m: m.wall)[len(measured) // 2]
+
+
+def _command(log_uri: str) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -83,12 +123,10 @@ def _cli_seconds(log_uri: str) -> float:
         env=os.environ.copy(),
         timeout=600,
     )
-    return time.perf_counter() - started
 
 
-def _import_seconds() -> float:
+def _start_up() -> None:
     """Starting Python and importing what the command imports, before it makes any request."""
-    started = time.perf_counter()
     subprocess.run(
         [
             sys.executable,
@@ -99,7 +137,6 @@ def _import_seconds() -> float:
         env=os.environ.copy(),
         timeout=600,
     )
-    return time.perf_counter() - started
 
 
 def _forgetting(standin, log_uri: str) -> tuple[int, int]:
@@ -137,8 +174,9 @@ def run() -> str:
     from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 
     rows, verify_rows, checks = [], [], []
-    full_listing: list[tuple[int, float]] = []
-    with StandInProcess() as standin:
+    full_listing: list[tuple[int, Measured]] = []
+    with (process := StandInProcess()) as standin:
+        pid = process.process.pid
         bucket = "modelreg-audit-bench"
         standin.boto3_client("s3").create_bucket(Bucket=bucket)
         log_uri = f"s3://{bucket}/audit"
@@ -163,46 +201,37 @@ def run() -> str:
                 log_hook.append_many(GROUP, drafts[start : start + 1000])
             print(f"audit: seeded {size} versions", flush=True)
 
-            times, calls = [], []
-            for _ in range(3):
-                standin.reset_calls()
-                started = time.perf_counter()
-                trail = audit_trail(GROUP, log_hook=AuditLogHook(log_uri=log_uri), registry_hook=registry)
-                times.append(time.perf_counter() - started)
-                calls.append(_calls(standin))
+            runs = [
+                _measure(
+                    standin,
+                    pid,
+                    lambda: audit_trail(
+                        GROUP, log_hook=AuditLogHook(log_uri=log_uri), registry_hook=registry
+                    ),
+                )
+                for _ in range(3)
+            ]
+            trail, ours = runs[0][0], _median([m for _, m in runs])
             events = sum(1 for e in trail if e["seq"] is not None)
-            notes = len(trail) - events
-            cli = median([_cli_seconds(log_uri) for _ in range(3)])
-            startup = median([_import_seconds() for _ in range(3)])
-
-            standin.reset_calls()
-            started = time.perf_counter()
-            old = ModelRegistryHook().audit(GROUP)
-            old_seconds, old_calls = time.perf_counter() - started, _calls(standin)
-
-            started = time.perf_counter()
-            listed = sum(1 for _ in registry.list_versions(GROUP))
-            full_listing.append((listed, time.perf_counter() - started))
-
-            standin.reset_calls()
-            started = time.perf_counter()
-            report = log_hook.verify_log(GROUP)
-            verify_seconds, verify_calls = time.perf_counter() - started, _calls(standin)
-            standin.reset_calls()
-            log_hook.last(GROUP, "promoted", "dev")
-            last_calls = _calls(standin)
-            print(
-                f"audit {size}: ours {median(times):.2f}s cli {cli:.2f}s old {old_seconds:.1f}s", flush=True
-            )
-            checks.append((size, median(times), cli, startup))
+            command = _median([_measure(standin, pid, lambda: _command(log_uri))[1] for _ in range(3)])
+            start_up = _median([_measure(standin, pid, _start_up)[1] for _ in range(3)])
+            old, baseline = _measure(standin, pid, lambda: ModelRegistryHook().audit(GROUP))
+            listed, listing = _measure(standin, pid, lambda: sum(1 for _ in registry.list_versions(GROUP)))
+            full_listing.append((listed, listing))
+            report, verify = _measure(standin, pid, lambda: log_hook.verify_log(GROUP))
+            _, last = _measure(standin, pid, lambda: log_hook.last(GROUP, "promoted", "dev"))
+            load = os.getloadavg()[0]
+            print(f"audit {size}: ours {ours} command {command} old {baseline} load {load:.1f}", flush=True)
+            checks.append((size, ours, command, start_up))
             rows.append(
                 [
                     f"{size:,}",
-                    f"{events:,} events + {notes} notes",
-                    f"{median(calls):.0f} calls, {median(times):.2f} s",
-                    f"{cli:.2f} s ({startup:.2f} s of it starting up)",
-                    f"{len(old):,} rows, {old_calls:,} calls, {old_seconds:.1f} s",
-                    f"{old_seconds / median(times):.0f}x",
+                    f"{events:,} events + {len(trail) - events} notes",
+                    f"{ours.calls} calls, {ours}",
+                    f"{command} ({start_up.wall:.2f} s, CPU {start_up.cpu:.2f} s, of it starting up)",
+                    f"{len(old):,} rows, {baseline.calls:,} calls, {baseline}",
+                    f"{baseline.wall / ours.wall:.0f}x",
+                    f"{load:.1f}",
                 ]
             )
             verify_rows.append(
@@ -210,28 +239,34 @@ def run() -> str:
                     f"{size:,}",
                     f"{report.events:,}",
                     "intact" if report.ok else f"{len(report.problems)} problems",
-                    f"{verify_calls} calls, {verify_seconds:.2f} s",
-                    f"{last_calls} calls",
+                    f"{verify.calls} calls, {verify}",
+                    f"{last.calls} calls",
                 ]
             )
         ours_250, baseline_250 = _forgetting(standin, log_uri)
 
-    size, ours, whole, startup = checks[-1]
-    verdict = (
-        f"Target met: the audit of {size:,} versions takes {ours:.2f} s, and the whole command {whole:.2f} s."
-        if whole < TARGET_SECONDS
-        else (
-            f"{'Target met for the audit' if ours < TARGET_SECONDS else '**Target not met** for the audit'}: "
-            f"{ours:.2f} s at {size:,} versions. **Not met for the whole command** ({whole:.2f} s): "
-            f"{startup:.2f} s of it is starting Python and importing Airflow, the Amazon provider and boto3 "
-            "before the first request, the same for any group (see the DAG parse cost section on import costs)."
+    size, ours, command, start_up = checks[-1]
+    work = ours.cpu + ours.standin_cpu
+    if command.wall < TARGET_SECONDS:
+        verdict = f"Target met: the whole command answers in {command.wall:.2f} s at {size:,} versions."
+    else:
+        verdict = (
+            f"{'Target met' if ours.wall < TARGET_SECONDS else '**Target not met**'} for the audit itself at "
+            f"{size:,} versions: {ours.wall:.2f} s wall on a machine shared with other work; its own work is "
+            f"{work:.2f} s of CPU (this process {ours.cpu:.2f} s, the stand-in {ours.standin_cpu:.2f} s). "
+            f"**Not met for the whole command** ({command.wall:.2f} s): starting Python and importing Airflow, "
+            f"the Amazon provider and boto3 takes {start_up.wall:.2f} s ({start_up.cpu:.2f} s of CPU) before the "
+            "first request, whatever the group (see the DAG parse cost section on import costs)."
         )
-    )
+    listed, listing = full_listing[-1]
     return "\n".join(
         [
             f"## The audit of a group (target: under {TARGET_SECONDS:.0f} s at 10,000 versions; nothing forgotten)",
             "",
             (__doc__ or "").strip(),
+            "",
+            "Times are wall time, with the CPU time of the measuring process (and its children) and of the "
+            "stand-in: the machine is shared, and the CPU time is the work itself.",
             "",
             table(
                 [
@@ -240,16 +275,17 @@ def run() -> str:
                     "ours (log + registry summaries)",
                     "ours, whole command (`airflow-modelreg audit`)",
                     "baseline (describe per version)",
-                    "speed-up",
+                    "speed-up (wall)",
+                    "load average",
                 ],
                 rows,
             ),
             "",
             verdict,
             "",
-            f"The registry part costs a page per 100 decided versions. Were all {full_listing[-1][0]:,} versions "
-            f"decided, it would page through all of them: listing every summary took {full_listing[-1][1]:.2f} s "
-            "here (the stand-in filters and sorts the whole group for each page).",
+            f"The registry part costs a page per 100 decided versions. Were all {listed:,} versions decided, it "
+            f"would page through all of them: listing every summary took {listing} here (the stand-in filters "
+            "and sorts the whole group for each page).",
             "",
             "Verifying the whole chain (`--verify`: listing, segments, objects whose ETag differs from their "
             "segment copy) and finding the latest event of a kind in an environment (`last`, which the "

@@ -106,3 +106,8 @@ def test_verify_without_a_log_says_how_to_configure_one(aws, capsys):
 def test_a_bad_log_uri_is_an_error_naming_it(aws, capsys):
     assert main(["audit", "churn", "--audit-log", "audit-bucket/x"]) == 2
     assert "audit-bucket/x" in capsys.readouterr().err
+
+
+def test_a_missing_bucket_is_an_error_naming_it(aws, capsys):
+    assert main(["audit", "churn", "--audit-log", "s3://no-such-audit-bucket/audit", "--verify"]) == 2
+    assert "no-such-audit-bucket" in capsys.readouterr().err

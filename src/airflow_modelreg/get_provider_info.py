@@ -27,6 +27,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_modelreg.hooks.parameter_store",
                     "airflow_modelreg.hooks.endpoint",
                     "airflow_modelreg.hooks.monitoring",
+                    "airflow_modelreg.hooks.audit_log",
                 ],
             }
         ],

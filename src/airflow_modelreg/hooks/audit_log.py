@@ -354,6 +354,12 @@ class AuditLogHook(ModelRegBaseHook):
                 raise RegistryError(f"Writing s3://{self.bucket}/{key} failed: {error}") from error
         raise AssertionError("unreachable")
 
+    def _pages(self, operation: str, prefix: str) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self.conn.get_paginator(operation).paginate(Bucket=self.bucket, Prefix=prefix)
+        except ClientError as error:
+            raise RegistryError(f"Listing s3://{self.bucket}/{prefix} failed: {error}") from error
+
     def _parallel(self, read: Callable[[Any], _T], items: list[Any]) -> list[_T]:
         if len(items) <= 1:
             return [read(item) for item in items]
@@ -458,7 +464,7 @@ class AuditLogHook(ModelRegBaseHook):
     def _list_event_seqs(self, group: str) -> list[int]:
         prefix = f"{self._folder(group)}/events/"
         seqs = []
-        for page in self.conn.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in self._pages("list_objects_v2", prefix):
             for item in page.get("Contents", []):
                 match = _EVENT_NAME.match(item["Key"][len(prefix) :])
                 if match:
@@ -641,8 +647,7 @@ class AuditLogHook(ModelRegBaseHook):
         """Each object under ``prefix`` with its current ETag and, on a versioned bucket, its history."""
         if self._versioned():
             listings: dict[str, _Listing] = {}
-            paginator = self.conn.get_paginator("list_object_versions")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in self._pages("list_object_versions", prefix):
                 for item in page.get("Versions", []):
                     listing = listings.setdefault(item["Key"][len(prefix) :], _Listing())
                     listing.versions += 1
@@ -652,7 +657,7 @@ class AuditLogHook(ModelRegBaseHook):
                     listings.setdefault(item["Key"][len(prefix) :], _Listing()).delete_markers += 1
             yield from listings.items()
             return
-        for page in self.conn.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in self._pages("list_objects_v2", prefix):
             for item in page.get("Contents", []):
                 yield item["Key"][len(prefix) :], _Listing(etag=str(item["ETag"]).strip('"'), versions=1)
 
