@@ -201,7 +201,9 @@ class DecideDriftOperator(AwsBaseOperator[MonitoringHook]):
 
         try:
             baseline = self.hook.load_baseline(self.baseline_uri, self.features, self.categorical_features)
-            parts = [CaptureProfile.from_json(p) for p in (self.profiles or []) if p]
+            # By position after one count: iterating a lazy XCom sequence probes past its end (a logged 404).
+            found = self.profiles or []
+            parts = [CaptureProfile.from_json(found[i]) for i in range(len(found)) if found[i]]
             merged = CaptureProfile.merge_all(parts, baseline)
         except (InvalidInputError, NotFoundError) as error:
             _fail_on_configuration_errors(error)
