@@ -314,3 +314,24 @@ def test_bin_labels_are_readable():
         "≥ 0.26",
     ]
     assert bin_labels([1250.4, 30000.0], integer=False)[1] == "1,250 – 30,000"
+
+
+def test_json_capture_with_several_instances_and_other_body_shapes(baseline):
+    def record(body):
+        return capture_record([0], 0, "e", "t", "JSON", "application/json").replace(
+            json.dumps(json.dumps({"instances": [[0]]}))[1:-1], json.dumps(json.dumps(body))[1:-1], 1
+        )
+
+    rows = np.random.default_rng(9).normal(0, 1, (7, 3)).round(3).tolist()
+    lines = [
+        record({"instances": rows[0:2]}).encode(),  # two rows in one request
+        record({"instances": [rows[2]]}).encode(),
+        record({"instances": [{"features": rows[3]}]}).encode(),  # another shape: read by json
+        record(rows[4]).encode(),  # a bare list is one row
+        record({"inputs": rows[5:7]}).encode(),
+    ]
+    for shuffled in (lines, lines[::-1]):
+        acc = DriftAccumulator(baseline)
+        acc.add_capture_stream(_stream(shuffled))
+        assert (acc.rows, acc.malformed) == (7, 0)
+        assert acc.profile.maximum[1] == max(r[1] for r in rows)

@@ -697,13 +697,19 @@ class DriftAccumulator:
     def _add_block(self, block: bytes) -> None:
         """Whole lines (no final line end). The fast path takes a block whose every line is a compact
         record of one form; otherwise each line is sorted into a form, or read by ``json``."""
-        lines = block.count(b"\n") + 1
-        form = _sniff(block)
-        if form is not None:
-            payloads = _FORMS[form].findall(block)
-            if len(payloads) == lines:
-                self._add_payloads(form, payloads)
-                return
+        sniffed = _sniff(block)
+        if sniffed is not None:
+            form, prefix = sniffed
+            if form in _SUFFIX:
+                payloads = _extract(block, prefix, _SUFFIX[form])
+                if payloads is not None:
+                    self._add_payloads(form, payloads)
+                    return
+            else:
+                found = _FORMS[form].findall(block)
+                if len(found) == block.count(b"\n") + 1:
+                    self._add_payloads(form, found)
+                    return
         by_form: dict[str, list[bytes]] = {}
         general: list[bytes] = []
         for line in block.split(b"\n"):
@@ -722,38 +728,43 @@ class DriftAccumulator:
         if general:
             self._add_general(general)
 
-    def _add_payloads(self, form: str, payloads: list[bytes]) -> None:
-        if form == "CSV":
-            joined = b"\n".join(payloads)
-            text = _unescape(joined)
-            # Without escapes each payload is one row (a raw line end cannot be in a JSON string).
-            self._add_csv_text(text, len(payloads) if text is joined else None)
-        elif form == "JSON":
-            # JSON text never holds a raw NUL (JSON escapes control characters): a safe separator.
-            self._add_json_texts(_unescape(b"\x00".join(payloads)), len(payloads))
-        else:  # base64 of CSV or of JSON
-            import polars as pl
+    def _add_payloads(self, form: str, payloads: Any) -> None:
+        """Input payloads of one form: a list of bytes, or (CSV and BASE64) a polars String Series."""
+        import polars as pl
 
-            encoded = pl.Series(payloads, dtype=pl.Binary)
-            decoded = encoded.bin.decode("base64", strict=False).cast(pl.String, strict=False)
-            bad = decoded.is_null()
-            if bad.any():
-                for payload in encoded.filter(bad).to_list():
-                    self._bad(payload, "payload is not valid base64 of UTF-8 text")
-                decoded = decoded.filter(~bad)
-            if not len(decoded):
-                return
-            # Written out by polars in one go: about twice as fast as a Python list and bytes.join.
-            csv_form = form == "BASE64-csv"
-            out = io.BytesIO()
-            pl.DataFrame({"payload": decoded}).write_csv(
-                out, include_header=False, quote_style="never", line_terminator="\n" if csv_form else "\x00"
+        if form == "JSON":
+            if isinstance(payloads, pl.Series):
+                self._add_json_series(payloads)
+            else:  # JSON text never holds a raw NUL (JSON escapes control characters): a safe separator.
+                self._add_json_texts(_unescape(b"\x00".join(payloads)), len(payloads))
+            return
+        if not isinstance(payloads, pl.Series):
+            payloads = pl.Series(payloads, dtype=pl.Binary).cast(pl.String, strict=False)
+        escaped = bool(payloads.str.contains("\\", literal=True).any())
+        if escaped:  # multi-row CSV ("\n"), quotes, or a writer that escapes "/" in base64 as "\/"
+            payloads = pl.Series(
+                [
+                    None if p is None else _unescape(p.encode()).decode("utf-8", "replace")
+                    for p in payloads.to_list()
+                ],
+                dtype=pl.String,
             )
-            text = out.getvalue()
-            if csv_form:
-                self._add_csv_text(text)
-            else:
-                self._add_json_texts(text[:-1], len(decoded))
+        if form == "CSV":
+            # Without escapes each payload is one row (a raw line end cannot be in a JSON string).
+            self._add_csv_text(_lines(payloads.drop_nulls(), "\n"), None if escaped else payloads.count())
+            return
+        decoded = payloads.str.decode("base64", strict=False).cast(pl.String, strict=False)
+        bad = decoded.is_null()
+        if bad.any():
+            for payload in payloads.filter(bad).to_list():
+                self._bad(str(payload).encode(), "payload is not valid base64 of UTF-8 text")
+            decoded = decoded.filter(~bad)
+        if not len(decoded):
+            return
+        if form == "BASE64-csv":
+            self._add_csv_text(_lines(decoded, "\n"))
+        else:
+            self._add_json_texts(_lines(decoded, "\x00")[:-1], len(decoded))
 
     def _add_general(self, lines: list[bytes]) -> None:
         """Lines outside the compact layouts, read with ``json``: each is a record or malformed."""
@@ -786,6 +797,31 @@ class DriftAccumulator:
             self._add_csv_text(b"\n".join(csv_rows))
         if json_texts:
             self._add_json_texts(b"\x00".join(json_texts), len(json_texts))
+
+    def _add_json_series(self, escaped: Any) -> None:
+        """JSON payloads as captured (quotes escaped), in a polars Series: bodies that are lists of lists of
+        numbers become CSV in native code; the others go through :meth:`_add_json_texts`."""
+
+        texts = escaped.str.replace_all('\\"', '"', literal=True).str.replace_all(" ", "", literal=True)
+        simple = (
+            texts.str.starts_with('{"instances":[[') | texts.str.starts_with('{"inputs":[[')
+        ) & texts.str.ends_with("]]}")
+        rows = (
+            texts.filter(simple)
+            .str.strip_prefix('{"instances":[[')
+            .str.strip_prefix('{"inputs":[[')
+            .str.strip_suffix("]]}")
+            .str.replace_all("],[", "\n", literal=True)
+        )
+        numeric = rows.str.contains(r"^[-+0-9.eE,\n]*$")
+        if len(rows) and numeric.all():
+            self._add_csv_text(_lines(rows, "\n"))
+            rest = escaped.filter(~simple)
+        else:
+            rest = escaped
+        if len(rest):
+            raw = _lines(rest, "\x00")[:-1]
+            self._add_json_texts(_unescape(raw), len(rest))
 
     def _add_json_texts(self, texts: bytes, count: int) -> None:
         """``count`` JSON request bodies separated by NUL bytes: ``[[...], ...]``, ``[...]`` (one row),
@@ -999,15 +1035,16 @@ def _unescape(text: bytes) -> bytes:
 
 
 # SageMaker's compact layout of a record's input, one line each (key order as SageMaker writes it). The
-# payload is group 1; the rest of the line (the output, the event metadata) is not read.
+# payload is group 1; the rest of the line (the output, the event metadata) is not read. ``[^"]*`` (one
+# excluded character) runs about twice as fast in ``re`` as a class of two.
 _INPUT = rb'(?m)^\{"captureData":\{"endpointInput":\{"observedContentType":"'
 _FORMS: dict[str, re.Pattern[bytes]] = {
     "CSV": re.compile(_INPUT + rb'[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"CSV"\}.*$'),
     "BASE64-csv": re.compile(
-        _INPUT + rb'text/csv[^"]*","mode":"INPUT","data":"([^"\\]*)","encoding":"BASE64"\}.*$'
+        _INPUT + rb'text/csv[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"BASE64"\}.*$'
     ),
     "BASE64-json": re.compile(
-        _INPUT + rb'application/json[^"]*","mode":"INPUT","data":"([^"\\]*)","encoding":"BASE64"\}.*$'
+        _INPUT + rb'application/json[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"BASE64"\}.*$'
     ),
     "JSON": re.compile(
         _INPUT + rb'[^"]*","mode":"INPUT","data":"([^"\\]*(?:\\.[^"\\]*)*)","encoding":"JSON"\}.*$'
@@ -1021,13 +1058,62 @@ _JSON_NUMBERS = re.compile(
 )
 
 
-def _sniff(block: bytes) -> str | None:
-    """The form of the block's first line, if it is one of the compact forms."""
+def _sniff(block: bytes) -> tuple[str, bytes] | None:
+    """The form of the block's first line, if it is one of the compact forms, and the line's bytes up to
+    its payload (the prefix every line of a homogeneous block shares)."""
     first = block[: block.find(b"\n")] if b"\n" in block else block
     for name, pattern in _FORMS.items():
-        if pattern.match(first):
-            return name
+        match = pattern.match(first)
+        if match:
+            return name, first[: match.start(1)]
     return None
+
+
+# What follows a payload of each form whose payloads hold no quote (CSV and base64 text).
+_SUFFIX = {
+    "CSV": '","encoding":"CSV"}',
+    "JSON": '","encoding":"JSON"}',  # escaped quotes (\\") inside cannot end the payload early
+    "BASE64-csv": '","encoding":"BASE64"}',
+    "BASE64-json": '","encoding":"BASE64"}',
+}
+
+
+def _extract(block: bytes, prefix: bytes, suffix: str) -> Any:
+    """Every line's payload as a polars String Series, when every line starts with ``prefix`` and its
+    payload (up to ``suffix``) holds no quote (JSON payloads: no unescaped one); else None. Native code throughout: about twice as fast as a
+    regular expression over the block."""
+    import polars as pl
+
+    try:
+        lines = pl.read_csv(
+            block, has_header=False, separator="\x01", quote_char=None, schema={"line": pl.String}
+        ).lazy()
+    except pl.exceptions.PolarsError:  # not UTF-8, or a line holding the separator: the slow path decides
+        return None
+    line = pl.col("line")
+    start = len(prefix.decode("utf-8", "replace"))  # polars slices by characters; a prefix is ASCII
+    end = line.str.find(suffix, literal=True)
+    found = lines.select(
+        ok=(line.str.starts_with(prefix.decode("utf-8", "replace")) & end.is_not_null()).fill_null(False),
+        payload=line.str.slice(start, end - start),
+    ).collect()
+    if not found.get_column("ok").all():
+        return None
+    payloads = found.get_column("payload")
+    if not suffix.endswith('"JSON"}') and payloads.str.contains('"', literal=True).any():
+        return None
+    return payloads
+
+
+def _lines(series: Any, terminator: str) -> bytes:
+    """The strings of a polars Series, each followed by ``terminator``, as bytes (polars writes them)."""
+    import polars as pl
+
+    out = io.BytesIO()
+    pl.DataFrame({"value": series}).write_csv(
+        out, include_header=False, quote_style="never", line_terminator=terminator
+    )
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------------------ writing
