@@ -28,8 +28,8 @@ DECISION_RULE = (
     "baseline each) exceeds {psi}, or when its distance exceeds {distance}: for a numeric feature the "
     "Wasserstein-1 distance between the baseline and the window, in baseline standard deviations (0.1 "
     "means values moved a tenth of a standard deviation on average); for a categorical feature the "
-    "Jensen-Shannon distance (base 2, 0 to 1) corrected for its small-sample bias. A categorical feature "
-    "also drifts when more than {new_categories:.0%} of its values are categories the baseline never saw. "
+    "Jensen-Shannon distance (base 2, 0 to 1). Both distances are corrected for sample size: what sampling "
+    "alone gives on average, without drift, is taken off. A categorical feature also drifts when more than {new_categories:.0%} of its values are categories the baseline never saw. "
     "p-values (Kolmogorov-Smirnov, chi-square) are reported beside the effect sizes but never decide: at "
     "millions of rows they flag shifts too small to matter."
 )
