@@ -135,7 +135,9 @@ result = {{"seconds": time.perf_counter() - wall, "cpu": time.process_time() - c
 def _measure(code: str, timeout: float = 2400, **values: Any) -> dict[str, Any]:
     try:
         return in_subprocess(code.format(features=FEATURES, **values), env=ONE_CORE, timeout=timeout)
-    except (RuntimeError, subprocess.TimeoutExpired) as error:
+    except subprocess.TimeoutExpired:
+        return {"failed": "timed out"}
+    except RuntimeError as error:
         print(f"drift engine: a measurement failed: {str(error)[-400:]}", flush=True)
         return {"failed": str(error).strip().splitlines()[-1][:120] if str(error).strip() else "failed"}
 
@@ -171,16 +173,16 @@ def _files(folder: Path, rows: int) -> dict[str, tuple[Path, Path]]:
 
 def _cell(measured: dict[str, Any], rows: int) -> str:
     if "failed" in measured:
-        if "timed out" in measured["failed"].lower():
+        if measured["failed"] == "timed out":
             return f"not finished within {BOUND_SECONDS:.0f} s"
         return f"did not finish ({measured['failed']})"
-    return f"{measured['seconds']:.1f} s ({rows / measured['seconds']:,.0f}/s), CPU {measured['cpu']:.1f} s"
+    return f"CPU {measured['cpu']:.1f} s ({rows / measured['cpu']:,.0f}/s); {measured['seconds']:.1f} s"
 
 
 def run() -> str:
     sizes = [1_000_000] + ([] if os.environ.get("BENCH_QUICK") else [10_000_000])
     folder = Path(tempfile.mkdtemp(prefix="drift-bench-"))
-    speed_rows, memory_rows, verdicts = [], [], []
+    results = []
     try:
         for rows in sizes:
             files = _files(folder, rows)
@@ -196,33 +198,42 @@ def run() -> str:
                 # A bound on each comparison run, so one slow tool cannot hold up `make bench`.
                 measured[name] = _measure(code, timeout=BOUND_SECONDS, rows=rows)
                 print(f"drift engine {rows:,} {name}: {measured[name]}", flush=True)
-            speed_rows.append(
-                [
-                    f"{rows:,}",
-                    *[_cell(measured[e], rows) for e, _ in ENCODINGS],
-                    f"{floor['read'] + floor['parse']:.1f} s ({floor['read']:.1f} read + {floor['parse']:.1f} parse), "
-                    f"CPU {floor['read_cpu'] + floor['parse_cpu']:.1f} s"
-                    if "failed" not in floor
-                    else "did not finish",
-                    *[_cell(measured[name], rows) for name in ("scipy", "whylogs", "evidently")],
-                ]
-            )
-            memory_rows.append(
-                [f"{rows:,}"]
-                + [
-                    f"{measured[name]['peak_rss_mb']:,.0f} MB" if "failed" not in measured[name] else "-"
-                    for name in ("BASE64", "CSV", "JSON", "scipy", "whylogs", "evidently")
-                ]
-            )
-            verdicts.append((rows, measured, floor))
+            results.append((rows, measured, floor))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return section(results)
+
+
+def section(results: list[tuple[int, dict[str, dict[str, Any]], dict[str, Any]]]) -> str:
+    """The BENCHMARKS.md section for measured ``(rows, {tool: measurement}, floor)``."""
+    speed_rows, memory_rows = [], []
+    for rows, measured, floor in results:
+        speed_rows.append(
+            [
+                f"{rows:,}",
+                *[_cell(measured[e], rows) for e, _ in ENCODINGS],
+                f"CPU {floor['read_cpu'] + floor['parse_cpu']:.1f} s ({floor['read_cpu']:.1f} read + "
+                f"{floor['parse_cpu']:.1f} parse); {floor['read'] + floor['parse']:.1f} s"
+                if "failed" not in floor
+                else "did not finish",
+                *[_cell(measured[name], rows) for name in ("scipy", "whylogs", "evidently")],
+            ]
+        )
+        memory_rows.append(
+            [f"{rows:,}"]
+            + [
+                f"{measured[name]['peak_rss_mb']:,.0f} MB" if "failed" not in measured[name] else "-"
+                for name in ("BASE64", "CSV", "JSON", "scipy", "whylogs", "evidently")
+            ]
+        )
     return "\n".join(
         [
             "## Drift engine (targets: 1,000,000 rows/s per core from CSV and BASE64 capture, 500,000 from JSON; "
             "BASE64 within 10% of CSV; flat memory; faster end to end than scipy on pre-loaded arrays)",
             "",
             (__doc__ or "").strip(),
+            "",
+            "Each cell: CPU time (rows per CPU-second), then wall time.",
             "",
             table(
                 [
@@ -245,7 +256,7 @@ def run() -> str:
                 memory_rows,
             ),
             "",
-            _verdict(verdicts),
+            _verdict(results),
         ]
     )
 
@@ -268,20 +279,21 @@ def _verdict(verdicts: list[tuple[int, dict[str, dict[str, Any]], dict[str, Any]
         checks.append(
             (loss <= 0.10, f"{rows:,} rows, BASE64 vs CSV: {loss:+.0%} throughput lost (target at most 10%)")
         )
-        scipy = measured["scipy"]
-        if "seconds" in scipy and "seconds" in measured["BASE64"]:
-            faster = measured["BASE64"]["seconds"] < scipy["seconds"]
+        scipy, ours = measured["scipy"], measured["BASE64"]
+        if "cpu" in scipy and "cpu" in ours:
             checks.append(
                 (
-                    faster,
-                    f"{rows:,} rows: ours from BASE64 capture on disk {measured['BASE64']['seconds']:.1f} s vs scipy on "
-                    f"arrays in memory {scipy['seconds']:.1f} s",
+                    ours["cpu"] < scipy["cpu"],
+                    f"{rows:,} rows: ours from BASE64 capture on disk {ours['cpu']:.1f} s CPU ({ours['seconds']:.1f} s "
+                    f"wall) vs scipy on arrays in memory {scipy['cpu']:.1f} s CPU ({scipy['seconds']:.1f} s wall)",
                 )
             )
-        if "read" in floor and "seconds" in measured["CSV"]:
+        if "read_cpu" in floor and "cpu" in measured["CSV"]:
             lines.append(
-                f"At {rows:,} rows ours from CSV capture takes {measured['CSV']['seconds'] / (floor['read'] + floor['parse']):.1f}x "
-                "the floor (reading the file and parsing its numbers)."
+                f"At {rows:,} rows ours from CSV capture spends {measured['CSV']['cpu'] / (floor['read_cpu'] + floor['parse_cpu']):.1f}x "
+                "the floor's CPU time (reading the file and parsing its numbers with polars). The floor itself is "
+                f"{rows / (floor['read_cpu'] + floor['parse_cpu']):,.0f} rows per CPU-second: a 1,000,000 rows/s target "
+                "sits at what polars' CSV parser alone does on this machine."
             )
     if len(verdicts) > 1:
         small, large = verdicts[0][1]["BASE64"], verdicts[-1][1]["BASE64"]
