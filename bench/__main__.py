@@ -15,13 +15,31 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="modelreg-bench-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from bench import approval_wait, audit, drift_engine, lifecycle, parse_cost, resolve
+    from bench import (
+        approval_wait,
+        audit,
+        drift_decisions,
+        drift_engine,
+        drift_fanout,
+        lifecycle,
+        parse_cost,
+        resolve,
+    )
     from bench.common import machine
 
     only = set(sys.argv[1:])  # ``python -m bench drift_engine`` reruns one benchmark
     sections = ROOT / ".bench"
     sections.mkdir(exist_ok=True)
-    modules = (approval_wait, parse_cost, resolve, audit, drift_engine, lifecycle)
+    modules = (
+        approval_wait,
+        parse_cost,
+        resolve,
+        audit,
+        drift_engine,
+        drift_decisions,
+        drift_fanout,
+        lifecycle,
+    )
     for module in modules:
         name = module.__name__.rsplit(".", 1)[1]
         if only and name not in only:

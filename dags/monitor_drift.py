@@ -1,13 +1,17 @@
-"""Watch the prod endpoint's traffic for drift, and start retraining when it comes.
+"""Watch the prod endpoint's traffic for drift every hour, and start retraining when it comes.
 
-The story: every hour, ``resolve_prod`` finds the model prod runs, whose training features (``baseline.csv``
-beside its artifact) are the baseline. ``detect_drift`` reads the endpoint's data-capture files for the
-last day and compares them with the baseline (PSI and KS per numeric feature, PSI and chi-square per
-categorical one). Without drift it keeps waiting, in the triggerer, between checks. With drift it writes
-the report (JSON, and an HTML page with a plot per drifted feature) and updates the Asset "drift detected
-for churn", which schedules ``train_and_register``: the retraining run names the report in its lineage.
+The story: ``resolve_prod`` finds the model prod runs, whose training features (``baseline.csv`` beside its
+artifact) are the baseline. ``detect_drift`` reads the endpoint's data-capture files of the last day, up to
+the moment it runs (fresh traffic is always in, and no logical date is needed: a run triggered from the REST
+API works the same), and judges each feature on effect sizes (PSI and a normalised distance, p-values
+reported beside them). It writes the report (JSON, and an HTML page with a chart per feature) and succeeds
+with the verdict, drift or no drift: a healthy hour is a green run. It waits, in the triggerer, only while
+the window holds too little traffic to judge. ``announce_drift`` updates the Asset "drift detected for
+churn" when there is drift, which schedules ``train_and_register`` (the retraining run names the report
+in its lineage); without drift it skips itself and nothing retrains.
 
-Defaults run on the local AWS stand-in.
+For endpoints whose capture is too big for one worker, ``monitor_drift_fanout`` splits the same check
+over many. Defaults run on the local AWS stand-in.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from airflow_modelreg.assets import drift_detected_asset
+from airflow_modelreg.operators.drift import AnnounceDriftOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.sensors.drift import ModelDriftSensor
 
@@ -40,10 +45,14 @@ with DAG(
         capture_prefix="{{ params.capture_prefix }}",
         baseline_uri="{{ ti.xcom_pull(task_ids='resolve_prod')['artifact'] | replace('model.tar.gz', 'baseline.csv') }}",
         report_prefix="{{ params.report_prefix }}",
-        since=None,
+        window_hours=24,
+        min_rows=1000,
         poke_interval=60,
-        timeout=3600,
+        timeout=3000,  # less than the schedule's hour: a quiet hour ends before the next run starts
+        soft_fail=True,  # too little traffic to judge is not a failure
         deferrable=True,
-        outlets=[drift_detected_asset(GROUP)],
     )
-    resolved >> detect
+    announce = AnnounceDriftOperator(
+        task_id="announce_drift", verdict=detect.output, outlets=[drift_detected_asset(GROUP)]
+    )
+    resolved >> detect >> announce

@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_modelreg.operators.deploy",
                     "airflow_modelreg.operators.traffic",
                     "airflow_modelreg.operators.compare",
+                    "airflow_modelreg.operators.drift",
                 ],
             }
         ],

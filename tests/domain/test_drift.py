@@ -1,85 +1,187 @@
-"""The drift engine on generated data: drift found where it is, not where it is not; broken lines counted."""
+"""The drift engine on generated data: drift found where it is, not where it is not; every capture encoding
+SageMaker writes read the same way; broken lines counted; partial results merge exactly."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from airflow_modelreg.domain.drift import Baseline, DriftAccumulator, capture_record, chi2_sf
-from airflow_modelreg.domain.drift_report import render_html
+from airflow_modelreg.domain.drift import (
+    Baseline,
+    CaptureProfile,
+    DriftAccumulator,
+    bin_labels,
+    capture_record,
+    chi2_sf,
+    compare,
+    kolmogorov_sf,
+)
+from airflow_modelreg.domain.errors import InvalidInputError
+
+ENCODINGS = [
+    ("BASE64", "text/csv"),
+    ("CSV", "text/csv"),
+    ("JSON", "application/json"),
+    ("BASE64", "application/json"),
+]
 
 
-def _lines(matrix, categories=None):
+def _lines(matrix, categories=None, encoding="BASE64", content_type="text/csv"):
     for i, row in enumerate(matrix):
-        values = list(np.round(row, 4))
+        values = [float(v) for v in np.round(row, 4)]
         if categories is not None:
             values.append(categories[i])
-        yield capture_record(values, 0.5, f"e{i}", "2026-11-23T10:00:00Z").encode()
+        yield capture_record(values, 0.5, f"e{i}", "2026-11-23T10:00:00Z", encoding, content_type).encode()
 
 
-@pytest.fixture
-def baseline_data():
-    rng = np.random.default_rng(1)
-    return rng.normal(0, 1, (20000, 3))
+def _stream(lines):
+    return io.BytesIO(b"\n".join(lines) + b"\n")
 
 
-def _baseline(data):
-    return Baseline.from_dataset({f"f{i}": data[:, i] for i in range(data.shape[1])})
+@pytest.fixture(scope="module")
+def baseline():
+    data = np.random.default_rng(1).normal(0, 1, (20000, 3))
+    return Baseline.from_dataset({f"f{i}": data[:, i] for i in range(3)})
 
 
-def test_same_distribution_does_not_drift(baseline_data):
-    acc = DriftAccumulator(_baseline(baseline_data))
-    acc.add_capture_lines(_lines(np.random.default_rng(2).normal(0, 1, (5000, 3))))
+@pytest.mark.parametrize(("encoding", "content_type"), ENCODINGS)
+def test_same_distribution_does_not_drift_in_any_capture_encoding(baseline, encoding, content_type):
+    acc = DriftAccumulator(baseline)
+    current = np.random.default_rng(2).normal(0, 1, (5000, 3))
+    acc.add_capture_stream(_stream(_lines(current, None, encoding, content_type)))
     report = acc.report()
-    assert report["rows"] == 5000 and report["drift_detected"] is False
-    assert all(f["psi"] < 0.05 and f["ks"] < 0.05 for f in report["features"].values())
+    assert report["rows"] == 5000 and report["malformed_lines"] == 0
+    assert report["drift_detected"] is False
+    assert all(f["psi"] < 0.05 and f["distance"] < 0.05 for f in report["features"].values())
 
 
-def test_shifted_feature_drifts_alone(baseline_data):
+def test_base64_capture_as_sagemaker_writes_it_by_default_is_read(baseline):
+    """Ten BASE64 records (text/csv in observedContentType) are ten rows, not ten malformed lines."""
+    lines = [
+        json.dumps(
+            {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": "text/csv",
+                        "mode": "INPUT",
+                        "data": base64.b64encode(f"{i / 10},0.5,-0.5".encode()).decode(),
+                        "encoding": "BASE64",
+                    },
+                    "endpointOutput": {
+                        "observedContentType": "text/csv; charset=utf-8",
+                        "mode": "OUTPUT",
+                        "data": base64.b64encode(b"0.7").decode(),
+                        "encoding": "BASE64",
+                    },
+                },
+                "eventMetadata": {"eventId": str(i), "inferenceTime": "2026-11-23T10:00:00Z"},
+                "eventVersion": "0",
+            },
+            separators=(",", ":"),
+        ).encode()
+        for i in range(10)
+    ]
+    acc = DriftAccumulator(baseline)
+    acc.add_capture_stream(_stream(lines))
+    assert (acc.rows, acc.malformed) == (10, 0)
+    assert acc.profile.minimum[0] == 0.0 and acc.profile.maximum[0] == 0.9
+
+
+def test_every_encoding_gives_the_same_profile(baseline):
+    current = np.random.default_rng(3).normal(0.4, 1.2, (3000, 3))
+    profiles = []
+    for encoding, content_type in ENCODINGS:
+        acc = DriftAccumulator(baseline)
+        acc.add_capture_stream(_stream(_lines(current, None, encoding, content_type)), block_size=65536)
+        profiles.append(acc.profile.to_json())
+    assert all(p == profiles[0] for p in profiles[1:])
+
+
+def test_shifted_feature_drifts_alone_with_its_effect_size(baseline):
     current = np.random.default_rng(3).normal(0, 1, (5000, 3))
     current[:, 1] += 1.0
-    acc = DriftAccumulator(_baseline(baseline_data))
-    acc.add_capture_lines(_lines(current))
+    acc = DriftAccumulator(baseline)
+    acc.add_capture_stream(_stream(_lines(current)))
     report = acc.report({"start": "2026-11-23T10:00:00Z"})
     assert report["drifted_features"] == ["f1"]
-    assert report["features"]["f1"]["ks"] == pytest.approx(0.38, abs=0.03)  # Phi(0.5) - Phi(-0.5)
-    html = render_html(report)
-    assert html.count("<svg") == 1 and "f1" in html
+    f1 = report["features"]["f1"]
+    assert f1["ks"] == pytest.approx(0.38, abs=0.03)  # Phi(0.5) - Phi(-0.5)
+    assert f1["distance"] == pytest.approx(1.0, abs=0.05)  # moved one standard deviation
+    assert f1["p_value"] < 1e-6 and f1["reasons"]
+    assert "PSI" in report["decision_rule"] and "p-values" in report["decision_rule"]
 
 
-def test_broken_lines_are_counted_not_fatal(baseline_data):
+def test_broken_lines_are_counted_not_fatal(baseline):
     lines = list(_lines(np.random.default_rng(4).normal(0, 1, (100, 3))))
     lines[10] = b"{not json"
     lines[20] = capture_record([1, 2], 0.1, "short", "t").encode()  # two values for three features
     lines[30] = capture_record(["x", 1, 2], 0.1, "word", "t").encode()
-    acc = DriftAccumulator(_baseline(baseline_data))
+    lines[40] = lines[40].replace(b'"data":"', b'"data":"!!', 1)  # not base64
+    lines[50] = capture_record([1, 2, 3], 0.1, "png", "t", content_type="image/png").encode()
+    acc = DriftAccumulator(baseline)
     acc.add_capture_lines(lines)
     report = acc.report()
-    assert report["malformed_lines"] == 3 and report["rows"] == 97
-    assert len(report["malformed_examples"]) == 3
+    assert report["malformed_lines"] == 5 and report["rows"] == 95
+    assert len(report["malformed_examples"]) == 5
 
 
-def test_categorical_feature_uses_chi_square_and_psi():
+def test_payloads_with_several_rows_and_records_in_another_key_order(baseline):
+    rows = np.random.default_rng(5).normal(0, 1, (6, 3)).round(3)
+    csv_rows = "\n".join(",".join(str(v) for v in row) for row in rows[:3])
+    several = [
+        capture_record([0], 0, "a", "t", "CSV").replace('"0"', json.dumps(csv_rows), 1).encode(),
+        json.dumps(
+            {"eventVersion": "0", "captureData": {"endpointInput": {
+                "encoding": "BASE64", "mode": "INPUT", "observedContentType": "application/json",
+                "data": base64.b64encode(json.dumps({"instances": [{"features": list(r)} for r in rows[3:5].tolist()]}).encode()).decode(),
+            }}}
+        ).encode(),
+        capture_record(list(rows[5]), 0, "c", "t", "JSON", "application/json").encode(),
+    ]  # fmt: skip
+    acc = DriftAccumulator(baseline)
+    acc.add_capture_lines(several)
+    assert (acc.rows, acc.malformed) == (6, 0)
+    assert acc.profile.minimum[0] == rows[:, 0].min() and acc.profile.maximum[2] == rows[:, 2].max()
+
+
+def test_categorical_shift_and_new_categories_are_caught():
     rng = np.random.default_rng(5)
+    plans = ["a", "b", "c"]
     base = Baseline.from_dataset(
-        {"x": rng.normal(size=5000), "plan": rng.choice(["a", "b", "c"], 5000, p=[0.6, 0.3, 0.1])},
-        categorical=["plan"],
+        {"x": rng.normal(size=5000), "plan": rng.choice(plans, 5000, p=[0.6, 0.3, 0.1])}, categorical=["plan"]
     )
-    same = DriftAccumulator(base)
-    same.add_capture_lines(
-        _lines(rng.normal(size=(3000, 1)), rng.choice(["a", "b", "c"], 3000, p=[0.6, 0.3, 0.1]))
-    )
-    moved = DriftAccumulator(base)
-    moved.add_capture_lines(
-        _lines(rng.normal(size=(3000, 1)), rng.choice(["a", "b", "c"], 3000, p=[0.2, 0.3, 0.5]))
-    )
-    assert same.report()["drifted_features"] == []
-    result = moved.report()["features"]["plan"]
-    assert result["drifted"] and result["p_value"] < 1e-6
+
+    def report(choices):
+        acc = DriftAccumulator(base)
+        acc.add_capture_stream(_stream(_lines(rng.normal(size=(len(choices), 1)), list(choices))))
+        return acc.report()["features"]["plan"]
+
+    same = report(rng.choice(plans, 3000, p=[0.6, 0.3, 0.1]))
+    moved = report(rng.choice(plans, 3000, p=[0.2, 0.3, 0.5]))
+    new = report(rng.choice(["a", "b", "c", "enterprise"], 3000, p=[0.55, 0.3, 0.1, 0.05]))
+    assert not same["drifted"]
+    assert moved["drifted"] and moved["p_value"] < 1e-6 and moved["distance"] > 0.1
+    assert new["drifted"] and new["new_share"] == pytest.approx(0.05, abs=0.015)
+    assert list(new["new_categories"]) == ["enterprise"] and "new categories" in new["reasons"][-1]
 
 
-def test_statistics_json_baseline_matches_the_dataset_baseline(baseline_data):
-    values = baseline_data[:, 0]
+def test_missing_values_are_counted_per_feature(baseline):
+    acc = DriftAccumulator(baseline)
+    acc.add_csv_rows([b"0.1,,0.3", b"0.2,0.1,", b"nan,0.5,0.5"])
+    report = acc.report()
+    assert report["rows"] == 3 and report["malformed_lines"] == 0
+    assert [report["features"][f"f{i}"]["missing"] for i in range(3)] == [1, 1, 1]
+    assert [report["features"][f"f{i}"]["rows"] for i in range(3)] == [2, 2, 2]
+
+
+def test_statistics_json_baseline_matches_the_dataset_baseline():
+    values = np.random.default_rng(1).normal(0, 1, 20000)
     edges = np.quantile(values, np.linspace(0, 1, 101))
     counts, _ = np.histogram(values, bins=edges)
     statistics = {
@@ -88,6 +190,7 @@ def test_statistics_json_baseline_matches_the_dataset_baseline(baseline_data):
                 "name": "f0",
                 "inferred_type": "Fractional",
                 "numerical_statistics": {
+                    "std_dev": float(values.std()),
                     "distribution": {
                         "kll": {
                             "buckets": [
@@ -95,44 +198,140 @@ def test_statistics_json_baseline_matches_the_dataset_baseline(baseline_data):
                                 for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
                             ]
                         }
-                    }
+                    },
                 },
             }
         ]
     }
     shifted = np.random.default_rng(6).normal(0.8, 1, (4000, 1))
-    from_stats, from_data = (
-        DriftAccumulator(Baseline.from_statistics(statistics)),
-        DriftAccumulator(Baseline.from_dataset({"f0": values})),
-    )
-    for acc in (from_stats, from_data):
-        acc.add_capture_lines(_lines(shifted))
-    a, b = from_stats.report()["features"]["f0"], from_data.report()["features"]["f0"]
-    assert a["drifted"] and b["drifted"]
-    assert a["ks"] == pytest.approx(b["ks"], abs=0.02)
+    results = []
+    for base in (Baseline.from_statistics(statistics), Baseline.from_dataset({"f0": values})):
+        acc = DriftAccumulator(base)
+        acc.add_matrix(shifted)
+        results.append(acc.report()["features"]["f0"])
+    assert results[0]["drifted"] and results[1]["drifted"]
+    assert results[0]["ks"] == pytest.approx(results[1]["ks"], abs=0.02)
+    assert results[0]["distance"] == pytest.approx(results[1]["distance"], abs=0.05)
 
 
-def test_chi_square_survival_function_known_values():
+def test_p_value_functions_against_known_values():
     assert chi2_sf(3.841, 1) == pytest.approx(0.05, abs=1e-3)
     assert chi2_sf(18.307, 10) == pytest.approx(0.05, abs=1e-3)
     assert chi2_sf(0.0, 3) == 1.0
+    # Kolmogorov's distribution: P(sqrt(n) D > 1.358) = 0.05 for large samples
+    assert kolmogorov_sf(1.358 / np.sqrt(10**6 / 2), 10**6, 10**6) == pytest.approx(0.05, abs=2e-3)
 
 
-def test_block_reader_matches_the_line_reader_and_counts_broken_lines(baseline_data):
-    import io
+def test_decisions_follow_effect_size_not_sample_size():
+    """At a million rows a 0.05 sd shift has a p-value of ~0 but stays unflagged; 0.25 sd is caught at 10,000."""
+    rng = np.random.default_rng(8)
+    base = Baseline.from_dataset({"x": rng.normal(size=100_000)})
+    small = DriftAccumulator(base)
+    small.add_matrix(rng.normal(0.05, 1, (1_000_000, 1)))
+    tiny_shift = small.report()["features"]["x"]
+    assert not tiny_shift["drifted"] and tiny_shift["p_value"] < 1e-10
+    assert tiny_shift["distance"] == pytest.approx(0.05, abs=0.01)
+    large = DriftAccumulator(base)
+    large.add_matrix(rng.normal(0.25, 1, (10_000, 1)))
+    assert large.report()["features"]["x"]["drifted"]
 
+
+def test_block_reader_matches_the_line_reader_and_counts_broken_lines(baseline):
     current = np.random.default_rng(7).normal(0.3, 1, (3000, 3))
     lines = list(_lines(current))
     lines[5] = b"garbage"
-    by_line, by_block = DriftAccumulator(_baseline(baseline_data)), DriftAccumulator(_baseline(baseline_data))
+    by_line, by_block = DriftAccumulator(baseline), DriftAccumulator(baseline)
     by_line.add_capture_lines(lines)
     by_block.add_capture_stream(io.BytesIO(b"\n".join(lines) + b"\n"), block_size=4096)
     assert by_block.report() == by_line.report()
     assert by_block.report()["malformed_lines"] == 1
 
 
-def test_rows_with_too_many_and_too_few_values_are_each_counted(baseline_data):
+def test_rows_with_too_many_and_too_few_values_are_each_counted(baseline):
     rows = [b"0.1,0.2,0.3"] * 10 + [b"0.1,0.2,0.3,0.4", b"0.1,0.2"]  # the totals balance; the rows do not
-    acc = DriftAccumulator(_baseline(baseline_data))
+    acc = DriftAccumulator(baseline)
     acc.add_csv_rows(rows)
     assert acc.report()["rows"] == 10 and acc.report()["malformed_lines"] == 2
+
+
+# ------------------------------------------------------------------------------- mergeable profiles
+MIXED = Baseline.from_dataset(
+    {
+        "x": np.random.default_rng(11).normal(size=4000),
+        "n": np.random.default_rng(12).poisson(2, 4000),
+        "plan": np.random.default_rng(13).choice(["a", "b", "c"], 4000),
+    },
+    categorical=["plan"],
+)
+
+
+def _mixed_lines(seed: int, rows: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    values = np.column_stack([rng.normal(0.3, 1.5, rows), rng.poisson(2.5, rows)])
+    plans = rng.choice(["a", "b", "c", "d", "e", ""], rows).tolist()
+    lines = list(_lines(values, plans))
+    for i in range(0, rows, 37):
+        lines[i] = b"broken line %d" % i
+    return lines
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), cuts=st.lists(st.integers(0, 600), max_size=6))
+def test_profiles_of_any_split_merge_into_the_single_pass_profile(seed, cuts):
+    lines = _mixed_lines(seed, 600)
+    whole = DriftAccumulator(MIXED)
+    whole.add_capture_lines(lines)
+    bounds = [0, *sorted(cuts), len(lines)]
+    parts = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        part = DriftAccumulator(MIXED)
+        part.add_capture_lines(lines[start:end])
+        # each part travels as JSON (an XCom) before the reduce
+        parts.append(CaptureProfile.from_json(json.loads(json.dumps(part.profile.to_json()))))
+    merged = CaptureProfile.merge_all(parts, MIXED)
+    assert merged.to_json() == whole.profile.to_json()
+    assert compare(MIXED, merged) == whole.report()
+
+
+def test_profiles_of_different_baselines_do_not_merge(baseline):
+    with pytest.raises(InvalidInputError, match="different baselines"):
+        CaptureProfile.empty(baseline).merge(CaptureProfile.empty(MIXED))
+
+
+def test_a_profile_is_small_enough_for_xcom():
+    acc = DriftAccumulator(MIXED)
+    acc.add_capture_lines(_mixed_lines(1, 5000))
+    assert len(json.dumps(acc.profile.to_json())) < 20_000
+
+
+def test_bin_labels_are_readable():
+    assert bin_labels([1.0, 12.0, 24.0], integer=True) == ["≤ 0", "1–11", "12–23", "≥ 24"]
+    assert bin_labels([-1.2816, -0.25, 0.0031, 0.26], integer=False) == [
+        "< -1.28",
+        "-1.28 – -0.25",
+        "-0.25 – 0.00",
+        "0.00 – 0.26",
+        "≥ 0.26",
+    ]
+    assert bin_labels([1250.4, 30000.0], integer=False)[1] == "1,250 – 30,000"
+
+
+def test_json_capture_with_several_instances_and_other_body_shapes(baseline):
+    def record(body):
+        return capture_record([0], 0, "e", "t", "JSON", "application/json").replace(
+            json.dumps(json.dumps({"instances": [[0]]}))[1:-1], json.dumps(json.dumps(body))[1:-1], 1
+        )
+
+    rows = np.random.default_rng(9).normal(0, 1, (7, 3)).round(3).tolist()
+    lines = [
+        record({"instances": rows[0:2]}).encode(),  # two rows in one request
+        record({"instances": [rows[2]]}).encode(),
+        record({"instances": [{"features": rows[3]}]}).encode(),  # another shape: read by json
+        record(rows[4]).encode(),  # a bare list is one row
+        record({"inputs": rows[5:7]}).encode(),
+    ]
+    for shuffled in (lines, lines[::-1]):
+        acc = DriftAccumulator(baseline)
+        acc.add_capture_stream(_stream(shuffled))
+        assert (acc.rows, acc.malformed) == (7, 0)
+        assert acc.profile.maximum[1] == max(r[1] for r in rows)

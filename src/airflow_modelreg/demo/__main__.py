@@ -119,7 +119,7 @@ def run_lifecycle(airflow, standin, timeline: Timeline) -> int:
     if not serve_prod(airflow, timeline):
         return 1
     drift = detect_drift(airflow, standin, timeline)
-    if drift is None:
+    if drift is None or not detect_drift_fanned_out(airflow, timeline, drift):
         return 1
     retrained = retrain(airflow, timeline, drift)
     if retrained is None:
@@ -231,37 +231,60 @@ def serve_prod(airflow, timeline: Timeline) -> bool:
 
 
 def detect_drift(airflow, standin, timeline: Timeline) -> dict | None:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from airflow_modelreg.demo.traffic import write_capture
 
     s3 = standin.boto3_client("s3")
+    capture = f"s3://{BUCKET}/capture/churn-prod"
     now = datetime.now(UTC)
-    write_capture(
-        s3,
-        f"s3://{BUCKET}/capture/churn-prod",
-        "churn-prod",
-        "challenger",
-        3000,
-        1.0,
-        now,
-        seed=41,
-        broken_lines=2,
+    write_capture(s3, capture, "churn-prod", "champion", 1500, 0.0, now - timedelta(hours=1), seed=40)
+    timeline.say(
+        "traffic", "1500 ordinary requests reach churn-prod (captured to S3, base64 as SageMaker writes)"
     )
-    timeline.say("traffic", "3000 requests of a shifted population reach churn-prod (captured to S3)")
+    # Triggered as the REST API triggers a run: without a logical date.
+    run = airflow.dag("monitor_drift").test(logical_date=None)
+    if not succeeded(airflow, run, timeline):
+        return None
+    healthy = airflow.xcom(run, "detect_drift")
+    timeline.say(
+        "drift",
+        f"monitor_drift on a healthy hour: {healthy['reason']}; the run is green and announce_drift "
+        f"{airflow.task_states(run)['announce_drift']}, so nothing retrains",
+    )
+    write_capture(s3, capture, "churn-prod", "challenger", 3000, 1.0, now, seed=41, broken_lines=2)
+    timeline.say("traffic", "3000 requests of a shifted population reach churn-prod")
     run = airflow.run("monitor_drift", {})
     if not succeeded(airflow, run, timeline):
         return None
     drift = airflow.xcom(run, "detect_drift")
+    if not drift["drift_detected"]:
+        timeline.say("FAILED", f"monitor_drift missed the shift: {drift['reason']}")
+        return None
     timeline.say(
         "drift",
         f"{drift['reason']}; {drift['rows']} rows, {drift['malformed_lines']} malformed lines skipped; "
-        f"report {drift['report_uri']}",
+        f"announce_drift updated the drift Asset; report {drift['report_uri']}",
     )
-    bucket, _, key = drift["report_uri"].removeprefix("s3://").partition("/")
-    page = s3.get_object(Bucket=bucket, Key=key.replace(".json", ".html"))["Body"].read()
-    (DEMO_DIR / "drift_report.html").write_bytes(page)
+    bucket, _, key = drift["report_html_uri"].removeprefix("s3://").partition("/")
+    (DEMO_DIR / "drift_report.html").write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     return drift
+
+
+def detect_drift_fanned_out(airflow, timeline: Timeline, one_pass: dict) -> bool:
+    """The same check with dynamic task mapping: one profiling task per capture prefix, merged."""
+    run = airflow.dag("monitor_drift_fanout").test(logical_date=None)
+    if not succeeded(airflow, run, timeline):
+        return False
+    verdict = airflow.xcom(run, "decide_drift")
+    same = verdict["drifted_features"] == one_pass["drifted_features"] and verdict["rows"] == one_pass["rows"]
+    timeline.say(
+        "drift",
+        f"monitor_drift_fanout: {verdict['window']['tasks']} mapped profile_capture tasks (one per capture "
+        f"prefix) merged into {verdict['rows']} rows: {verdict['reason']}"
+        + (" (the verdict one pass gave)" if same else " (DIFFERS from one pass)"),
+    )
+    return same
 
 
 def retrain(airflow, timeline: Timeline, drift: dict) -> dict | None:

@@ -1,5 +1,9 @@
-"""Endpoint traffic as SageMaker's data capture records it, for the demo and the tests (no real endpoint
-writes capture files on the stand-in)."""
+"""Endpoint traffic as SageMaker's data capture records it, for the demo, the tests and the benchmarks.
+
+SageMaker base64-encodes captured payloads unless the endpoint config's ``CaptureContentTypeHeader`` lists
+the content type as CSV or JSON, so BASE64 is the default here: the demo exercises the path real endpoints
+take. ``encoding="CSV"`` or ``"JSON"`` (with ``content_type="application/json"``) write the other forms.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +24,15 @@ def write_capture(
     when: datetime,
     seed: int = 99,
     broken_lines: int = 0,
+    encoding: str = "BASE64",
+    content_type: str = "text/csv",
 ) -> str:
     """Write one capture file for ``rows`` requests at ``when`` to
-    ``{capture_uri}/{endpoint}/{variant}/yyyy/mm/dd/hh/``; returns its URI."""
+    ``{capture_uri}/{endpoint}/{variant}/yyyy/mm/dd/hh/``, as SageMaker lays it out; returns its URI."""
     x, _ = generate(rows, seed, shift)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [
-        capture_record([round(v, 4) for v in row], 0.5, f"{seed}-{i}", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        capture_record([round(v, 4) for v in row], 0.5, f"{seed}-{i}", stamp, encoding, content_type)
         for i, row in enumerate(x.tolist())
     ]
     for i in range(broken_lines):

@@ -1,109 +1,184 @@
-"""The drift engine: streams SageMaker data-capture files into per-feature histograms and compares them with
-a baseline. Plain Python and numpy (no Airflow, no boto3, no pandas).
+"""The drift engine: SageMaker data-capture files folded into mergeable per-feature histograms, compared with
+a baseline on effect sizes. numpy and polars; no Airflow, no boto3, no pandas.
 
-Memory stays flat as rows grow: rows are parsed in chunks and folded into fixed-size histograms.
-Numeric features: PSI on ten baseline-quantile bins and the Kolmogorov-Smirnov statistic on a fine grid of
-baseline quantiles (a binned KS: exact up to the grid's resolution, 1/``ks_bins``). Categorical features:
-PSI and the chi-square test against the baseline frequencies. Malformed lines are counted, never fatal.
+Three parts:
+
+* :class:`Baseline`: what the training data looked like. A numeric feature is a histogram on a fixed grid
+  of ``GRID_CELLS`` equal cells between the baseline's 0.1% and 99.9% quantiles, plus one cell below and
+  one above; a categorical feature is its most frequent categories.
+* :class:`CaptureProfile`: what the capture window looked like, as integer counts on the baseline's cells
+  (plus row, missing-value and malformed-line counts, minimum and maximum). Profiles of any split of the
+  data merge into exactly the profile of the whole (:meth:`CaptureProfile.merge`), so the work can be
+  fanned out over processes or Airflow workers and reduced. A profile is JSON-serialisable (XCom).
+* :func:`compare`: the report, feature by feature: PSI, a normalised distance, KS or chi-square p-values,
+  and the decision (``domain/drift_rules.py``).
+
+:class:`DriftAccumulator` reads capture JSON lines into a profile. Memory stays flat as rows grow: input
+is read in blocks. A block whose records are all in SageMaker's compact layout is handled without a
+Python step per row: one regular expression finds every input payload, polars decodes base64 and parses
+the CSV, numpy bins the values (one multiply, one clip and one ``bincount`` per block). Anything else
+(other key orders, JSON payloads that are not lists of numbers, broken lines) goes through ``json`` line by
+line; malformed lines are counted and a few are kept as examples, never fatal.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import csv
+import hashlib
+import io
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from airflow_modelreg.domain.drift_rules import decision_rule, limits_for, validate_thresholds
 from airflow_modelreg.domain.errors import InvalidInputError
 
-EPSILON = 1e-4  # smoothing for empty bins in PSI
-DEFAULT_THRESHOLDS = {"psi": 0.2, "ks": 0.1, "chi2_p": 0.01}
+GRID_CELLS = 1024  # equal cells between the baseline's 0.1% and 99.9% quantiles (plus one below, one above)
+GRID_QUANTILES = (0.001, 0.999)
 PSI_BINS = 10
-KS_BINS = 200
-CHUNK_ROWS = 65536
+TOP_CATEGORIES = 50  # categories kept by name; the rest of the baseline's are "__other__"
+KNOWN_CATEGORIES = 10_000  # baseline categories remembered to tell "new" from "rare"
+NEW_NAMES_KEPT = 100  # unseen category names tallied by name per feature
+EPSILON = 1e-4  # share given to an empty bin in PSI
+BLOCK_BYTES = 16 * 1024 * 1024
+MALFORMED_EXAMPLES = 5
+OTHER, NEW = "__other__", "__new__"
 
 
+# ------------------------------------------------------------------------------------------- baseline
 @dataclass
 class FeatureBaseline:
-    """A feature's baseline. Numeric: a fine grid of baseline quantiles (for KS) whose every
-    ``KS_BINS // PSI_BINS``-th edge also bounds the coarse PSI bins, so each value is binned once."""
+    """One feature of the baseline. Numeric: shares of the baseline on the grid cells (``lo``..``hi``);
+    categorical: shares of the top categories, of the other known ones, and (always 0) of new ones."""
 
     name: str
     kind: str  # "numeric" or "categorical"
-    ks_edges: np.ndarray | None = None  # interior edges of the fine bins
-    ks_expected_cdf: np.ndarray | None = None
-    psi_starts: np.ndarray | None = None  # first fine bin of each PSI bin (np.add.reduceat indices)
-    psi_expected: np.ndarray | None = None  # baseline share per PSI bin
-    categories: list[str] = field(default_factory=list)  # categorical, with "__other__" last
-    category_expected: np.ndarray | None = None
+    expected: np.ndarray  # baseline share per cell (numeric) or per category bin (categorical)
+    count: int  # rows of the baseline (for p-values)
+    lo: float = 0.0
+    hi: float = 1.0
+    std: float = 0.0
+    integer: bool = False  # numeric values are whole numbers (labels read "3-5", not "2.51-5.49")
+    categories: list[str] = field(default_factory=list)  # categorical: top categories, OTHER, NEW
+    known: frozenset[str] | None = None  # every baseline category; None when there were too many
 
     @property
-    def psi_edges(self) -> np.ndarray:
-        assert self.ks_edges is not None and self.psi_starts is not None
-        return self.ks_edges[self.psi_starts[1:] - 1]
+    def scale(self) -> float:
+        return GRID_CELLS / (self.hi - self.lo)
 
-    # -- construction --------------------------------------------------------------------------
-    @classmethod
-    def _numeric(cls, name: str, ks_edges: np.ndarray, ks_cdf: np.ndarray) -> FeatureBaseline:
-        """From fine edges and the baseline CDF at each fine bin; PSI bins nest the fine ones."""
-        targets = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
-        chosen = np.unique(np.clip(np.searchsorted(ks_cdf[:-1], targets), 0, max(ks_edges.size - 1, 0)))
-        starts = (
-            np.concatenate([[0], chosen + 1]).astype(np.intp)
-            if ks_edges.size
-            else np.array([0], dtype=np.intp)
-        )
-        shares = np.diff(np.concatenate([[0.0], ks_cdf]))
-        return cls(
-            name,
-            "numeric",
-            ks_edges=ks_edges,
-            ks_expected_cdf=ks_cdf,
-            psi_starts=starts,
-            psi_expected=np.add.reduceat(shares, starts),
-        )
+    @property
+    def cells(self) -> int:
+        return GRID_CELLS + 2 if self.kind == "numeric" else len(self.categories)
 
     @classmethod
     def numeric_from_values(cls, name: str, values: np.ndarray) -> FeatureBaseline:
+        values = np.asarray(values, dtype=float)
         values = values[np.isfinite(values)]
         if values.size == 0:
             raise InvalidInputError(f"Baseline feature {name!r} has no numeric values.")
-        ks_edges = np.unique(np.quantile(values, np.linspace(0, 1, KS_BINS + 1)[1:-1]))
-        counts = np.bincount(np.searchsorted(ks_edges, values, side="right"), minlength=ks_edges.size + 1)
-        return cls._numeric(name, ks_edges, np.cumsum(counts) / counts.sum())
+        lo, hi = (float(q) for q in np.quantile(values, GRID_QUANTILES))
+        if hi <= lo:
+            lo, hi = float(values.min()), float(values.max())
+        if hi <= lo:  # a constant feature: any change lands outside the single value's cell
+            hi = lo + 1.0
+        feature = cls(
+            name,
+            "numeric",
+            expected=np.zeros(GRID_CELLS + 2),
+            count=int(values.size),
+            lo=lo,
+            hi=hi,
+            std=float(values.std()),
+            integer=bool(np.all(values == np.round(values))),
+        )
+        counts = np.bincount(_cells(values, lo, feature.scale), minlength=GRID_CELLS + 2)
+        feature.expected = counts / counts.sum()
+        return feature
 
     @classmethod
-    def numeric_from_buckets(cls, name: str, buckets: Sequence[Mapping[str, float]]) -> FeatureBaseline:
-        """From Model Monitor's KLL buckets (``lower_bound``, ``upper_bound``, ``count``)."""
+    def numeric_from_buckets(
+        cls,
+        name: str,
+        buckets: Sequence[Mapping[str, float]],
+        std: float | None = None,
+        integer: bool = False,
+    ) -> FeatureBaseline:
+        """From Model Monitor's KLL buckets (``lower_bound``, ``upper_bound``, ``count``): each bucket's
+        count is spread evenly over the grid cells it covers."""
         if not buckets:
             raise InvalidInputError(f"Baseline feature {name!r} has no distribution buckets.")
+        lowers = np.array([b["lower_bound"] for b in buckets], dtype=float)
         uppers = np.array([b["upper_bound"] for b in buckets], dtype=float)
         counts = np.array([b["count"] for b in buckets], dtype=float)
-        return cls._numeric(name, uppers[:-1], np.cumsum(counts) / counts.sum())
+        lo, hi = float(lowers.min()), float(uppers.max())
+        hi = hi if hi > lo else lo + 1.0
+        feature = cls(
+            name, "numeric", expected=np.zeros(GRID_CELLS + 2), count=int(counts.sum()), lo=lo, hi=hi
+        )
+        shares = np.zeros(GRID_CELLS + 2)
+        for low, high, count in zip(lowers, uppers, counts, strict=True):
+            first, last = (int(c) for c in _cells(np.array([low, high]), lo, feature.scale))
+            last = min(last, GRID_CELLS)  # the top bucket's upper bound closes the grid
+            shares[first : max(last, first) + 1] += count / (max(last, first) - first + 1)
+        feature.expected = shares / max(shares.sum(), 1.0)
+        centres = (lowers + uppers) / 2
+        mean = float(np.average(centres, weights=counts)) if counts.sum() else 0.0
+        feature.std = (
+            float(std)
+            if std is not None
+            else float(np.sqrt(np.average((centres - mean) ** 2, weights=counts)))
+            if counts.sum()
+            else 0.0
+        )
+        feature.integer = integer
+        return feature
 
     @classmethod
     def categorical(cls, name: str, counts: Mapping[str, float]) -> FeatureBaseline:
-        categories = sorted(counts, key=lambda c: -counts[c])[:50]
-        expected = np.array(
-            [counts[c] for c in categories] + [sum(counts.values()) - sum(counts[c] for c in categories)]
-        )
+        if not counts:
+            raise InvalidInputError(f"Baseline feature {name!r} has no categories.")
+        ordered = sorted(counts, key=lambda c: (-counts[c], c))
+        top = ordered[:TOP_CATEGORIES]
+        total = float(sum(counts.values()))
+        expected = np.array([counts[c] for c in top] + [total - sum(counts[c] for c in top), 0.0]) / total
         return cls(
             name,
             "categorical",
-            categories=[*categories, "__other__"],
-            category_expected=expected / expected.sum(),
+            expected=expected,
+            count=int(total),
+            categories=[*top, OTHER, NEW],
+            known=frozenset(ordered) if len(ordered) <= KNOWN_CATEGORIES else None,
         )
 
-    # -- state for the current window ------------------------------------------------------------
-    def empty_counts(self) -> np.ndarray:
-        if self.kind == "numeric":
-            assert self.ks_edges is not None
-            return np.zeros(self.ks_edges.size + 1, dtype=np.int64)
-        return np.zeros(len(self.categories), dtype=np.int64)
+    def psi_starts(self) -> np.ndarray:
+        """First cell of each PSI bin: cuts where the baseline's cumulative share crosses each tenth."""
+        cumulative = np.cumsum(self.expected)
+        targets = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
+        cuts = np.unique(np.searchsorted(cumulative, targets, side="left") + 1)
+        cuts = cuts[(cuts > 0) & (cuts < self.expected.size)]
+        if self.integer and cuts.size:  # one cut per integer boundary, so no bin holds no whole number
+            _, first = np.unique(np.ceil([self.cell_edge(int(c)) for c in cuts]), return_index=True)
+            cuts = cuts[np.sort(first)]
+        return np.concatenate([[0], cuts]).astype(np.intp)
+
+    def cell_edge(self, cell: int) -> float:
+        """The lower edge of grid cell ``cell`` (cell 1 starts at ``lo``; cell 0 is everything below)."""
+        return self.lo + (cell - 1) / self.scale
+
+    def describe(self) -> dict[str, Any]:
+        return (
+            {"kind": "numeric", "lo": self.lo, "hi": self.hi}
+            if self.kind == "numeric"
+            else {"kind": "categorical", "categories": self.categories}
+        )
 
 
 @dataclass
@@ -113,6 +188,13 @@ class Baseline:
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the grid and categories: only profiles with the same fingerprint can be merged."""
+        described = [[f.name, f.describe()] for f in self.features]
+        text = json.dumps([GRID_CELLS, described], sort_keys=True, default=float)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def from_dataset(cls, columns: Mapping[str, Sequence[Any]], categorical: Iterable[str] = ()) -> Baseline:
@@ -129,6 +211,8 @@ class Baseline:
                 )
             else:
                 features.append(FeatureBaseline.numeric_from_values(name, np.asarray(values, dtype=float)))
+        if not features:
+            raise InvalidInputError("The baseline has no features.")
         return cls(features)
 
     @classmethod
@@ -138,8 +222,16 @@ class Baseline:
         for feature in statistics.get("features", []):
             name = feature.get("name")
             if "numerical_statistics" in feature:
-                kll = feature["numerical_statistics"].get("distribution", {}).get("kll", {})
-                features.append(FeatureBaseline.numeric_from_buckets(name, kll.get("buckets", [])))
+                numbers = feature["numerical_statistics"]
+                kll = numbers.get("distribution", {}).get("kll", {})
+                features.append(
+                    FeatureBaseline.numeric_from_buckets(
+                        name,
+                        kll.get("buckets", []),
+                        std=numbers.get("std_dev"),
+                        integer=feature.get("inferred_type") == "Integral",
+                    )
+                )
             elif "string_statistics" in feature:
                 buckets = (
                     feature["string_statistics"]
@@ -155,6 +247,310 @@ class Baseline:
         if not features:
             raise InvalidInputError("statistics.json lists no features.")
         return cls(features)
+
+
+def _cells(values: np.ndarray, lo: float, scale: float) -> np.ndarray:
+    """Grid cell of each (finite) value: 0 below ``lo``, 1..GRID_CELLS inside, GRID_CELLS + 1 from ``hi``."""
+    position = (values - lo) * scale + 1.0
+    np.clip(position, 0, GRID_CELLS + 1, out=position)
+    return position.astype(np.intp)  # truncation is floor here: every position is >= 0
+
+
+# -------------------------------------------------------------------------------------------- profile
+@dataclass
+class CaptureProfile:
+    """Counts of one part of the capture window, on a baseline's cells. Merging is exact and associative."""
+
+    fingerprint: str
+    counts: list[np.ndarray]  # per feature: int64 per grid cell / category bin
+    missing: list[int]  # per feature: empty or NaN values
+    minimum: list[float | None]  # per numeric feature (None for categorical or no values)
+    maximum: list[float | None]
+    new_names: list[dict[str, int]]  # per categorical feature: unseen categories by name (at most 100)
+    rows: int = 0
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, baseline: Baseline) -> CaptureProfile:
+        width = len(baseline.features)
+        return cls(
+            baseline.fingerprint,
+            [np.zeros(f.cells, dtype=np.int64) for f in baseline.features],
+            [0] * width,
+            [None] * width,
+            [None] * width,
+            [{} for _ in range(width)],
+        )
+
+    def merge(self, other: CaptureProfile) -> CaptureProfile:
+        """The profile of both parts (self first, then other)."""
+        if other.fingerprint != self.fingerprint:
+            raise InvalidInputError(
+                f"Cannot merge drift profiles of different baselines ({self.fingerprint} and {other.fingerprint}): "
+                "every part must be profiled against the same baseline."
+            )
+        return CaptureProfile(
+            self.fingerprint,
+            [a + b for a, b in zip(self.counts, other.counts, strict=True)],
+            [a + b for a, b in zip(self.missing, other.missing, strict=True)],
+            [_extreme(min, a, b) for a, b in zip(self.minimum, other.minimum, strict=True)],
+            [_extreme(max, a, b) for a, b in zip(self.maximum, other.maximum, strict=True)],
+            [_add_names(a, b) for a, b in zip(self.new_names, other.new_names, strict=True)],
+            self.rows + other.rows,
+            self.malformed + other.malformed,
+            (self.malformed_examples + other.malformed_examples)[:MALFORMED_EXAMPLES],
+            self.sources + other.sources,
+        )
+
+    @classmethod
+    def merge_all(cls, profiles: Iterable[CaptureProfile], baseline: Baseline) -> CaptureProfile:
+        merged = cls.empty(baseline)
+        for profile in profiles:
+            merged = merged.merge(profile)
+        return merged
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (for XCom): counts as run-length pairs of zeros, so sparse grids stay small."""
+        return {
+            "fingerprint": self.fingerprint,
+            "rows": self.rows,
+            "malformed": self.malformed,
+            "malformed_examples": self.malformed_examples,
+            "counts": [_pack(c) for c in self.counts],
+            "missing": self.missing,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "new_names": self.new_names,
+            "sources": self.sources,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaptureProfile:
+        try:
+            return cls(
+                str(data["fingerprint"]),
+                [_unpack(c) for c in data["counts"]],
+                [int(m) for m in data["missing"]],
+                [None if v is None else float(v) for v in data["minimum"]],
+                [None if v is None else float(v) for v in data["maximum"]],
+                [{str(k): int(v) for k, v in names.items()} for names in data["new_names"]],
+                int(data["rows"]),
+                int(data["malformed"]),
+                list(data.get("malformed_examples", [])),
+                list(data.get("sources", [])),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInputError(
+                f"Not a drift profile ({error!r}): expected CaptureProfile.to_json()."
+            ) from error
+
+
+def _extreme(pick: Any, a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else pick(a, b)
+
+
+def _add_names(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    merged = dict(Counter(a) + Counter(b))
+    if len(merged) > NEW_NAMES_KEPT:  # the total stays exact in the NEW bin; only names are dropped
+        merged = dict(sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:NEW_NAMES_KEPT])
+    return merged
+
+
+def _pack(counts: np.ndarray) -> list[int]:
+    """Counts with each run of zeros written as ``-run_length`` (counts are never negative)."""
+    packed: list[int] = []
+    zeros = 0
+    for value in counts.tolist():
+        if value == 0:
+            zeros += 1
+            continue
+        if zeros:
+            packed.append(-zeros)
+            zeros = 0
+        packed.append(value)
+    if zeros:
+        packed.append(-zeros)
+    return packed
+
+
+def _unpack(packed: Sequence[int]) -> np.ndarray:
+    values: list[int] = []
+    for value in packed:
+        values.extend([0] * -int(value) if value < 0 else [int(value)])
+    return np.array(values, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------- comparing
+def compare(
+    baseline: Baseline,
+    profile: CaptureProfile,
+    thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    window: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The drift report: per feature its effect sizes, p-value and decision; JSON-serialisable."""
+    validate_thresholds(thresholds)
+    if profile.fingerprint != baseline.fingerprint:
+        raise InvalidInputError("This drift profile was computed against another baseline.")
+    features: dict[str, Any] = {}
+    for index, feature in enumerate(baseline.features):
+        limits = limits_for(feature.name, thresholds)
+        counts = profile.counts[index]
+        compare_one = _compare_numeric if feature.kind == "numeric" else _compare_categorical
+        result = compare_one(feature, counts, limits, profile, index)
+        result["missing"] = profile.missing[index]
+        features[feature.name] = result
+    drifted = [name for name, result in features.items() if result["drifted"]]
+    return {
+        "rows": profile.rows,
+        "malformed_lines": profile.malformed,
+        "malformed_examples": profile.malformed_examples,
+        "window": dict(window or {}),
+        "sources": profile.sources,
+        "drifted_features": drifted,
+        "drift_detected": bool(drifted),
+        "decision_rule": decision_rule(),
+        "features": features,
+    }
+
+
+def _compare_numeric(
+    feature: FeatureBaseline,
+    counts: np.ndarray,
+    limits: Mapping[str, float],
+    profile: CaptureProfile,
+    index: int,
+) -> dict[str, Any]:
+    n = int(counts.sum())
+    observed = counts / max(n, 1)
+    starts = feature.psi_starts()
+    psi_expected, psi_observed = np.add.reduceat(feature.expected, starts), np.add.reduceat(observed, starts)
+    cdf_e, cdf_o = np.cumsum(feature.expected), np.cumsum(observed)
+    ks = float(np.max(np.abs(cdf_o - cdf_e))) if n else 0.0
+    # Wasserstein-1 inside the grid (the trapezoid rule on each cell), in baseline standard deviations, less
+    # what sampling alone gives on average: |F_n - F_m| at each x is about normal with variance
+    # F(1 - F)(1/n + 1/m), whose mean absolute value is sqrt(2/pi) times its standard deviation.
+    mid_o, mid_e = (cdf_o[:-2] + cdf_o[1:-1]) / 2, (cdf_e[:-2] + cdf_e[1:-1]) / 2
+    wasserstein = float(np.abs(mid_o - mid_e).sum() / feature.scale) if n else 0.0
+    noise = (
+        math.sqrt(2 / math.pi * (1 / n + 1 / max(feature.count, 1)))
+        * float(np.sqrt(np.clip(mid_e * (1 - mid_e), 0, None)).sum() / feature.scale)
+        if n
+        else 0.0
+    )
+    if feature.std > 0:
+        distance = max(wasserstein - noise, 0.0) / feature.std
+    else:
+        distance = 0.0 if wasserstein <= noise else math.inf
+    value_psi = psi(psi_expected, psi_observed) if n else 0.0
+    reasons = []
+    if n and value_psi > limits["psi"]:
+        reasons.append(f"PSI {value_psi:.3f} > {limits['psi']:g}")
+    if n and distance > limits["distance"]:
+        reasons.append(f"distance {distance:.3f} > {limits['distance']:g}")
+    edges = [feature.cell_edge(int(cell)) for cell in starts[1:]]
+    return {
+        "type": "numeric",
+        "rows": n,
+        "psi": round(value_psi, 4),
+        "distance": round(distance, 4),
+        "wasserstein": float(f"{wasserstein:.4g}"),
+        "sampling_noise": float(f"{noise:.4g}"),
+        "ks": round(ks, 4),
+        "p_value": float(f"{kolmogorov_sf(ks, n, feature.count):.3g}") if n else 1.0,
+        "drifted": bool(reasons),
+        "reasons": reasons,
+        "thresholds": {"psi": limits["psi"], "distance": limits["distance"]},
+        "expected": psi_expected.round(4).tolist(),
+        "observed": psi_observed.round(4).tolist(),
+        "bins": [float(f"{edge:.6g}") for edge in edges],
+        "labels": bin_labels(edges, feature.integer),
+        "baseline": {"std": float(f"{feature.std:.4g}"), "rows": feature.count},
+        "range": {"min": profile.minimum[index], "max": profile.maximum[index]},
+    }
+
+
+def _compare_categorical(
+    feature: FeatureBaseline,
+    counts: np.ndarray,
+    limits: Mapping[str, float],
+    profile: CaptureProfile,
+    index: int,
+) -> dict[str, Any]:
+    n = int(counts.sum())
+    observed = counts / max(n, 1)
+    expected = feature.expected
+    expected_counts = np.clip(expected * n, EPSILON, None)
+    chi2 = float(np.sum((counts - expected_counts) ** 2 / expected_counts)) if n else 0.0
+    bins_seen = int(np.count_nonzero(expected))
+    value_psi = psi(expected, observed) if n else 0.0
+    distance = jensen_shannon(expected, observed, n, feature.count) if n else 0.0
+    new_share = float(observed[-1]) if n else 0.0
+    reasons = []
+    if n and value_psi > limits["psi"]:
+        reasons.append(f"PSI {value_psi:.3f} > {limits['psi']:g}")
+    if n and distance > limits["distance"]:
+        reasons.append(f"distance {distance:.3f} > {limits['distance']:g}")
+    if n and new_share > limits["new_categories"]:
+        reasons.append(f"{new_share:.1%} new categories > {limits['new_categories']:.0%}")
+    new_names = sorted(profile.new_names[index].items(), key=lambda item: (-item[1], item[0]))[:10]
+    return {
+        "type": "categorical",
+        "rows": n,
+        "psi": round(value_psi, 4),
+        "distance": round(distance, 4),
+        "chi2": round(chi2, 4),
+        "p_value": float(f"{chi2_sf(chi2, max(bins_seen - 1, 1)):.3g}") if n else 1.0,
+        "new_share": round(new_share, 4),
+        "new_categories": dict(new_names),
+        "drifted": bool(reasons),
+        "reasons": reasons,
+        "thresholds": {k: limits[k] for k in ("psi", "distance", "new_categories")},
+        "expected": expected.round(4).tolist(),
+        "observed": observed.round(4).tolist(),
+        "bins": feature.categories,
+        "labels": [{OTHER: "other known", NEW: "new"}.get(c, c) for c in feature.categories],
+        "baseline": {"rows": feature.count},
+    }
+
+
+def psi(expected: np.ndarray, observed: np.ndarray) -> float:
+    """Population stability index of two share vectors (empty bins count as EPSILON)."""
+    e = np.clip(expected, EPSILON, None)
+    a = np.clip(observed, EPSILON, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def jensen_shannon(expected: np.ndarray, observed: np.ndarray, n: int, m: int) -> float:
+    """Jensen-Shannon distance (base 2) minus its expected value between two samples of one distribution,
+    about (k - 1) / (8 ln 2) * (1/n + 1/m) for k categories, so a wide feature at 1,000 rows does not
+    look drifted by sampling noise alone."""
+    mean = (expected + observed) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        part_e = np.where(expected > 0, expected * np.log2(expected / mean), 0.0)
+        part_o = np.where(observed > 0, observed * np.log2(observed / mean), 0.0)
+    divergence = float(np.sum(part_e) + np.sum(part_o)) / 2
+    k = max(int(np.count_nonzero(expected > 0)), 1)
+    bias = (k - 1) / (8 * math.log(2)) * (1 / max(n, 1) + 1 / max(m, 1))
+    return math.sqrt(max(divergence - bias, 0.0))
+
+
+def kolmogorov_sf(statistic: float, n: int, m: int) -> float:
+    """Asymptotic p-value of the two-sample Kolmogorov-Smirnov statistic for samples of n and m."""
+    if statistic <= 0 or n <= 0 or m <= 0:
+        return 1.0
+    effective = math.sqrt(n * m / (n + m))
+    x = (effective + 0.12 + 0.11 / effective) * statistic  # Stephens' small-sample correction
+    if x < 0.2:
+        return 1.0
+    total = 0.0
+    for k in range(1, 101):
+        term = math.exp(-2 * k * k * x * x)
+        total += term if k % 2 else -term
+        if term < 1e-16:
+            break
+    return min(max(2 * total, 0.0), 1.0)
 
 
 def chi2_sf(statistic: float, dof: int) -> float:
@@ -191,80 +587,83 @@ def chi2_sf(statistic: float, dof: int) -> float:
     return min(1.0, math.exp(-x + a * math.log(x) - gln) * h)
 
 
-def psi(expected: np.ndarray, observed_counts: np.ndarray) -> float:
-    actual = observed_counts / max(observed_counts.sum(), 1)
-    e = np.clip(expected, EPSILON, None)
-    a = np.clip(actual, EPSILON, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+def bin_labels(edges: Sequence[float], integer: bool) -> list[str]:
+    """Readable labels of the bins between ``edges`` (first bin unbounded below, last above): whole numbers
+    for integer features ("3-5", "12"), otherwise three significant digits ("< 1.23", "1.23 - 4.56")."""
+    if integer:
+        starts = [
+            math.ceil(e) for e in edges
+        ]  # an integer v is in [a, b) exactly when ceil(a) <= v < ceil(b)
+        labels = []
+        bounds = [None, *starts, None]
+        for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+            if low is None:
+                labels.append(f"≤ {high - 1}" if high is not None else "all")
+            elif high is None:
+                labels.append(f"≥ {low}")
+            else:
+                labels.append(str(low) if high - 1 == low else f"{low}–{high - 1}")
+        return labels
+    if not edges:
+        return ["all"]
+    text = _numbers(edges)
+    return (
+        [f"< {text[0]}"]
+        + [f"{a} – {b}" for a, b in zip(text[:-1], text[1:], strict=True)]
+        + [f"≥ {text[-1]}"]
+    )
 
 
-def validate_thresholds(thresholds: Mapping[str, Mapping[str, float]] | None) -> None:
-    """Per-feature limits: ``psi`` > 0, ``ks`` in (0, 1], ``chi2_p`` in (0, 1); anything else is refused."""
-    for feature, limits in (thresholds or {}).items():
-        if not isinstance(limits, Mapping):
-            raise InvalidInputError(
-                f"Thresholds for {feature!r} are {limits!r}; expected e.g. {{'psi': 0.2}}."
-            )
-        for name, value in limits.items():
-            if name not in DEFAULT_THRESHOLDS:
-                raise InvalidInputError(
-                    f"Unknown drift threshold {name!r} for {feature!r}: use {', '.join(DEFAULT_THRESHOLDS)}."
-                )
-            number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            upper = math.inf if name == "psi" else 1.0
-            if number is None or not math.isfinite(number) or not 0 < number <= upper:
-                raise InvalidInputError(
-                    f"Drift threshold {name}={value!r} for {feature!r} is out of range: expected a number in "
-                    f"(0, {'inf' if upper == math.inf else '1'}]."
-                )
+def _numbers(values: Sequence[float]) -> list[str]:
+    """The values with as many decimals as it takes to tell neighbours apart (two significant digits of
+    the smallest gap), thousands separated: 0.25, 1,250, 0.0031."""
+    gaps = [b - a for a, b in zip(values[:-1], values[1:], strict=True) if b > a]
+    smallest = min(gaps) if gaps else max(abs(v) for v in values) or 1.0
+    decimals = min(max(0, 1 - math.floor(math.log10(smallest))), 8)
+    return [
+        f"{v:,.{decimals}f}".replace("-0.00", "0.00") if round(v, decimals) == 0 else f"{v:,.{decimals}f}"
+        for v in values
+    ]
 
 
+# ------------------------------------------------------------------------------------------ accumulating
 class DriftAccumulator:
-    """Folds captured rows into per-feature histograms; :meth:`report` compares them with the baseline."""
+    """Reads captured requests into a :class:`CaptureProfile`; :meth:`report` compares it with the baseline."""
 
     def __init__(
         self, baseline: Baseline, thresholds: Mapping[str, Mapping[str, float]] | None = None
     ) -> None:
-        self.baseline = baseline
         validate_thresholds(thresholds)
-        self.thresholds = {
-            name: {**DEFAULT_THRESHOLDS, **(thresholds or {}).get(name, {})} for name in baseline.names
-        }
-        self.counts = [f.empty_counts() for f in baseline.features]
-        self.rows = 0
-        self.malformed = 0
-        self.malformed_examples: list[str] = []
-        self._numeric = [i for i, f in enumerate(baseline.features) if f.kind == "numeric"]
-        self._categorical = [i for i, f in enumerate(baseline.features) if f.kind == "categorical"]
+        self.baseline = baseline
+        self.thresholds = thresholds
+        self.profile = CaptureProfile.empty(baseline)
+        features = baseline.features
+        self._numeric = [i for i, f in enumerate(features) if f.kind == "numeric"]
+        self._categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
+        self._lo = np.array([features[i].lo for i in self._numeric])
+        self._scale = np.array([features[i].scale for i in self._numeric])
+        self._offsets = np.arange(len(self._numeric), dtype=np.intp) * (GRID_CELLS + 2)
+        self._positions = [
+            {c: k for k, c in enumerate(features[i].categories[:-2])} for i in range(len(features))
+        ]
 
-    # -- input -----------------------------------------------------------------------------------
-    def _bad(self, line: bytes, why: str) -> None:
-        self.malformed += 1
-        if len(self.malformed_examples) < 5:
-            self.malformed_examples.append(f"{why}: {line[:120]!r}")
+    # Kept for callers that read the totals directly.
+    @property
+    def rows(self) -> int:
+        return self.profile.rows
 
-    def add_capture_lines(self, lines: Iterable[bytes]) -> None:
-        """SageMaker data-capture JSON lines (CSV or JSON payloads); malformed lines are counted."""
-        chunk: list[bytes] = []
-        for line in lines:
-            line = line.strip()
-            if not line:
-                continue
-            payload = _captured_input(line)
-            if payload is None:
-                self._bad(line, "not a data-capture record")
-                continue
-            chunk.extend(payload) if isinstance(payload, list) else chunk.append(payload)
-            if len(chunk) >= CHUNK_ROWS:
-                self.add_csv_rows(chunk)
-                chunk = []
-        if chunk:
-            self.add_csv_rows(chunk)
+    @property
+    def malformed(self) -> int:
+        return self.profile.malformed
 
-    def add_capture_stream(self, stream: Any, block_size: int = 8 * 1024 * 1024) -> None:
-        """A data-capture file read in blocks: the CSV inputs of a whole block are found by one regular
-        expression (C speed); a block with anything else (JSON payloads, broken lines) is handled line
-        by line, so every malformed line is still counted."""
+    def report(self, window: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return compare(self.baseline, self.profile, self.thresholds, window)
+
+    # -- input: capture files ---------------------------------------------------------------------
+    def add_capture_stream(
+        self, stream: Any, block_size: int = BLOCK_BYTES, source: str | None = None
+    ) -> None:
+        """A data-capture file (anything with ``read(n)``), read in blocks of whole lines."""
         remainder = b""
         while True:
             block = stream.read(block_size)
@@ -276,190 +675,486 @@ class DriftAccumulator:
                 remainder = block
                 continue
             remainder = block[cut + 1 :]
-            self._add_block(block[: cut + 1])
+            self._add_block(block[:cut])
         if remainder.strip():
             self._add_block(remainder)
+        if source:
+            self.profile.sources.append(source)
+
+    def add_capture_lines(self, lines: Iterable[bytes]) -> None:
+        """Data-capture JSON lines (without their line ends)."""
+        block: list[bytes] = []
+        size = 0
+        for line in lines:
+            block.append(line)
+            size += len(line) + 1
+            if size >= BLOCK_BYTES:
+                self._add_block(b"\n".join(block))
+                block, size = [], 0
+        if block:
+            self._add_block(b"\n".join(block))
 
     def _add_block(self, block: bytes) -> None:
-        rows = _CSV_INPUT.findall(block)
-        lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1) - block.count(b"\n\n")
-        if rows and len(rows) == lines and not any(b"\\n" in row for row in rows):
-            for start in range(0, len(rows), CHUNK_ROWS):
-                self.add_csv_rows(rows[start : start + CHUNK_ROWS])
-        else:
-            self.add_capture_lines(block.splitlines())
+        """Whole lines (no final line end). The fast path takes a block whose every line is a compact
+        record of one form; otherwise each line is sorted into a form, or read by ``json``."""
+        sniffed = _sniff(block)
+        if sniffed is not None:
+            form, prefix = sniffed
+            if form in _SUFFIX:
+                payloads = _extract(block, prefix, _SUFFIX[form])
+                if payloads is not None:
+                    self._add_payloads(form, payloads)
+                    return
+            else:
+                found = _FORMS[form].findall(block)
+                if len(found) == block.count(b"\n") + 1:
+                    self._add_payloads(form, found)
+                    return
+        by_form: dict[str, list[bytes]] = {}
+        general: list[bytes] = []
+        for line in block.split(b"\n"):
+            line = line.strip()
+            if not line:
+                continue
+            for name, pattern in _FORMS.items():
+                match = pattern.match(line)
+                if match:
+                    by_form.setdefault(name, []).append(match.group(1))
+                    break
+            else:
+                general.append(line)
+        for name, payloads in by_form.items():
+            self._add_payloads(name, payloads)
+        if general:
+            self._add_general(general)
 
+    def _add_payloads(self, form: str, payloads: Any) -> None:
+        """Input payloads of one form: a list of bytes, or (CSV and BASE64) a polars String Series."""
+        import polars as pl
+
+        if form == "JSON":
+            if isinstance(payloads, pl.Series):
+                self._add_json_series(payloads)
+            else:  # JSON text never holds a raw NUL (JSON escapes control characters): a safe separator.
+                self._add_json_texts(_unescape(b"\x00".join(payloads)), len(payloads))
+            return
+        if not isinstance(payloads, pl.Series):
+            payloads = pl.Series(payloads, dtype=pl.Binary).cast(pl.String, strict=False)
+        escaped = bool(payloads.str.contains("\\", literal=True).any())
+        if escaped:  # multi-row CSV ("\n"), quotes, or a writer that escapes "/" in base64 as "\/"
+            payloads = pl.Series(
+                [
+                    None if p is None else _unescape(p.encode()).decode("utf-8", "replace")
+                    for p in payloads.to_list()
+                ],
+                dtype=pl.String,
+            )
+        if form == "CSV":
+            # Without escapes each payload is one row (a raw line end cannot be in a JSON string).
+            self._add_csv_text(_lines(payloads.drop_nulls(), "\n"), None if escaped else payloads.count())
+            return
+        decoded = payloads.str.decode("base64", strict=False).cast(pl.String, strict=False)
+        bad = decoded.is_null()
+        if bad.any():
+            for payload in payloads.filter(bad).to_list():
+                self._bad(str(payload).encode(), "payload is not valid base64 of UTF-8 text")
+            decoded = decoded.filter(~bad)
+        if not len(decoded):
+            return
+        if form == "BASE64-csv":
+            self._add_csv_text(_lines(decoded, "\n"))
+        else:
+            self._add_json_texts(_lines(decoded, "\x00")[:-1], len(decoded))
+
+    def _add_general(self, lines: list[bytes]) -> None:
+        """Lines outside the compact layouts, read with ``json``: each is a record or malformed."""
+        csv_rows: list[bytes] = []
+        json_texts: list[bytes] = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+                captured = record["captureData"]["endpointInput"]
+                data = str(captured["data"])
+                encoding = str(captured.get("encoding", "CSV")).upper()
+                content_type = str(captured.get("observedContentType", "")).lower()
+            except (ValueError, KeyError, TypeError):
+                self._bad(line, "not a data-capture record")
+                continue
+            raw = data.encode()
+            if encoding == "BASE64":
+                try:
+                    raw = base64.b64decode(raw, validate=True)
+                except (binascii.Error, ValueError):
+                    self._bad(line, "payload is not valid base64")
+                    continue
+            if encoding == "JSON" or "json" in content_type:
+                json_texts.append(raw)
+            elif encoding == "CSV" or "csv" in content_type or content_type.startswith("text/"):
+                csv_rows.append(raw)
+            else:
+                self._bad(line, f"content type {content_type!r} is neither CSV nor JSON")
+        if csv_rows:
+            self._add_csv_text(b"\n".join(csv_rows))
+        if json_texts:
+            self._add_json_texts(b"\x00".join(json_texts), len(json_texts))
+
+    def _add_json_series(self, escaped: Any) -> None:
+        """JSON payloads as captured (quotes escaped), in a polars Series: bodies that are lists of lists of
+        numbers become CSV in native code; the others go through :meth:`_add_json_texts`."""
+
+        texts = escaped.str.replace_all('\\"', '"', literal=True).str.replace_all(" ", "", literal=True)
+        simple = (
+            texts.str.starts_with('{"instances":[[') | texts.str.starts_with('{"inputs":[[')
+        ) & texts.str.ends_with("]]}")
+        rows = (
+            texts.filter(simple)
+            .str.strip_prefix('{"instances":[[')
+            .str.strip_prefix('{"inputs":[[')
+            .str.strip_suffix("]]}")
+            .str.replace_all("],[", "\n", literal=True)
+        )
+        numeric = rows.str.contains(r"^[-+0-9.eE,\n]*$")
+        if len(rows) and numeric.all():
+            self._add_csv_text(_lines(rows, "\n"))
+            rest = escaped.filter(~simple)
+        else:
+            rest = escaped
+        if len(rest):
+            raw = _lines(rest, "\x00")[:-1]
+            self._add_json_texts(_unescape(raw), len(rest))
+
+    def _add_json_texts(self, texts: bytes, count: int) -> None:
+        """``count`` JSON request bodies separated by NUL bytes: ``[[...], ...]``, ``[...]`` (one row),
+        ``{"instances"|"inputs": ...}``, rows as ``{"features": [...]}``. When every body is a list of
+        lists of numbers, one regular expression rewrites them all as CSV."""
+        compact = texts.replace(b" ", b"")
+        rows = _JSON_NUMBERS.findall(compact)
+        if len(rows) == count:
+            self._add_csv_text(b"\n".join(rows).replace(b"],[", b"\n"))
+            return
+        csv_rows: list[bytes] = []
+        for text in texts.split(b"\x00"):
+            numbers = _JSON_NUMBERS.fullmatch(text.replace(b" ", b""))
+            if numbers:
+                csv_rows.append(numbers.group(1).replace(b"],[", b"\n"))
+                continue
+            try:
+                csv_rows.extend(_json_rows(json.loads(text)))
+            except (ValueError, TypeError, AttributeError):
+                self._bad(text, "JSON payload is not a list of rows")
+        if csv_rows:
+            self._add_csv_text(b"\n".join(csv_rows))
+
+    # -- input: rows --------------------------------------------------------------------------------
     def add_csv_rows(self, rows: list[bytes]) -> None:
         """Rows of comma-separated feature values in the baseline's column order."""
-        width = len(self.baseline.features)
-        if not rows:
+        if rows:
+            self._add_csv_text(b"\n".join(rows))
+
+    def _add_csv_text(self, text: bytes, rows: int | None = None) -> None:
+        """CSV rows separated by newlines (``rows`` of them, when the caller knows). Fast: polars parses
+        the whole text, after a count of commas shows every row has the right number of values;
+        otherwise row by row with ``csv``."""
+        if not text:
             return
-        if not self._categorical:
-            # The common case in one C call: loadtxt refuses any row with another number of columns or
-            # a value that is not a number, and then the chunk is checked row by row below.
-            try:
-                matrix = np.loadtxt(rows, delimiter=",", dtype=float, ndmin=2, comments=None)
-            except ValueError:
-                matrix = None
-            if matrix is not None and matrix.shape == (len(rows), width):
-                self.add_matrix(matrix)
+        if rows is None:
+            if b"\n\n" in text or text.startswith(b"\n") or b"\n\r\n" in text:
+                text = re.sub(rb"\r?\n(\s*\r?\n)*", b"\n", text).strip(b"\r\n")
+                if not text:
+                    return
+            rows = text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+        width = len(self.baseline.features)
+        if b'"' not in text and text.count(b",") == rows * (width - 1):
+            frame = self._parse_fast(text, rows)
+            if frame is not None:
+                self._add_frame(frame)
                 return
-        numeric_rows, categorical_rows = [], []
-        for row in rows:
-            parts = row.split(b",")
-            if len(parts) != width:
-                self._bad(row, f"expected {width} values, found {len(parts)}")
+        self._add_csv_slow(text)
+
+    def _parse_fast(self, text: bytes, rows: int) -> Any:
+        import polars as pl
+
+        features = self.baseline.features
+        schema = {f"c{i}": (pl.Float64 if f.kind == "numeric" else pl.String) for i, f in enumerate(features)}
+        try:
+            frame = pl.read_csv(text, has_header=False, schema=schema, quote_char=None)
+        except pl.exceptions.PolarsError:  # a value that is not a number, a ragged row: row by row instead
+            return None
+        return frame if frame.height == rows else None
+
+    def _add_csv_slow(self, text: bytes) -> None:
+        features = self.baseline.features
+        width = len(features)
+        numeric_rows: list[list[float]] = []
+        categorical_rows: list[list[str]] = []
+        for raw, values in zip(
+            text.split(b"\n"), csv.reader(io.StringIO(text.decode("utf-8", "replace"))), strict=False
+        ):
+            if len(values) != width:
+                self._bad(raw, f"expected {width} values, found {len(values)}")
                 continue
             try:
-                numeric_rows.append([float(parts[i]) for i in self._numeric])
+                numeric_rows.append([_float(values[i]) for i in self._numeric])
             except ValueError:
-                self._bad(row, "non-numeric value in a numeric feature")
+                self._bad(raw, "non-numeric value in a numeric feature")
                 continue
-            categorical_rows.append(
-                [parts[i].decode("utf-8", "replace").strip('"') for i in self._categorical]
-            )
+            categorical_rows.append([values[i].strip() for i in self._categorical])
         if numeric_rows:
-            self._add_numeric(
-                np.asarray(numeric_rows, dtype=float).reshape(len(numeric_rows), len(self._numeric))
-            )
-            self._add_categorical(categorical_rows)
-            self.rows += len(numeric_rows)
+            matrix = np.array(numeric_rows, dtype=float).reshape(len(numeric_rows), len(self._numeric))
+            self._fold(matrix, [[row[k] for row in categorical_rows] for k in range(len(self._categorical))])
+
+    def _add_frame(self, frame: Any) -> None:
+        numeric = (
+            frame.select([frame.columns[i] for i in self._numeric]).to_numpy() if self._numeric else None
+        )
+        categorical = [frame.get_column(frame.columns[i]) for i in self._categorical]
+        self._fold(numeric if numeric is not None else np.empty((frame.height, 0)), categorical)
 
     def add_matrix(self, matrix: np.ndarray) -> None:
-        """Rows x features of numbers (all features numeric)."""
-        self._add_numeric(matrix[:, self._numeric] if self._categorical else matrix)
-        self.rows += matrix.shape[0]
-
-    def _add_numeric(self, values: np.ndarray) -> None:
-        for column, index in enumerate(self._numeric):
-            feature, counts = self.baseline.features[index], self.counts[index]
-            assert feature.ks_edges is not None
-            counts += np.bincount(
-                np.searchsorted(feature.ks_edges, values[:, column], side="right"), minlength=counts.size
+        """Rows x features of numbers (every feature numeric)."""
+        if self._categorical:
+            raise InvalidInputError(
+                "add_matrix takes numeric features only; this baseline has categorical ones."
             )
+        self._fold(np.asarray(matrix, dtype=float), [])
 
-    def _add_categorical(self, rows: list[list[str]]) -> None:
-        for column, index in enumerate(self._categorical):
-            feature, counts = self.baseline.features[index], self.counts[index]
-            position = {c: i for i, c in enumerate(feature.categories)}
-            other = len(feature.categories) - 1
-            for row in rows:
-                counts[position.get(row[column], other)] += 1
-
-    # -- output ------------------------------------------------------------------------------------
-    def report(self, window: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        features: dict[str, Any] = {}
-        for feature, counts in zip(self.baseline.features, self.counts, strict=True):
-            limits = self.thresholds[feature.name]
-            if feature.kind == "numeric":
-                assert feature.psi_expected is not None and feature.ks_expected_cdf is not None
-                assert feature.psi_starts is not None
-                n = int(counts.sum())
-                observed_cdf = np.cumsum(counts) / max(n, 1)
-                ks = float(np.max(np.abs(observed_cdf - feature.ks_expected_cdf))) if n else 0.0
-                psi_counts = np.add.reduceat(counts, feature.psi_starts)
-                value_psi = psi(feature.psi_expected, psi_counts) if n else 0.0
-                drifted = n > 0 and (value_psi > limits["psi"] or ks > limits["ks"])
-                features[feature.name] = {
-                    "type": "numeric",
-                    "psi": round(value_psi, 4),
-                    "ks": round(ks, 4),
-                    "drifted": bool(drifted),
-                    "thresholds": {"psi": limits["psi"], "ks": limits["ks"]},
-                    "expected": feature.psi_expected.round(4).tolist(),
-                    "observed": (psi_counts / max(n, 1)).round(4).tolist(),
-                    "bins": [round(float(e), 4) for e in feature.psi_edges],
-                }
+    def _fold(self, numeric: np.ndarray, categorical: Sequence[Any]) -> None:
+        """Add rows: ``numeric`` is rows x numeric features (NaN = missing), ``categorical`` one column of
+        strings (a list or a polars Series, None or "" = missing) per categorical feature."""
+        profile = self.profile
+        rows = numeric.shape[0]
+        if self._numeric and rows:
+            missing = np.isnan(numeric)
+            any_missing = bool(missing.any())
+            position = numeric - self._lo
+            position *= self._scale
+            position += 1.0
+            np.clip(position, 0, GRID_CELLS + 1, out=position)
+            if any_missing:
+                position[missing] = 0
+            cells = position.astype(np.intp)
+            cells += self._offsets
+            if any_missing:
+                cells[missing] = -1
+                flat = cells.ravel(order="K")
+                flat = flat[flat >= 0]
             else:
-                assert feature.category_expected is not None
-                observed = counts
-                n = int(observed.sum())
-                expected_counts = np.clip(feature.category_expected * n, EPSILON, None)
-                chi2 = float(np.sum((observed - expected_counts) ** 2 / expected_counts)) if n else 0.0
-                p_value = chi2_sf(chi2, len(feature.categories) - 1) if n else 1.0
-                value_psi = psi(feature.category_expected, observed) if n else 0.0
-                drifted = n > 0 and (value_psi > limits["psi"] or p_value < limits["chi2_p"])
-                features[feature.name] = {
-                    "type": "categorical",
-                    "psi": round(value_psi, 4),
-                    "chi2": round(chi2, 4),
-                    "p_value": float(f"{p_value:.4g}"),
-                    "drifted": bool(drifted),
-                    "thresholds": {"psi": limits["psi"], "chi2_p": limits["chi2_p"]},
-                    "expected": feature.category_expected.round(4).tolist(),
-                    "observed": (observed / max(n, 1)).round(4).tolist(),
-                    "bins": feature.categories,
-                }
-        drifted_names = [name for name, result in features.items() if result["drifted"]]
-        return {
-            "rows": self.rows,
-            "malformed_lines": self.malformed,
-            "malformed_examples": self.malformed_examples,
-            "window": dict(window or {}),
-            "drifted_features": drifted_names,
-            "drift_detected": bool(drifted_names),
-            "features": features,
-        }
+                flat = cells.ravel(order="K")  # polars hands over columns: no copy into row order
+            totals = np.bincount(flat, minlength=len(self._numeric) * (GRID_CELLS + 2))
+            missing_per = missing.sum(axis=0) if any_missing else np.zeros(len(self._numeric), dtype=int)
+            lows = np.where(missing, np.inf, numeric).min(axis=0) if any_missing else numeric.min(axis=0)
+            highs = np.where(missing, -np.inf, numeric).max(axis=0) if any_missing else numeric.max(axis=0)
+            for k, index in enumerate(self._numeric):
+                profile.counts[index] += totals[k * (GRID_CELLS + 2) : (k + 1) * (GRID_CELLS + 2)]
+                profile.missing[index] += int(missing_per[k])
+                if missing_per[k] < rows:
+                    profile.minimum[index] = _extreme(min, profile.minimum[index], float(lows[k]))
+                    profile.maximum[index] = _extreme(max, profile.maximum[index], float(highs[k]))
+        for k, index in enumerate(self._categorical):
+            self._fold_categories(index, categorical[k])
+        profile.rows += rows
+
+    def _fold_categories(self, index: int, column: Any) -> None:
+        feature = self.baseline.features[index]
+        tallies = _tally(column)
+        counts, positions = self.profile.counts[index], self._positions[index]
+        other, new = len(feature.categories) - 2, len(feature.categories) - 1
+        unseen: dict[str, int] = {}
+        for value, count in tallies.items():
+            if value is None or value == "":
+                self.profile.missing[index] += count
+            elif value in positions:
+                counts[positions[value]] += count
+            elif feature.known is None or value in feature.known:
+                counts[other] += count
+            else:
+                counts[new] += count
+                unseen[value] = count
+        if unseen:
+            self.profile.new_names[index] = _add_names(self.profile.new_names[index], unseen)
+
+    def _bad(self, line: bytes, why: str) -> None:
+        self.profile.malformed += 1
+        if len(self.profile.malformed_examples) < MALFORMED_EXAMPLES:
+            self.profile.malformed_examples.append(f"{why}: {line[:120]!r}")
 
 
-# The CSV input of a data-capture record as SageMaker writes it (compact JSON, endpointInput first).
-_CSV_INPUT = re.compile(
-    rb'"endpointInput":\{"observedContentType":"text/csv[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"CSV"\}'
+def _tally(column: Any) -> dict[str | None, int]:
+    if isinstance(column, list):
+        return dict(Counter(column))
+    counted = column.value_counts()
+    return dict(
+        zip(
+            counted.get_column(counted.columns[0]).to_list(),
+            counted.get_column("count").to_list(),
+            strict=True,
+        )
+    )
+
+
+def _float(text: str) -> float:
+    text = text.strip()
+    return math.nan if text == "" else float(text)
+
+
+def _json_rows(value: Any) -> Iterator[bytes]:
+    """CSV rows of one parsed JSON request body."""
+    if isinstance(value, dict):
+        for key in ("instances", "inputs", "data", "features"):
+            if key in value:
+                yield from _json_rows(value[key])
+                return
+        raise ValueError("no instances")
+    if not isinstance(value, list) or not value:
+        raise ValueError("not a list")
+    if all(isinstance(item, list | dict) for item in value):
+        for item in value:
+            row = item.get("features", item) if isinstance(item, dict) else item
+            if not isinstance(row, list):
+                raise ValueError("row is not a list")
+            yield _csv_row(row)
+        return
+    yield _csv_row(value)
+
+
+def _csv_row(values: Sequence[Any]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(["" if v is None else v for v in values])
+    return out.getvalue().encode()
+
+
+def _unescape(text: bytes) -> bytes:
+    """A JSON string's content, unescaped (``\\n`` in a multi-row CSV payload becomes a line end). Quotes
+    and line ends are replaced directly; any other escape sends the text through ``json``."""
+    if b"\\" not in text:
+        return text
+    simple = text.replace(b'\\"', b'"').replace(b"\\n", b"\n")
+    if b"\\" not in simple:
+        return simple
+    return json.loads(b'"' + text + b'"', strict=False).encode()
+
+
+# SageMaker's compact layout of a record's input, one line each (key order as SageMaker writes it). The
+# payload is group 1; the rest of the line (the output, the event metadata) is not read. ``[^"]*`` (one
+# excluded character) runs about twice as fast in ``re`` as a class of two.
+_INPUT = rb'(?m)^\{"captureData":\{"endpointInput":\{"observedContentType":"'
+_FORMS: dict[str, re.Pattern[bytes]] = {
+    "CSV": re.compile(_INPUT + rb'[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"CSV"\}.*$'),
+    "BASE64-csv": re.compile(
+        _INPUT + rb'text/csv[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"BASE64"\}.*$'
+    ),
+    "BASE64-json": re.compile(
+        _INPUT + rb'application/json[^"]*","mode":"INPUT","data":"([^"]*)","encoding":"BASE64"\}.*$'
+    ),
+    "JSON": re.compile(
+        _INPUT + rb'[^"]*","mode":"INPUT","data":"([^"\\]*(?:\\.[^"\\]*)*)","encoding":"JSON"\}.*$'
+    ),
+}
+
+
+# A JSON body that is a list of lists of numbers (spaces removed); group 1 is the rows, "],[" between them.
+_JSON_NUMBERS = re.compile(
+    rb'(?<![^\x00])(?:\{"(?:instances|inputs)":)?\[\[([-+0-9.eE,\[\]]*)\]\]\}?(?=\x00|$)'
 )
 
 
-def _captured_input(line: bytes) -> bytes | list[bytes] | None:
-    """The input payload of one data-capture record, as CSV row(s); ``None`` if the line is not one."""
-    marker = line.find(b'"endpointInput"')
-    if marker < 0:
+def _sniff(block: bytes) -> tuple[str, bytes] | None:
+    """The form of the block's first line, if it is one of the compact forms, and the line's bytes up to
+    its payload (the prefix every line of a homogeneous block shares)."""
+    first = block[: block.find(b"\n")] if b"\n" in block else block
+    for name, pattern in _FORMS.items():
+        match = pattern.match(first)
+        if match:
+            return name, first[: match.start(1)]
+    return None
+
+
+# What follows a payload of each form whose payloads hold no quote (CSV and base64 text).
+_SUFFIX = {
+    "CSV": '","encoding":"CSV"}',
+    "JSON": '","encoding":"JSON"}',  # escaped quotes (\\") inside cannot end the payload early
+    "BASE64-csv": '","encoding":"BASE64"}',
+    "BASE64-json": '","encoding":"BASE64"}',
+}
+
+
+def _extract(block: bytes, prefix: bytes, suffix: str) -> Any:
+    """Every line's payload as a polars String Series, when every line starts with ``prefix`` and its
+    payload (up to ``suffix``) holds no quote (JSON payloads: no unescaped one); else None. Native code throughout: about twice as fast as a
+    regular expression over the block."""
+    import polars as pl
+
+    try:
+        lines = pl.read_csv(
+            block, has_header=False, separator="\x01", quote_char=None, schema={"line": pl.String}
+        ).lazy()
+    except pl.exceptions.PolarsError:  # not UTF-8, or a line holding the separator: the slow path decides
         return None
-    fast = line.find(b'"data":"', marker)
-    encoding_csv = line.find(b'"encoding":"CSV"', marker) >= 0 or line.find(b"text/csv", marker) >= 0
-    if encoding_csv and fast >= 0:
-        start = fast + 8
-        end = line.find(b'"', start)
-        if end < 0:
-            return None
-        data = line[start:end]
-        return data.split(b"\\n") if b"\\n" in data else data
-    try:  # JSON payloads (and CSV written with spaces): the slow, general path
-        record = json.loads(line)
-        captured = record["captureData"]["endpointInput"]
-        text = str(captured["data"])
-    except (ValueError, KeyError, TypeError):
+    line = pl.col("line")
+    start = len(prefix.decode("utf-8", "replace"))  # polars slices by characters; a prefix is ASCII
+    end = line.str.find(suffix, literal=True)
+    found = lines.select(
+        ok=(line.str.starts_with(prefix.decode("utf-8", "replace")) & end.is_not_null()).fill_null(False),
+        payload=line.str.slice(start, end - start),
+    ).collect()
+    if not found.get_column("ok").all():
         return None
-    if captured.get("encoding") == "BASE64":
-        import base64
-
-        text = base64.b64decode(text).decode()
-    if captured.get("observedContentType", "").startswith("application/json"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return None
-        instances = parsed.get("instances", parsed) if isinstance(parsed, dict) else parsed
-        if instances and not isinstance(instances[0], list):
-            instances = [instances]
-        return [",".join(str(v) for v in row).encode() for row in instances]
-    return [row.encode() for row in text.splitlines()]
+    payloads = found.get_column("payload")
+    if not suffix.endswith('"JSON"}') and payloads.str.contains('"', literal=True).any():
+        return None
+    return payloads
 
 
-def capture_record(values: Sequence[Any], output: float, event_id: str, inference_time: str) -> str:
-    """One data-capture line as SageMaker writes it for a CSV request (used by tests and the demo)."""
+def _lines(series: Any, terminator: str) -> bytes:
+    """The strings of a polars Series, each followed by ``terminator``, as bytes (polars writes them)."""
+    import polars as pl
+
+    out = io.BytesIO()
+    pl.DataFrame({"value": series}).write_csv(
+        out, include_header=False, quote_style="never", line_terminator=terminator
+    )
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ writing
+def capture_record(
+    values: Sequence[Any],
+    output: float,
+    event_id: str,
+    inference_time: str,
+    encoding: str = "BASE64",
+    content_type: str = "text/csv",
+) -> str:
+    """One data-capture line as SageMaker writes it: ``BASE64`` (its default), or ``CSV``/``JSON`` when the
+    endpoint config's ``CaptureContentTypeHeader`` lists the content type. ``content_type`` is the request's
+    (``text/csv``: values as one CSV row; ``application/json``: ``{"instances": [values]}``)."""
+    if content_type.startswith("application/json"):
+        body = json.dumps({"instances": [list(values)]})
+    else:
+        body = ",".join(str(v) for v in values)
+    if encoding == "BASE64":
+        data = base64.b64encode(body.encode()).decode()
+    elif encoding in ("CSV", "JSON"):
+        data = body
+    else:
+        raise InvalidInputError(f"Unknown capture encoding {encoding!r}: use BASE64, CSV or JSON.")
+    output_text = str(output)
     return json.dumps(
         {
             "captureData": {
                 "endpointInput": {
-                    "observedContentType": "text/csv",
+                    "observedContentType": content_type,
                     "mode": "INPUT",
-                    "data": ",".join(str(v) for v in values),
-                    "encoding": "CSV",
+                    "data": data,
+                    "encoding": encoding,
                 },
                 "endpointOutput": {
                     "observedContentType": "text/csv; charset=utf-8",
                     "mode": "OUTPUT",
-                    "data": str(output),
-                    "encoding": "CSV",
+                    "data": base64.b64encode(output_text.encode()).decode()
+                    if encoding == "BASE64"
+                    else output_text,
+                    "encoding": "BASE64" if encoding == "BASE64" else "CSV",
                 },
             },
             "eventMetadata": {"eventId": event_id, "inferenceTime": inference_time},

@@ -1,41 +1,50 @@
-"""Wait for drift: from SageMaker Model Monitor's violations, or computed from endpoint data capture."""
+"""Check a deployed model for drift: from SageMaker Model Monitor's executions, or computed from endpoint data
+capture. The sensor succeeds with a verdict, drift or no drift; it waits only while there is nothing to judge."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
-from airflow_modelreg.domain.drift import DriftAccumulator, validate_thresholds
-from airflow_modelreg.domain.drift_report import render_html
-from airflow_modelreg.domain.errors import InvalidInputError
+from airflow_modelreg.domain.drift_rules import validate_thresholds
+from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
 from airflow_modelreg.hooks.monitoring import MonitoringHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 SOURCES = ("data_capture", "model_monitor")
+# MonitoringExecutionStatus values (SageMaker API reference) that mean "not finished yet".
+MONITOR_RUNNING = ("Pending", "InProgress", "Stopping")
+MONITOR_FAILED = ("Failed", "Stopped")
 
 
 class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
-    """Fire when a deployed model's inputs drift, and start retraining.
+    """Judge whether a deployed model's inputs drifted, and report it, drift or not.
 
-    ``source="model_monitor"``: the schedule's latest execution; when it completed with violations (and
-    after ``since``), its ``constraint_violations.json`` is read and the failed features and checks are
-    reported. ``source="data_capture"``: drift is computed from the endpoint's capture files in S3 for
-    the window (``window_hours`` back from the data interval's end) against the baseline (a CSV dataset or
-    Model Monitor's ``statistics.json``): PSI and KS for numeric features, PSI and chi-square for
-    categorical ones, with per-feature ``thresholds``.
+    ``source="data_capture"``: the endpoint's capture files in S3 for the ``window_hours`` up to
+    ``window_end`` (by default the moment of each check, so fresh traffic is always in) are compared with
+    the baseline (a CSV dataset, or Model Monitor's ``statistics.json``). The decision is on effect sizes,
+    per feature (``domain/drift_rules.py``): PSI and a normalised distance, with p-values reported beside.
+    Until the window holds ``min_rows`` rows there is nothing to judge and the sensor waits for traffic.
 
-    On drift, the report is written to ``report_prefix`` as JSON and as an HTML page with a plot per
-    drifted feature, returned to XCom, and attached (reason, window, drifted features, report) to the
-    task's outlet Asset events, so a retraining DAG scheduled on ``drift_detected_asset(group)`` starts.
-    Without drift the sensor keeps waiting; deferrable, it waits in the triggerer between checks.
+    ``source="model_monitor"``: the schedule's latest execution in the window. ``Completed`` is "no drift",
+    ``CompletedWithViolations`` is drift (its ``constraint_violations.json`` names the features and
+    checks), ``Failed`` or ``Stopped`` fail the task with the execution's ``FailureReason``; while none has
+    finished in the window the sensor waits.
+
+    The report is written to ``report_prefix`` as JSON and as an HTML page, and the verdict is returned to
+    XCom (``drift_detected``, ``reason``, ``report_uri``...). Put the drift Asset on a downstream
+    :class:`~airflow_modelreg.operators.drift.AnnounceDriftOperator`, which skips itself without drift, so
+    retraining starts only on drift. Configuration errors (a bad baseline or prefix) fail at once without
+    retries; waiting longer than ``timeout`` raises ``AirflowSensorTimeout`` (or skips, with ``soft_fail``).
+    Nothing in the check depends on a logical date, so a run triggered through the REST API without one works.
     """
 
     aws_hook_class = MonitoringHook
@@ -56,9 +65,9 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
         categorical_features: Sequence[str] = (),
         thresholds: Mapping[str, Mapping[str, float]] | None = None,
         window_hours: float = 24,
-        window_end: str | None = "{{ data_interval_end }}",
-        since: str | None = "{{ data_interval_start }}",
-        min_rows: int = 100,
+        window_end: str | datetime | None = None,
+        since: str | datetime | None = None,
+        min_rows: int = 1000,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -69,6 +78,8 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             raise InvalidInputError("source='model_monitor' needs schedule_name.")
         if source == "data_capture" and not (capture_prefix and baseline_uri):
             raise InvalidInputError("source='data_capture' needs capture_prefix and baseline_uri.")
+        if not (isinstance(window_hours, int | float) and window_hours > 0):
+            raise InvalidInputError(f"window_hours is {window_hours!r}; expected a positive number of hours.")
         validate_thresholds(thresholds)
         self.source = source
         self.schedule_name = schedule_name
@@ -88,89 +99,116 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
     # ----------------------------------------------------------------------------------- checks
     @staticmethod
     def _time(value: str | datetime | None, default: datetime) -> datetime:
-        if not value:
+        if value is None or value == "":
             return default
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        try:
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        except ValueError as error:
+            raise InvalidInputError(
+                f"{value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00+00:00)."
+            ) from error
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def window(self) -> tuple[datetime, datetime]:
+        """[start, end) of the check: ``window_hours`` up to ``window_end``, or up to now."""
+        end = self._time(self.window_end, datetime.now(UTC))
+        return end - timedelta(hours=self.window_hours), end
 
     def check_model_monitor(self) -> dict[str, Any] | None:
         assert self.schedule_name
+        start, end = self.window()
+        since = self._time(self.since, start)
         execution = self.hook.latest_execution(self.schedule_name)
-        if not execution or execution["MonitoringExecutionStatus"] != "CompletedWithViolations":
+        if not execution or execution["ScheduledTime"] < since:
+            self.log.info("No execution of %s scheduled since %s yet; waiting.", self.schedule_name, since)
             return None
+        status = execution["MonitoringExecutionStatus"]
         scheduled = execution["ScheduledTime"]
-        since = self._time(self.since, datetime.min.replace(tzinfo=UTC))
-        if scheduled < since:
-            return None  # already reported by an earlier run
-        violations = self.hook.violations(execution)
-        drifted = sorted({v.get("feature_name", "?") for v in violations})
+        if status in MONITOR_RUNNING:
+            self.log.info(
+                "Execution of %s scheduled %s is %s; waiting.", self.schedule_name, scheduled, status
+            )
+            return None
+        if status in MONITOR_FAILED:
+            raise AirflowException(
+                f"Model Monitor execution of {self.schedule_name} scheduled {scheduled.isoformat()} is {status}: "
+                f"{execution.get('FailureReason') or 'no FailureReason given'}. Its result is unknown, not "
+                "'no drift'; look at the processing job's logs."
+            )
+        violations = self.hook.violations(execution) if status == "CompletedWithViolations" else []
         return {
             "source": "model_monitor",
             "schedule": self.schedule_name,
-            "execution": execution["ProcessingJobArn"],
-            "window": {"scheduled_time": scheduled.isoformat()},
+            "execution": execution.get("ProcessingJobArn"),
+            "window": {"scheduled_time": scheduled.isoformat(), "since": since.isoformat()},
             "drift_detected": bool(violations),
-            "drifted_features": drifted,
+            "drifted_features": sorted({v.get("feature_name", "?") for v in violations}),
             "violations": violations,
             "checks": sorted({v.get("constraint_check_type", "?") for v in violations}),
         }
 
     def check_data_capture(self) -> dict[str, Any] | None:
+        from airflow_modelreg.domain.drift import DriftAccumulator
+
         assert self.capture_prefix and self.baseline_uri
-        end = self._time(self.window_end, datetime.now(UTC))
-        start = end - timedelta(hours=self.window_hours)
+        start, end = self.window()
         baseline = self.hook.load_baseline(self.baseline_uri, self.features, self.categorical_features)
         accumulator = DriftAccumulator(baseline, self.thresholds)
         files = self.hook.accumulate_capture(accumulator, self.capture_prefix, start, end)
-        report = accumulator.report({"start": start.isoformat(), "end": end.isoformat(), "files": files})
+        self.log.info(
+            "%s rows (%s malformed lines) in %s capture files from %s to %s",
+            accumulator.rows,
+            accumulator.malformed,
+            files,
+            start.isoformat(),
+            end.isoformat(),
+        )
+        if accumulator.rows < self.min_rows:
+            self.log.info("Fewer than %s rows in the window: nothing to judge yet; waiting.", self.min_rows)
+            return None
+        report = accumulator.report(
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "files": files,
+                "prefix": self.capture_prefix,
+            }
+        )
         report["source"] = "data_capture"
         report["baseline"] = self.baseline_uri
-        self.log.info(
-            "%s rows (%s malformed lines) from %s files: drifted %s",
-            report["rows"],
-            report["malformed_lines"],
-            files,
-            report["drifted_features"] or "nothing",
-        )
-        if report["rows"] < self.min_rows:
-            self.log.info("Fewer than %s rows in the window; waiting for more traffic.", self.min_rows)
-            return None
-        return report if report["drift_detected"] else None
+        self.log.info("Verdict: %s", report["drifted_features"] or "no drift")
+        return report
+
+    @contextlib.contextmanager
+    def _configuration_errors_fail(self) -> Iterator[None]:
+        """A wrong prefix, baseline or threshold will not fix itself: fail now, without retries."""
+        try:
+            yield
+        except (InvalidInputError, NotFoundError) as error:
+            raise AirflowFailException(str(error)) from error
 
     def poke(self, context: Context) -> bool:
-        report = self.check_model_monitor() if self.source == "model_monitor" else self.check_data_capture()
-        if report is None:
-            return False
-        self._report = self.publish(context, report)
+        with self._configuration_errors_fail():
+            report = (
+                self.check_model_monitor() if self.source == "model_monitor" else self.check_data_capture()
+            )
+            if report is None:
+                return False
+            self._report = self.publish(context, report)
         return True
 
     def publish(self, context: Context, report: dict[str, Any]) -> dict[str, Any]:
-        """Write the report (JSON and HTML), and hand its summary to the outlets' Asset events."""
+        """Write the report (JSON, and HTML for data capture); return the verdict for XCom."""
+        from airflow_modelreg.domain.drift_report import summarise
+
         ti = context["ti"]
         if self.report_prefix:
-            safe_run = "".join(c if c.isalnum() or c in "-_." else "-" for c in ti.run_id)
-            base = f"{self.report_prefix.rstrip('/')}/{ti.dag_id}/{safe_run}"
-            report["report_uri"] = f"{base}/drift_report.json"
-            report["report_html_uri"] = f"{base}/drift_report.html"
-            self.hook.write_s3_text(
-                report["report_uri"], json.dumps(report, indent=2, default=str), "application/json"
+            self.hook.write_report(
+                report, report_location(self.report_prefix, ti), f"Drift report: {ti.dag_id}"
             )
-            if "features" in report:
-                self.hook.write_s3_text(report["report_html_uri"], render_html(report), "text/html")
-        summary = {
-            "reason": f"drift in {', '.join(report['drifted_features'])} ({report['source']})",
-            "window": report.get("window"),
-            "drifted_features": report["drifted_features"],
-            "report_uri": report.get("report_uri"),
-            "airflow_run": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
-        }
-        outlet_events = context.get("outlet_events")
-        if outlet_events is not None:
-            for outlet in self.outlets or []:
-                outlet_events[outlet].extra = summary
-        self.log.warning("Drift detected: %s", summary["reason"])
-        kept: tuple[str, ...] = ("rows", "malformed_lines", "violations", "checks")
-        return {**summary, **{key: report[key] for key in kept if key in report}}
+        verdict = summarise(report, f"{ti.dag_id}/{ti.run_id}/{ti.task_id}")
+        self.log.info("%s; report %s", verdict["reason"], verdict.get("report_uri"))
+        return verdict
 
     # ---------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> Any:
@@ -180,18 +218,34 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
         return self.resume(context, None, datetime.now(UTC).isoformat())
 
     def resume(self, context: Context, event: Any = None, started: str | None = None) -> Any:
-        """Check; without drift, wait in the triggerer (no worker slot) and come back here."""
+        """Check; while there is nothing to judge, wait in the triggerer (no worker slot) and come back."""
         started = started or event["state"]["started"]
         if self.poke(context):
             return self._report
         waited = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
         if waited > self.timeout:
-            from airflow.sdk.exceptions import AirflowSensorTimeout
+            from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-            raise AirflowSensorTimeout(f"No drift within {self.timeout:.0f}s; nothing to retrain.")
+            message = f"Nothing to judge within {self.timeout:.0f}s: {self._waiting_for()}."
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
         from airflow_modelreg.triggers.endpoint import WaitTrigger
 
         self.defer(
             trigger=WaitTrigger(seconds=float(self.poke_interval), state={"started": started}),
             method_name="resume",
         )
+
+    def _waiting_for(self) -> str:
+        if self.source == "model_monitor":
+            return f"no finished execution of {self.schedule_name} in the window"
+        return (
+            f"fewer than {self.min_rows} captured rows under {self.capture_prefix} in {self.window_hours} h"
+        )
+
+
+def report_location(report_prefix: str, ti: Any) -> str:
+    """Where a run's report goes: ``{prefix}/{dag_id}/{run_id}`` (the run id made safe for a key)."""
+    safe_run = "".join(c if c.isalnum() or c in "-_." else "-" for c in ti.run_id)
+    return f"{report_prefix.rstrip('/')}/{ti.dag_id}/{safe_run}"
