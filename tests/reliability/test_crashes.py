@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import write_calls
+from tests.helpers import PROD_LADDER, write_calls
 from tests.reliability import workflow
 
 
@@ -53,17 +53,18 @@ def _promote_case(aws, context):
 def _deploy_case(aws, context):
     state: dict[str, Any] = {}
 
+    # Deployments and shifts are about prod: a one-environment ladder keeps each rebuilt world small.
     def setup():
-        state["arns"] = workflow.two_in_prod(aws, context)
+        state["arns"] = workflow.two_in_prod(aws, context, ladder=PROD_LADDER)
 
-    return setup, lambda: workflow.deploy(*state["arns"], context)
+    return setup, lambda: workflow.deploy(*state["arns"], context, ladder=PROD_LADDER)
 
 
 def _shift_case(aws, context):
     def setup():
-        workflow.deploy(*workflow.two_in_prod(aws, context), context)
+        workflow.deploy(*workflow.two_in_prod(aws, context, ladder=PROD_LADDER), context, ladder=PROD_LADDER)
 
-    return setup, lambda: workflow.shift(context)
+    return setup, lambda: workflow.shift(context, ladder=PROD_LADDER)
 
 
 CASES: dict[str, Callable] = {

@@ -53,21 +53,24 @@ def promote(
     return promote_step_by_step(arn, environment, context, [PEOPLE[environment]], LADDER, run_id, state)
 
 
-def two_in_prod(aws, context) -> tuple[str, str]:
-    """Versions 1 and 2 approved and promoted up to prod (prod runs 2, ran 1 before): the champion and the
-    challenger a deployment may serve."""
+def two_in_prod(aws, context, ladder=LADDER) -> tuple[str, str]:
+    """Versions 1 and 2 approved and promoted up the ladder to prod (prod runs 2, ran 1 before): the champion
+    and the challenger a deployment may serve."""
     first, second = two_approved(aws, context)
+    names = [env["name"] for env in ladder["environments"]]
     for arn, name in ((first, "1"), (second, "2")):
-        for environment in ("dev", "test", "uat", "prod"):
-            promote(arn, environment, context, run_id=f"promote-{name}-{environment}")
+        for environment in names:
+            promote(arn, environment, context, run_id=f"promote-{name}-{environment}", ladder=ladder)
     return first, second
 
 
-def deploy(champion: str, challenger: str, context, run_id: str = "deploy-run") -> dict[str, Any]:
+def deploy(
+    champion: str, challenger: str, context, run_id: str = "deploy-run", ladder=LADDER
+) -> dict[str, Any]:
     op = DeployModelOperator(
         task_id="deploy",
         environment="prod",
-        ladder=LADDER,
+        ladder=ladder,
         endpoint_name="churn-prod",
         variants=[
             {"name": "champion", "model_package_arn": champion, "weight": 90},
@@ -79,11 +82,11 @@ def deploy(champion: str, challenger: str, context, run_id: str = "deploy-run") 
     return op.execute(context(task_id="deploy", run_id=run_id))
 
 
-def shift(context, run_id: str = "shift-run") -> dict[str, Any]:
+def shift(context, run_id: str = "shift-run", ladder=LADDER) -> dict[str, Any]:
     op = ShiftTrafficOperator(
         task_id="shift",
         environment="prod",
-        ladder=LADDER,
+        ladder=ladder,
         endpoint_name="churn-prod",
         to_variant="challenger",
         from_variant="champion",

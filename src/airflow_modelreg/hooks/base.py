@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -17,15 +19,66 @@ from airflow_modelreg.domain.validation import parse_s3_uri
 # unless the connection's ``config_kwargs`` (or the operator's ``botocore_config``) set retries.
 DEFAULT_RETRIES = {"mode": "standard", "max_attempts": 10}
 
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_MAX_CLIENTS = 64
+
+
+def _fingerprint(conn_config: Any) -> str:
+    """What distinguishes one connection from another (its id, credentials, role, extra), hashed."""
+    fields = {
+        "conn_id": getattr(conn_config, "conn_id", None),
+        "key": getattr(conn_config, "aws_access_key_id", None),
+        "secret": getattr(conn_config, "aws_secret_access_key", None),
+        "token": getattr(conn_config, "aws_session_token", None),
+        "role": getattr(conn_config, "role_arn", None),
+        "region": getattr(conn_config, "region_name", None),
+        "extra": getattr(conn_config, "extra_config", None),
+        "profile": getattr(conn_config, "profile_name", None),
+    }
+    return hashlib.sha256(repr(sorted(fields.items(), key=lambda kv: kv[0])).encode()).hexdigest()
+
 
 class ModelRegBaseHook(AwsBaseHook):
-    """``AwsBaseHook`` whose clients retry throttling and 5xx errors unless configured otherwise."""
+    """``AwsBaseHook`` whose clients retry throttling and 5xx errors unless configured otherwise, and are
+    shared within a process.
+
+    A task of this provider reaches several services through several hooks (the registry, Parameter Store,
+    the audit log in S3...). Building a boto3 client loads the service's model afresh for each new session,
+    which costs far more than the calls a task makes; so clients are kept per process, keyed by everything
+    that makes them differ (service, connection, region, endpoint, botocore config, TLS verification).
+    boto3 clients are thread-safe, and clients of an assumed role refresh their own credentials.
+    """
 
     def _get_config(self, config: Config | None = None) -> Config:
         config = super()._get_config(config)
         if config.retries is None:
             config = config.merge(Config(retries=DEFAULT_RETRIES))
         return config
+
+    def get_client_type(
+        self, region_name: str | None = None, config: Config | None = None, deferrable: bool = False
+    ):
+        if deferrable:
+            return super().get_client_type(region_name=region_name, config=config, deferrable=deferrable)
+        service = self._resolve_service_name(is_resource_type=False)
+        key = (
+            service,
+            region_name,
+            self.conn_config.get_service_endpoint_url(service_name=service),
+            repr(self._get_config(config)),
+            str(self.verify),
+            _fingerprint(self.conn_config),
+        )
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(key)
+        if client is None:
+            client = super().get_client_type(region_name=region_name, config=config, deferrable=deferrable)
+            with _CLIENTS_LOCK:
+                if len(_CLIENTS) >= _MAX_CLIENTS:
+                    _CLIENTS.pop(next(iter(_CLIENTS)))
+                client = _CLIENTS.setdefault(key, client)
+        return client
 
     def sibling(self, client_type: str) -> AwsBaseHook:
         """A hook for another service on the same connection, region and botocore config."""
