@@ -76,7 +76,7 @@ def test_unassigned_user_is_forbidden_and_a_reject_records_the_reason(airflow, a
     outcome = {}
 
     def mallory_then_bob():
-        mallory = airflow.approver("mallory", settle_seconds=0)
+        mallory = airflow.approver("mallory")
         bob = airflow.approver("bob")
         request = bob.wait_for("approve_version")
         with pytest.raises(ApprovalRefused) as refused:

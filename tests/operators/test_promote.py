@@ -141,7 +141,7 @@ def test_user_not_allowed_for_the_environment_is_refused(airflow, aws, ladder_va
         aws.reset_calls()
         for intruder in ("mallory", "dave"):  # dave approves prod, not dev
             with pytest.raises(ApprovalRefused) as refused:
-                airflow.approver(intruder, settle_seconds=0).approve(request, reason="let me")
+                airflow.approver(intruder).approve(request, reason="let me")
             seen[intruder] = refused.value.status_code
         seen["writes"] = write_calls(aws)
         bob.reject(request, reason="not this week")

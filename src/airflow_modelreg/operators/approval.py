@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -23,6 +22,7 @@ from airflow_modelreg.domain.validation import validate_model_package_arn
 from airflow_modelreg.domain.versions import summarize, version_card
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.operators.hitl import GovernedApprovalOperator
 from airflow_modelreg.operators.register import airflow_run_of
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def registry_console_url(region: str, group: str, version: int | str) -> str:
     )
 
 
-class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalOperator):
+class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], GovernedApprovalOperator):
     """Ask the approvers to approve or reject a version, in the Airflow UI (human-in-the-loop).
 
     The approver sees a version card (metrics beside the approved version's, lineage, digest, a link to the

@@ -4,9 +4,9 @@ It logs in as a real user of the simple auth manager (``POST /auth/token``), fin
 (``GET /api/v2/dags/~/dagRuns/~/hitlDetails``) and answers them (``PATCH .../hitlDetails``). It talks to
 a running API server over HTTP, or in-process to the same FastAPI application (for ``dag.test()`` runs).
 
-Airflow 3.3.2 can fail a run when an answer arrives right after the request appears (the scheduler marks the
-resumed task failed while it is still queued), so the approver waits until the task is ``awaiting_input``
-and then ``settle_seconds`` more before answering.
+It answers as soon as the task is ``awaiting_input``: the provider's operators apply an answer given at any
+moment exactly once (``airflow_modelreg.operators.hitl``, ``docs/hitl-race.md``), so nothing waits for
+Airflow to settle.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class PendingRequest:
     task_id: str
     map_index: int
     state: str | None
+    # When this approver first saw the request awaiting input (time.monotonic()).
+    seen_at: float
     subject: str
     body: str | None
     assigned_users: list[dict[str, str]]
@@ -44,11 +46,11 @@ class ScriptedApprover:
         ``TestClient`` of ``airflow.api_fastapi.app.create_app()``.
     """
 
-    def __init__(self, client: Any, username: str, password: str, settle_seconds: float = 3.0) -> None:
+    def __init__(self, client: Any, username: str, password: str) -> None:
         self.client = client
         self.username = username
-        self.settle_seconds = settle_seconds
-        self.settled_seconds = 0.0
+        # Time between seeing a request and answering it, summed (a person's time, not Airflow's).
+        self.looked_seconds = 0.0
         response = client.post("/auth/token", json={"username": username, "password": password})
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, f"login as {username} failed: {response.text}")
@@ -71,6 +73,7 @@ class ScriptedApprover:
                     task_id=ti["task_id"],
                     map_index=ti.get("map_index", -1),
                     state=ti.get("state"),
+                    seen_at=time.monotonic(),
                     subject=item.get("subject", ""),
                     body=item.get("body"),
                     assigned_users=item.get("assigned_users") or [],
@@ -79,17 +82,15 @@ class ScriptedApprover:
         return found
 
     def wait_for(
-        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 120.0
+        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 120.0, poll: float = 0.2
     ) -> PendingRequest:
-        """Wait until a matching request is ``awaiting_input``, then ``settle_seconds`` more."""
+        """Wait until a matching request is ``awaiting_input`` (polled every ``poll`` seconds), and return it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for request in self.pending(dag_id, task_id):
                 if request.state == "awaiting_input":
-                    time.sleep(self.settle_seconds)
-                    self.settled_seconds += self.settle_seconds
                     return request
-            time.sleep(0.5)
+            time.sleep(poll)
         raise TimeoutError(f"No approval request for dag={dag_id} task={task_id} within {timeout:.0f}s")
 
     def answer(self, request: PendingRequest, option: str, reason: str = "") -> dict[str, Any]:
@@ -104,6 +105,7 @@ class ScriptedApprover:
         )
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, response.text)
+        self.looked_seconds += time.monotonic() - request.seen_at
         return response.json()
 
     def approve(self, request: PendingRequest, reason: str = "") -> dict[str, Any]:

@@ -126,17 +126,15 @@ class InProcessAirflow:
 
         return TestClient(create_app("all"))
 
-    def approver(self, username: str, settle_seconds: float = 3.0) -> ScriptedApprover:
-        approver = ScriptedApprover(
-            self.rest_client, username, self.users[username], settle_seconds=settle_seconds
-        )
+    def approver(self, username: str) -> ScriptedApprover:
+        approver = ScriptedApprover(self.rest_client, username, self.users[username])
         self._approvers.append(approver)
         return approver
 
     @property
     def person_seconds(self) -> float:
-        """Time the scripted people spent looking at requests before answering (a person's time, not Airflow's)."""
-        return sum(approver.settled_seconds for approver in self._approvers)
+        """Time the scripted people spent between seeing requests and answering (a person's time, not Airflow's)."""
+        return sum(approver.looked_seconds for approver in self._approvers)
 
     def run(
         self,
