@@ -39,6 +39,19 @@ def registry_console_url(region: str, group: str, version: int | str) -> str:
     )
 
 
+def decided_in_this_task(version: Mapping[str, Any], context: Context) -> bool:
+    """The version's decision was written by this task in this run (an earlier try, answered once)."""
+    return f" in airflow:{airflow_run_of(context)}. " in (version.get("ApprovalDescription") or "")
+
+
+def already_recorded(version: Mapping[str, Any], decision: Decision) -> bool:
+    """The registry holds exactly this decision already (a retry applying the same answer writes nothing)."""
+    return (
+        version.get("ModelApprovalStatus") == decision.status
+        and version.get("ApprovalDescription") == decision.description()
+    )
+
+
 class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], GovernedApprovalOperator):
     """Ask the approvers to approve or reject a version, in the Airflow UI (human-in-the-loop).
 
@@ -122,7 +135,7 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], GovernedA
     def check_can_request(self, version: Mapping[str, Any], context: Context) -> None:
         """A registration approval is for a version still pending (promotions check more)."""
         status = version.get("ModelApprovalStatus")
-        if status != "PendingManualApproval":
+        if status != "PendingManualApproval" and not decided_in_this_task(version, context):
             raise AirflowSkipException(
                 f"Version {version['ModelPackageArn']} is already {status}"
                 f" ({version.get('ApprovalDescription') or 'no description'}); nothing to approve."
@@ -207,6 +220,9 @@ class RequestModelApprovalOperator(AwsBaseOperator[ModelRegistryHook], GovernedA
 
     def record(self, decision: Decision, version: Mapping[str, Any], context: Context) -> dict[str, Any]:
         """Write a registration decision to the registry (promotion subclasses record their own way)."""
+        if already_recorded(version, decision):
+            self.log.info("An earlier try of this task recorded this decision; not writing it again.")
+            return dict(version)
         return self.hook.set_approval_status(
             self.model_package_arn,
             decision.status,

@@ -8,11 +8,11 @@ would write its request again, which clears it: the person's answer is lost.
 
 :class:`GovernedHITLOperator` closes that gap:
 
-- it gives the task retries (``retries=2``, ``retry_delay=0`` unless the DAG sets them), so the failed
-  try is followed by another;
-- a retry first reads the task instance's HITL record through Airflow's REST API (the worker has no other
-  way to it: Airflow's task supervisor does not serve HITL reads); an answer there that no earlier try
-  applied is applied now (``execute_complete`` runs with it) instead of asking again;
+- it gives the task retries (``retries=3``, ``retry_delay=0`` unless the DAG sets them: the person has
+  answered, nothing is gained by waiting), so the failed try is followed by another;
+- every try first reads the task instance's HITL record through Airflow's REST API (the worker has no
+  other way to it: Airflow's task supervisor does not serve HITL reads); an answer there that no try
+  applied is applied now (``execute_complete`` runs with it) instead of asking again, which would clear it;
 - a timeout or a Reject with ``fail_on_reject`` fails the task without retries, so a retry never asks a
   second time what was already decided.
 
@@ -42,8 +42,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 AIRFLOW_API_CONN_ID = "modelreg_airflow_api"
-# Two more tries: one for the stale-report failure, one spare for an ordinary failure while applying.
-GOVERNED_RETRIES = 2
+# Enough tries for the stale-report failure, for the one that can follow it (the resumed try's workload,
+# dispatched before the failure, may start as the retry; the retry's own workload is then refused and its
+# report fails the running try the same way), and one spare for an ordinary failure while applying.
+GOVERNED_RETRIES = 3
 # Tries that ended in these states applied their answer; a later try (a task cleared by a person) asks again.
 APPLIED_STATES = frozenset({"success", "skipped"})
 
@@ -146,29 +148,30 @@ def answer_as_event(detail: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def unapplied_earlier_answer(
-    ti: Any, reader: HITLRecordReader
-) -> tuple[dict[str, Any] | None, str]:  # (event, why)
-    """An answer given to an earlier try of this task instance that no try applied, as a resume event.
+def unapplied_earlier_answer(ti: Any, reader: HITLRecordReader) -> tuple[dict[str, Any] | None, str]:
+    """An answer given to this task instance (in an earlier try) that no try applied, as a resume event.
 
-    Returns ``(None, reason)`` when there is none: first try, no answer, or the try that got it finished.
+    Returns ``(None, why)`` when there is none: no request yet, no answer, or the try that got the answer
+    finished (the task was cleared by a person to ask again). The try number is Airflow's, read with the
+    record: a try's workload can start after the scheduler moved the task instance on to the next try.
     """
-    if (ti.try_number or 1) <= 1:
-        return None, "first try"
     ref = TaskInstanceRef.of(ti)
     detail = reader.hitl_detail(ref)
-    if not detail or not detail.get("response_received"):
-        return None, "no answer was given to an earlier try"
-    previous = reader.try_state(ref, ti.try_number - 1)
+    if not detail:
+        return None, "no request was made yet"
+    if not detail.get("response_received"):
+        return None, "no answer was given yet"
+    current_try = int((detail.get("task_instance") or {}).get("try_number") or 1)
+    previous = reader.try_state(ref, current_try - 1) if current_try > 1 else None
     if previous in APPLIED_STATES:
-        return None, f"the earlier try ended {previous}: the task was cleared to ask again"
-    return answer_as_event(detail), f"the earlier try ended {previous or 'failed before it started'}"
+        return None, f"try {current_try - 1} applied its answer and ended {previous}: asking again"
+    return answer_as_event(detail), f"try {current_try - 1} ended {previous or 'before applying it'}"
 
 
 class GovernedHITLOperator(HITLOperator):
     """A :class:`HITLOperator` whose answer is applied exactly once, even when Airflow fails the resumed try.
 
-    :param retries: tries after a failure (default 2: Airflow 3.3.2 can fail the try an answer resumes).
+    :param retries: tries after a failure (default 3: Airflow 3.3.2 can fail the try an answer resumes).
     :param retry_delay: wait before a retry (default none: the person has answered already).
     :param airflow_api_conn_id: ``http`` connection to Airflow's REST API used by retries to read an
         earlier answer (default ``modelreg_airflow_api``).
@@ -191,28 +194,28 @@ class GovernedHITLOperator(HITLOperator):
 
     def execute(self, context: Context) -> Any:
         ti = context["ti"]
-        if (ti.try_number or 1) > 1:
-            reader = HITLRecordReader.from_connection(self.airflow_api_conn_id)
-            if reader is None:
+        reader = HITLRecordReader.from_connection(self.airflow_api_conn_id)
+        if reader is None:
+            if (ti.try_number or 1) > 1:
                 self.log.warning(
                     "Try %s cannot read an answer given to an earlier try: connection %r is not defined "
                     "(an http connection to Airflow's REST API as a viewer). Asking again.",
                     ti.try_number,
                     self.airflow_api_conn_id,
                 )
-            else:
-                event, why = unapplied_earlier_answer(ti, reader)
-                if event is not None:
-                    self.log.info(
-                        "Applying the answer %s given by %s at %s to an earlier try (%s) instead of asking again.",
-                        event["chosen_options"],
-                        (event["responded_by_user"] or {}).get("name"),
-                        event["responded_at"],
-                        why,
-                    )
-                    return self.execute_complete(context, event)
-                self.log.info("Asking: %s.", why)
-        return super().execute(context)
+            return super().execute(context)
+        event, why = unapplied_earlier_answer(ti, reader)
+        if event is None:
+            self.log.info("Asking: %s.", why)
+            return super().execute(context)
+        self.log.info(
+            "Applying the answer %s given by %s at %s instead of asking again: %s.",
+            event["chosen_options"],
+            (event["responded_by_user"] or {}).get("name"),
+            event["responded_at"],
+            why,
+        )
+        return self.execute_complete(context, event)
 
     def process_trigger_event_error(self, event: dict[str, Any]) -> None:
         if event.get("error_type") == "timeout":

@@ -30,7 +30,7 @@ with DAG(dag_id="governed_approval_late_exit", schedule=None, start_date=START):
         task_id="approve", subject="Ship it?", executor=LATE_EXIT, response_timeout=TIMEOUT
     )
 
-# One approval per run of many concurrent runs, on the executor each test names.
+# One approval per run, ten runs at a time, on the executor each test names.
 for dag_id, executor in (
     ("approve_version_late_exit", LATE_EXIT),
     ("approve_version_local", "LocalExecutor"),
@@ -39,8 +39,7 @@ for dag_id, executor in (
         dag_id=dag_id,
         schedule=None,
         start_date=START,
-        max_active_runs=64,
-        max_active_tasks=64,
+        max_active_runs=10,
         render_template_as_native_obj=True,
         params={"arn": Param("", type="string")},
     ):
