@@ -36,8 +36,9 @@ demo: env
 # (the xdist group "live"), so one live Airflow serves the session.
 XDIST := -n 2 --dist loadgroup
 
+# make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten).
 test: env
-	$(RUN) pytest $(XDIST) $(PYTEST_ARGS)
+	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS)
 
 # The suite on a busy machine: one busy process per core for the whole run (stopped at the end, and by
 # itself after --cpu-hog-minutes), so timing assumptions show up as failures.

@@ -45,6 +45,12 @@ def pytest_addoption(parser):
         default=60,
         help="the hog stops by itself after this long, whatever happens to the test run (default 60)",
     )
+    group.addoption(
+        "--approval-timing-runs",
+        type=int,
+        default=10,
+        help="answers per delay (0, 0.5, 1, 3 s) in the approval timing test, per executor (default 10)",
+    )
 
 
 def pytest_configure(config):

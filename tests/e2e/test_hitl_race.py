@@ -10,7 +10,6 @@ every version carries one decision.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from typing import Any
@@ -105,8 +104,6 @@ def test_a_registry_approval_hit_by_the_race_records_one_decision(
 
 
 DELAYS = (0.0, 0.5, 1.0, 3.0)
-# Ten answers at each delay; MODELREG_TIMING_RUNS lowers it for a quick local check.
-RUNS_PER_DELAY = int(os.environ.get("MODELREG_TIMING_RUNS", "10"))
 
 
 def answer_each_at_its_delay(
@@ -134,12 +131,13 @@ def answer_each_at_its_delay(
     "dag_id", ["approve_version_local", "approve_version"], ids=["LocalExecutor", "CeleryExecutor"]
 )
 def test_answers_at_any_moment_after_the_request_are_applied_exactly_once(
-    live_airflow, rest, aws, bucket, make_context, dag_id
+    live_airflow, rest, aws, bucket, make_context, dag_id, request
 ):
+    runs_per_delay = request.config.getoption("--approval-timing-runs")
     artifact = put_artifact(aws, bucket)
     versions = [
         register_operator(artifact, registered_by="alice").execute(make_context(run_id=f"manual__timing-{n}"))
-        for n in range(len(DELAYS) * RUNS_PER_DELAY)
+        for n in range(len(DELAYS) * runs_per_delay)
     ]
     writes_before = aws.usage()["calls"].get("sagemaker:UpdateModelPackage", 0)
     auth = unpause(rest, dag_id)
