@@ -21,6 +21,8 @@ EXTRA_EXECUTORS = ("LocalExecutor", "LateExitLocalExecutor:tests.e2e.late_exit.L
 LIVE_DAGS = ROOT / "tests" / "dags" / "live"
 
 
+# Before xdist turns xdist_group marks into its scheduling groups.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
