@@ -1,6 +1,6 @@
 """A real Airflow shaped like docker-compose.yaml (PostgreSQL, Redis, CeleryExecutor with two workers), on
 loopback and talking to the stand-in, for end-to-end tests. One per test session: every e2e test runs on
-the same xdist worker (the ``live`` group)."""
+the same xdist worker: each e2e module is marked ``xdist_group("live")`` (see LIVE)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,6 @@ from tests.conftest import DAG_FOLDERS, ROOT
 # Executors the race tests choose per task, next to compose's CeleryExecutor (every other task's).
 EXTRA_EXECUTORS = ("LocalExecutor", "LateExitLocalExecutor:tests.e2e.late_exit.LateExitLocalExecutor")
 LIVE_DAGS = ROOT / "tests" / "dags" / "live"
-
-
-# Before xdist turns xdist_group marks into its scheduling groups.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("live"))
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,8 @@ from tests.e2e.live_rest import (
 )
 from tests.helpers import put_artifact, register_operator
 
-pytestmark = pytest.mark.e2e
+# One live Airflow per session: every e2e test runs on the same xdist worker (make test's --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live")]
 
 STALE_REPORT = "finished with state success, but the task instance's state attribute is"
 

@@ -15,7 +15,8 @@ from tests.e2e.live_rest import trigger as _trigger
 from tests.e2e.live_rest import wait_run as _wait_run
 from tests.helpers import put_artifact, register_operator
 
-pytestmark = pytest.mark.e2e
+# One live Airflow per session: every e2e test runs on the same xdist worker (make test's --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live")]
 
 
 def _task_state(rest, dag_id, run_id, task_id):
