@@ -18,8 +18,8 @@ would write its request again, which clears it: the person's answer is lost.
 
 The REST API is read with the Airflow connection ``modelreg_airflow_api`` (type ``http``: host = the API
 server's base URL, login/password = an Airflow user allowed to read HITL details, a viewer is enough).
-Without it, a retry logs a warning and asks again: no answer is ever applied twice, but a person may be
-asked twice.
+Without it, a retry fails (naming the connection) rather than ask again and clear an answer already given;
+the first try works as Airflow's own operator does.
 
 Subclasses keep the standard provider's interface (``execute`` prepares the request and calls
 ``super().execute(context)``, ``execute_complete`` applies the answer); ``execute_complete`` must be safe to
@@ -197,11 +197,11 @@ class GovernedHITLOperator(HITLOperator):
         reader = HITLRecordReader.from_connection(self.airflow_api_conn_id)
         if reader is None:
             if (ti.try_number or 1) > 1:
-                self.log.warning(
-                    "Try %s cannot read an answer given to an earlier try: connection %r is not defined "
-                    "(an http connection to Airflow's REST API as a viewer). Asking again.",
-                    ti.try_number,
-                    self.airflow_api_conn_id,
+                # Asking again would clear an answer an earlier try may have been given; say why instead.
+                raise AirflowFailException(
+                    f"Try {ti.try_number} cannot read an answer given to an earlier try: connection "
+                    f"{self.airflow_api_conn_id!r} is not defined (an http connection to Airflow's REST API "
+                    "as a viewer, see docs/hitl-race.md). Define it, then clear this task."
                 )
             return super().execute(context)
         event, why = unapplied_earlier_answer(ti, reader)

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+SERVER_ERROR_ATTEMPTS = 3
+
 
 class ApprovalRefused(Exception):
     """The API refused an answer (for example 403: the user is not an assigned approver)."""
@@ -98,11 +100,16 @@ class ScriptedApprover:
             f"/api/v2/dags/{request.dag_id}/dagRuns/{request.run_id}/taskInstances/"
             f"{request.task_id}/{request.map_index}/hitlDetails"
         )
-        response = self.client.patch(
-            path,
-            json={"chosen_options": [option], "params_input": {"reason": reason}},
-            headers=self._headers,
-        )
+        for attempt in range(SERVER_ERROR_ATTEMPTS):
+            response = self.client.patch(
+                path,
+                json={"chosen_options": [option], "params_input": {"reason": reason}},
+                headers=self._headers,
+            )
+            # A 5xx rolled its transaction back (SQLite busy under load, say): answer again, as a person would.
+            if response.status_code < 500 or attempt == SERVER_ERROR_ATTEMPTS - 1:
+                break
+            time.sleep(0.5)
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, response.text)
         self.looked_seconds += time.monotonic() - request.seen_at

@@ -154,6 +154,8 @@ class InProcessAirflow:
                 outcome["result"] = while_running() if while_running else None
             except BaseException as error:  # handed to the caller below
                 outcome["error"] = error
+                # dag.test() would wait forever for the answer that will not come: end the run.
+                self.fail_running_runs(dag_id)
 
         thread = threading.Thread(target=side, name=f"while-{dag_id}", daemon=True)
         if while_running:
@@ -164,6 +166,16 @@ class InProcessAirflow:
         if "error" in outcome:
             raise outcome["error"]
         return dag_run
+
+    @staticmethod
+    def fail_running_runs(dag_id: str) -> None:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from airflow.utils.state import DagRunState
+
+        with create_session() as session:
+            for dag_run in session.query(DagRun).filter_by(dag_id=dag_id, state=DagRunState.RUNNING):
+                dag_run.state = DagRunState.FAILED
 
     @staticmethod
     def task_states(dag_run: Any) -> dict[str, str]:
