@@ -9,11 +9,12 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help env demo test test-fast lint bench reliability clean
+.PHONY: help env demo test test-under-load test-fast lint bench reliability clean
 
 help:
 	@echo "make demo   run the whole model lifecycle on the local AWS stand-in"
 	@echo "make test   run the test suite (unit, stand-in, end-to-end, browser)"
+	@echo "make test-under-load  the same while a bounded CPU hog keeps every core busy"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  run the benchmarks and print the comparisons (results in BENCHMARKS.md)"
 	@echo "make reliability  run the reliability suite alone and write RELIABILITY.md"
@@ -22,17 +23,25 @@ help:
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-.venv/.synced: pyproject.toml uv.lock | $(UV)
+# Always synced (a no-op when nothing changed): make bench installs another group into the same .venv.
+env: | $(UV)
 	$(UV) sync --frozen
-	@touch $@
-
-env: .venv/.synced
 
 demo: env
 	$(RUN) python -m airflow_modelreg.demo
 
+# Two processes: unit and in-process tests spread over both, every live-Airflow (e2e) test on one of them
+# (the xdist group "live"), so one live Airflow serves the session.
+XDIST := -n 2 --dist loadgroup
+
+# make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten).
 test: env
-	$(RUN) pytest $(PYTEST_ARGS)
+	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS)
+
+# The suite on a busy machine: one busy process per core for the whole run (stopped at the end, and by
+# itself after --cpu-hog-minutes), so timing assumptions show up as failures.
+test-under-load: env
+	$(RUN) pytest $(XDIST) --cpu-hog $(PYTEST_ARGS)
 
 test-fast: env
 	$(RUN) pytest -m "not e2e and not browser" $(PYTEST_ARGS)
@@ -46,8 +55,8 @@ reliability: env
 	$(RUN) pytest -m reliability $(PYTEST_ARGS)
 	$(RUN) python -m tests.reliability.report
 
-bench: env
-	$(UV) sync --frozen --group bench
+bench: | $(UV)
+	$(UV) sync --frozen --no-default-groups --group bench --extra standin
 	$(RUN) python -m bench
 
 clean:

@@ -29,6 +29,47 @@ import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from airflow_modelreg.testing.standin import StandIn  # noqa: E402
+from tests.cpu_hog import CpuHog  # noqa: E402
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("load", "running the suite on a busy machine")
+    group.addoption(
+        "--cpu-hog",
+        action="store_true",
+        help="keep every core busy while the tests run (make test-under-load)",
+    )
+    group.addoption(
+        "--cpu-hog-minutes",
+        type=float,
+        default=60,
+        help="the hog stops by itself after this long, whatever happens to the test run (default 60)",
+    )
+    group.addoption(
+        "--approval-timing-runs",
+        type=int,
+        default=10,
+        help="answers per delay (0, 0.5, 1, 3 s) in the approval timing test, per executor (default 10)",
+    )
+
+
+def pytest_configure(config):
+    # One hog for the whole run: started by the controlling process, not by each xdist worker.
+    if config.getoption("--cpu-hog") and not hasattr(config, "workerinput"):
+        config._cpu_hog = CpuHog(limit_s=config.getoption("--cpu-hog-minutes") * 60).start()
+
+
+def pytest_unconfigure(config):
+    hog = getattr(config, "_cpu_hog", None)
+    if hog is not None:
+        hog.stop()
+
+
+def pytest_report_header(config):
+    hog = getattr(config, "_cpu_hog", None)
+    if hog is not None:
+        return f"cpu hog: {hog.count} busy processes (stop after {hog.limit_s / 60:.0f} min at most)"
+    return None
 
 
 @pytest.fixture(scope="session")

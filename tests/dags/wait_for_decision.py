@@ -21,8 +21,9 @@ with DAG(
         deferrable=True,
         poke_interval=1,
         timeout=60,
-        # On SQLite the scheduler can read the executor's "success" for the deferring try before the task's
-        # "deferred" state lands, and fail the try; as in any production DAG, a retry takes it from there.
+        # The scheduler can read the executor's "success" for the deferring try at the wrong moment and fail
+        # the try (the stale-report family of docs/hitl-race.md); as in any production DAG, a retry takes
+        # it from there.
         retries=2,
         retry_delay=timedelta(seconds=1),
     )

@@ -1,8 +1,10 @@
-"""A real Airflow (four processes on loopback) talking to the stand-in, for end-to-end tests."""
+"""A real Airflow shaped like docker-compose.yaml (PostgreSQL, Redis, CeleryExecutor with two workers), on
+loopback and talking to the stand-in, for end-to-end tests. One per test session: every e2e test runs on
+the same xdist worker: each e2e module is marked ``xdist_group("live")`` (see LIVE)."""
 
 from __future__ import annotations
 
-import json
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -10,41 +12,43 @@ import httpx
 import pytest
 
 from airflow_modelreg.testing.approver import ScriptedApprover
-from airflow_modelreg.testing.harness import USERS, airflow_environment, migrate_database
-from airflow_modelreg.testing.live import LiveAirflow, free_port
-from tests.conftest import DAG_FOLDERS
-from tests.helpers import LADDER
+from airflow_modelreg.testing.harness import USERS, airflow_environment
+from airflow_modelreg.testing.live import ComposeStack
+from tests.conftest import DAG_FOLDERS, ROOT
+
+# Executors the race tests choose per task, next to compose's CeleryExecutor (every other task's).
+EXTRA_EXECUTORS = ("LocalExecutor", "LateExitLocalExecutor:tests.e2e.late_exit.LateExitLocalExecutor")
+LIVE_DAGS = ROOT / "tests" / "dags" / "live"
 
 
 @pytest.fixture(scope="session")
 def live_airflow(standin):
     home = Path(tempfile.mkdtemp(prefix="modelreg-live-airflow-"))
-    port = free_port()
-    env = airflow_environment(home, DAG_FOLDERS, base_url=f"http://127.0.0.1:{port}")
-    env.update(standin.environment())
-    env.update(
-        {
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # Only the DAGs a test triggers run (it unpauses them): scheduled reference DAGs would compete
-            # for the one SQLite database and make the tests' timing depend on the clock.
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW_VAR_MODELREG_LADDER": json.dumps(LADDER),
-        }
+    base = airflow_environment(home, [*DAG_FOLDERS, LIVE_DAGS])
+    for sqlite_only in (
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC",
+    ):
+        base.pop(sqlite_only)
+    late_exit_markers = home / "late-exit"
+    late_exit_markers.mkdir()
+    stack = ComposeStack(
+        ROOT / "docker-compose.yaml",
+        home,
+        base_environment=base,
+        people={**USERS, "admin": secrets.token_urlsafe(16)},
+        extra_executors=EXTRA_EXECUTORS,
+        aws_address=standin.endpoint_url.split("//", 1)[1],
+        extra_environment={
+            # The scheduler imports the late-exit executor from the repository's tests package.
+            "PYTHONPATH": str(ROOT),
+            "MODELREG_LATE_EXIT_DIR": str(late_exit_markers),
+        },
     )
-    migrate_database(env)
-    airflow = LiveAirflow(env, port, home / "process-logs")
-    try:
-        airflow.start()
-    except Exception:
-        airflow.stop()
-        raise
-    yield airflow
-    airflow.stop()
+    stack.late_exit_markers = late_exit_markers  # type: ignore[attr-defined]
+    stack.start()
+    yield stack
+    stack.stop()
 
 
 @pytest.fixture

@@ -10,53 +10,17 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from airflow_modelreg.testing.harness import USERS
+from tests.e2e.live_rest import task_instance
+from tests.e2e.live_rest import trigger as _trigger
+from tests.e2e.live_rest import wait_run as _wait_run
 from tests.helpers import put_artifact, register_operator
 
-pytestmark = pytest.mark.e2e
-
-
-def _token(rest, user="alice"):
-    response = rest.post("/auth/token", json={"username": user, "password": USERS[user]})
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _trigger(rest, dag_id, conf, user="alice", timeout=90):
-    headers = _token(rest, user)
-    deadline = time.monotonic() + timeout
-    while rest.get(f"/api/v2/dags/{dag_id}", headers=headers).status_code != 200:
-        assert time.monotonic() < deadline, f"{dag_id} was never parsed by the DAG processor"
-        time.sleep(1)
-    unpaused = rest.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}, headers=headers)
-    assert unpaused.status_code == 200, unpaused.text
-    for _ in range(3):
-        response = rest.post(
-            f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}, headers=headers
-        )
-        # SQLite shared by four processes can report "database is locked" (a 500 whose transaction was
-        # rolled back, so nothing was created); a deployment on PostgreSQL does not. Ask again.
-        if response.status_code < 500:
-            break
-        time.sleep(2)
-    assert response.status_code == 200, response.text
-    return response.json()["dag_run_id"]
-
-
-def _wait_run(rest, dag_id, run_id, timeout=120):
-    headers = _token(rest)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = rest.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=headers).json()["state"]
-        if state in ("success", "failed"):
-            return state
-        time.sleep(1)
-    raise TimeoutError(f"{dag_id}/{run_id} did not finish")
+# One live Airflow per session: every e2e test runs on the same xdist worker (make test's --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live")]
 
 
 def _task_state(rest, dag_id, run_id, task_id):
-    return rest.get(
-        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", headers=_token(rest)
-    ).json()["state"]
+    return task_instance(rest, dag_id, run_id, task_id)["state"]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -27,6 +26,7 @@ from airflow_modelreg.hooks.identities import ApproverIdentities
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import ReleaseRecords, event_key
 from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.operators.hitl import ExactlyOnceApprovalOperator
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
@@ -59,9 +59,11 @@ def reason_form() -> ParamsDict:
     )
 
 
-class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalOperator):
+class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ExactlyOnceApprovalOperator):
     """What every approval request of the provider shares: the ladder and its records, the approvers
-    resolved to the auth manager's ids, the reason form, and the answer read back as an :class:`Approver`.
+    resolved to the auth manager's ids, the reason form, the answer read back as an :class:`Approver`, and
+    an answer applied exactly once whatever its timing (:class:`ExactlyOnceApprovalOperator`: a retry applies
+    an answer Airflow holds instead of asking again).
 
     Subclasses decide what is asked and what an answer does; the release policy
     (:mod:`airflow_modelreg.domain.policy`) decides whether it may, before asking and again after.
@@ -124,7 +126,7 @@ class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ApprovalOpera
         self.subject = subject
         self.body = body
         self.log.info("Asking %s: %s", ", ".join(names), subject)
-        return ApprovalOperator.execute(self, context)
+        return ExactlyOnceApprovalOperator.execute(self, context)
 
     @staticmethod
     def answer_of(event: Mapping[str, Any]) -> tuple[Approver, str, str, datetime]:
@@ -288,7 +290,9 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
             airflow_run=decision.airflow_run,
             details={"automated": False},
         )
-        ApprovalOperator.execute_complete(self, context, event)  # skips downstream (or fails) on Reject
+        ExactlyOnceApprovalOperator.execute_complete(
+            self, context, event
+        )  # skips downstream (or fails) on Reject
         return {**summarize(decided), "decision": decision_document(decision)}
 
 

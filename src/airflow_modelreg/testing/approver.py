@@ -4,9 +4,9 @@ It logs in as a real user of the simple auth manager (``POST /auth/token``), fin
 (``GET /api/v2/dags/~/dagRuns/~/hitlDetails``) and answers them (``PATCH .../hitlDetails``). It talks to
 a running API server over HTTP, or in-process to the same FastAPI application (for ``dag.test()`` runs).
 
-Airflow 3.3.2 can fail a run when an answer arrives right after the request appears (the scheduler marks the
-resumed task failed while it is still queued), so the approver waits until the task is ``awaiting_input``
-and then ``settle_seconds`` more before answering.
+It answers as soon as the task is ``awaiting_input``: the provider's operators apply an answer given at any
+moment exactly once (``airflow_modelreg.operators.hitl``, ``docs/hitl-race.md``), so nothing waits for
+Airflow to settle.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+
+SERVER_ERROR_ATTEMPTS = 3
 
 
 class ApprovalRefused(Exception):
@@ -32,6 +34,8 @@ class PendingRequest:
     task_id: str
     map_index: int
     state: str | None
+    # When this approver first saw the request awaiting input (time.monotonic()).
+    seen_at: float
     subject: str
     body: str | None
     assigned_users: list[dict[str, str]]
@@ -44,11 +48,11 @@ class ScriptedApprover:
         ``TestClient`` of ``airflow.api_fastapi.app.create_app()``.
     """
 
-    def __init__(self, client: Any, username: str, password: str, settle_seconds: float = 3.0) -> None:
+    def __init__(self, client: Any, username: str, password: str) -> None:
         self.client = client
         self.username = username
-        self.settle_seconds = settle_seconds
-        self.settled_seconds = 0.0
+        # Time between seeing a request and answering it, summed (a person's time, not Airflow's).
+        self.looked_seconds = 0.0
         response = client.post("/auth/token", json={"username": username, "password": password})
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, f"login as {username} failed: {response.text}")
@@ -71,6 +75,7 @@ class ScriptedApprover:
                     task_id=ti["task_id"],
                     map_index=ti.get("map_index", -1),
                     state=ti.get("state"),
+                    seen_at=time.monotonic(),
                     subject=item.get("subject", ""),
                     body=item.get("body"),
                     assigned_users=item.get("assigned_users") or [],
@@ -79,17 +84,15 @@ class ScriptedApprover:
         return found
 
     def wait_for(
-        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 120.0
+        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 120.0, poll: float = 0.2
     ) -> PendingRequest:
-        """Wait until a matching request is ``awaiting_input``, then ``settle_seconds`` more."""
+        """Wait until a matching request is ``awaiting_input`` (polled every ``poll`` seconds), and return it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for request in self.pending(dag_id, task_id):
                 if request.state == "awaiting_input":
-                    time.sleep(self.settle_seconds)
-                    self.settled_seconds += self.settle_seconds
                     return request
-            time.sleep(0.5)
+            time.sleep(poll)
         raise TimeoutError(f"No approval request for dag={dag_id} task={task_id} within {timeout:.0f}s")
 
     def answer(self, request: PendingRequest, option: str, reason: str = "") -> dict[str, Any]:
@@ -97,13 +100,19 @@ class ScriptedApprover:
             f"/api/v2/dags/{request.dag_id}/dagRuns/{request.run_id}/taskInstances/"
             f"{request.task_id}/{request.map_index}/hitlDetails"
         )
-        response = self.client.patch(
-            path,
-            json={"chosen_options": [option], "params_input": {"reason": reason}},
-            headers=self._headers,
-        )
+        for attempt in range(SERVER_ERROR_ATTEMPTS):
+            response = self.client.patch(
+                path,
+                json={"chosen_options": [option], "params_input": {"reason": reason}},
+                headers=self._headers,
+            )
+            # A 5xx rolled its transaction back (SQLite busy under load, say): answer again, as a person would.
+            if response.status_code < 500 or attempt == SERVER_ERROR_ATTEMPTS - 1:
+                break
+            time.sleep(0.5)
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, response.text)
+        self.looked_seconds += time.monotonic() - request.seen_at
         return response.json()
 
     def approve(self, request: PendingRequest, reason: str = "") -> dict[str, Any]:

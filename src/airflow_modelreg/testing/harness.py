@@ -128,17 +128,15 @@ class InProcessAirflow:
 
         return TestClient(create_app("all"))
 
-    def approver(self, username: str, settle_seconds: float = 3.0) -> ScriptedApprover:
-        approver = ScriptedApprover(
-            self.rest_client, username, self.users[username], settle_seconds=settle_seconds
-        )
+    def approver(self, username: str) -> ScriptedApprover:
+        approver = ScriptedApprover(self.rest_client, username, self.users[username])
         self._approvers.append(approver)
         return approver
 
     @property
     def person_seconds(self) -> float:
-        """Time the scripted people spent looking at requests before answering (a person's time, not Airflow's)."""
-        return sum(approver.settled_seconds for approver in self._approvers)
+        """Time the scripted people spent between seeing requests and answering (a person's time, not Airflow's)."""
+        return sum(approver.looked_seconds for approver in self._approvers)
 
     def run(
         self,
@@ -158,6 +156,8 @@ class InProcessAirflow:
                 outcome["result"] = while_running() if while_running else None
             except BaseException as error:  # handed to the caller below
                 outcome["error"] = error
+                # dag.test() would wait forever for the answer that will not come: end the run.
+                self.fail_running_runs(dag_id)
 
         thread = threading.Thread(target=side, name=f"while-{dag_id}", daemon=True)
         if while_running:
@@ -168,6 +168,16 @@ class InProcessAirflow:
         if "error" in outcome:
             raise outcome["error"]
         return dag_run
+
+    @staticmethod
+    def fail_running_runs(dag_id: str) -> None:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from airflow.utils.state import DagRunState
+
+        with create_session() as session:
+            for dag_run in session.query(DagRun).filter_by(dag_id=dag_id, state=DagRunState.RUNNING):
+                dag_run.state = DagRunState.FAILED
 
     @staticmethod
     def task_states(dag_run: Any) -> dict[str, str]:

@@ -1,0 +1,52 @@
+"""Test DAGs for the approval race (docs/hitl-race.md), loaded only by the live end-to-end stack.
+
+Their tasks name executors that only that stack configures: ``LocalExecutor``, where Airflow 3.3.2's race
+lives, and ``LateExitLocalExecutor`` (tests/e2e/late_exit.py), a LocalExecutor that reports a parked try's
+exit only once the answer has resumed it, the order a busy machine produces by chance. (Listed in
+tests/dags/.airflowignore so the in-process DAG bag, which has neither executor, skips this folder.)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param
+
+from airflow_modelreg.operators.approval import RequestModelApprovalOperator
+from airflow_modelreg.operators.hitl import ExactlyOnceApprovalOperator
+
+LATE_EXIT = "LateExitLocalExecutor"
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+# A test whose approver failed ends instead of waiting forever.
+TIMEOUT = timedelta(minutes=5)
+
+with DAG(dag_id="plain_approval_late_exit", schedule=None, start_date=START):
+    ApprovalOperator(task_id="approve", subject="Ship it?", executor=LATE_EXIT, response_timeout=TIMEOUT)
+
+with DAG(dag_id="governed_approval_late_exit", schedule=None, start_date=START):
+    ExactlyOnceApprovalOperator(
+        task_id="approve", subject="Ship it?", executor=LATE_EXIT, response_timeout=TIMEOUT
+    )
+
+# One approval per run, ten runs at a time, on the executor each test names.
+for dag_id, executor in (
+    ("approve_version_late_exit", LATE_EXIT),
+    ("approve_version_local", "LocalExecutor"),
+):
+    with DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=START,
+        max_active_runs=10,
+        render_template_as_native_obj=True,
+        params={"arn": Param("", type="string")},
+    ):
+        RequestModelApprovalOperator(
+            task_id="approve",
+            model_package_arn="{{ params.arn }}",
+            approvers=["bob"],
+            executor=executor,
+            response_timeout=TIMEOUT,
+        )
