@@ -268,17 +268,22 @@ def _shift_to_unpromoted(world):
             world["writes_before_cleanup"] = {**world.get("writes_before_cleanup", {}), call: count}
 
 
-def _retry_with(body: bytes | None = None, key: str | None = None) -> Callable[[dict], Any]:
-    """A retry of v2's registration run, with new bytes at the same URI, or another artifact URI."""
+def _reuploaded(key: str, body: bytes) -> Callable[[dict], Callable[[], None]]:
+    """The training job writes again under v2's run (new bytes at its URI, or another URI)."""
 
     def run(world):
-        context = world["context"](run_id="run-v2")
-        artifact = workflow.upload(world["aws"], key or "run-v2", body or b"v2")
-        world["aws"].reset_calls()
-        try:
-            return register_operator(artifact).execute(context)
-        finally:
-            workflow.upload(world["aws"], "run-v2", b"v2")  # the world's own artifact, as it was
+        workflow.upload(world["aws"], key, body)
+        return lambda: workflow.upload(world["aws"], "run-v2", b"v2")  # the world's own artifact, as it was
+
+    return run
+
+
+def _retry_v2(key: str = "run-v2") -> Callable[[dict], Any]:
+    """A retry of v2's registration run, naming the artifact at ``key``."""
+
+    def run(world):
+        artifact = f"s3://{workflow.BUCKET}/churn/{key}/model.tar.gz"
+        return register_operator(artifact).execute(world["context"](run_id="run-v2"))
 
     return run
 
@@ -482,11 +487,16 @@ CASES: list[tuple[str, Callable[[dict], None] | None, Callable[[dict], Any], str
     ),
     (
         "a registration retry with new bytes at the same URI",
-        None,
-        _retry_with(body=b"other bytes"),
+        _reuploaded("run-v2", b"other bytes"),
+        _retry_v2(),
         "inputs differ",
     ),
-    ("a registration retry with another artifact", None, _retry_with(key="elsewhere"), "inputs differ"),
+    (
+        "a registration retry with another artifact",
+        _reuploaded("elsewhere", b"v2"),
+        _retry_v2("elsewhere"),
+        "inputs differ",
+    ),
     # -- resolution: a pointer is trusted only when the pointer, the version and the audit log agree
     (
         "resolve after the artifact was swapped in S3",

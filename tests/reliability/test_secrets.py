@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AIRFLOW_ENV
+from tests.helpers import LADDER
 from tests.reliability import workflow
 
 SENTINELS = {
@@ -47,8 +48,9 @@ def _xcom_values(dag_run) -> list[str]:
 
 
 def test_credentials_appear_in_no_log_xcom_or_email(
-    airflow, aws, secretive_connection, make_context, smtp_server, capfd, tally
+    airflow, aws, secretive_connection, make_context, smtp_server, capfd, tally, ladder_variable
 ):
+    ladder_variable(LADDER)
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
     places: dict[str, str] = {}
     registered = workflow.register(aws, make_context, "run-1", b"one")

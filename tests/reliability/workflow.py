@@ -46,11 +46,11 @@ def two_approved(aws, context) -> tuple[str, str]:
 
 
 def promote(
-    arn: str, environment: str, context, run_id: str = "promote-run", state: dict | None = None
+    arn: str, environment: str, context, run_id: str = "promote-run", state: dict | None = None, ladder=LADDER
 ) -> Any:
     """A promotion step as Airflow runs its tasks: prepare, the approval, commit. With ``state`` (kept across
     calls), a call after a failure resumes at the task that failed, as Airflow retries only that task."""
-    return promote_step_by_step(arn, environment, context, [PEOPLE[environment]], LADDER, run_id, state)
+    return promote_step_by_step(arn, environment, context, [PEOPLE[environment]], ladder, run_id, state)
 
 
 def two_in_prod(aws, context, ladder=LADDER) -> tuple[str, str]:

@@ -506,12 +506,13 @@ class CommitPromotionOperator(_ReleaseOperator):
         group, env, action = request["group"], request["environment"], request["action"]
         kind = ACTIONS[action]
         run_key = run_key_of(context)
+        pointers = self.records.pointers(env)
+        name = self.records.pointer_name(group, env)
         done = self.records.audit.find(group, event_key(kind, run_key))
         if done is not None:
             self.log.info("An earlier try of this run committed this %s; nothing to do.", action)
+            pointers.release_lock(name, owner=run_key)  # an earlier try may have stopped before releasing it
             return self._result(request, done.get("details", {}).get("pointer"), context, emit=True)
-        pointers = self.records.pointers(env)
-        name = self.records.pointer_name(group, env)
         pointers.acquire_lock(name, owner=run_key)
         try:
             pointer = self._commit(context, request, run_key, name, pointers)
