@@ -147,6 +147,7 @@ def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
     _config(sm, "cfg-1", "model-a", ShadowProductionVariants=[shadow])
     assert sm.describe_endpoint_config(EndpointConfigName="cfg-1")["ShadowProductionVariants"] == [shadow]
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
+    _wait_status(sm, "ep", "InService")
     variants = sm.describe_endpoint(EndpointName="ep")["ShadowProductionVariants"]
     assert [v["VariantName"] for v in variants] == ["shadow"]
 
@@ -347,3 +348,92 @@ def test_install_is_idempotent():
     from moto.sagemaker.responses import SageMakerResponse
 
     assert SageMakerResponse.update_endpoint is moto_additions._update_endpoint
+
+
+def test_customer_metadata_is_limited_to_fifty_entries(sm, group):
+    fifty = {f"k{i}": "v" for i in range(50)}
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties=fifty,
+    )["ModelPackageArn"]
+    with pytest.raises(ClientError) as excinfo:
+        sm.create_model_package(
+            ModelPackageGroupName=group, CustomerMetadataProperties={**fifty, "one-more": "v"}
+        )
+    code, message = _error(excinfo)
+    assert code == "ValidationException"
+    assert message.startswith("1 validation error detected: Value '{")
+    assert message.endswith(
+        "at 'customerMetadataProperties' failed to satisfy constraint: "
+        "Member must have length less than or equal to 50"
+    )
+    # An update that would leave the version with 51 entries is refused, and changes nothing.
+    with pytest.raises(ClientError, match="Member must have length less than or equal to 50"):
+        sm.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="Approved", CustomerMetadataProperties={"k50": "v"}
+        )
+    described = sm.describe_model_package(ModelPackageName=arn)
+    assert len(described["CustomerMetadataProperties"]) == 50
+    assert described["ModelApprovalStatus"] == "PendingManualApproval"
+    sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"k0": "replaced"})  # still 50
+    with pytest.raises(ClientError, match="Map value must satisfy constraint"):
+        sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"k0": "x" * 257})
+
+
+def test_approval_description_is_limited_to_1024_characters(sm, group):
+    arn = sm.create_model_package(ModelPackageGroupName=group)["ModelPackageArn"]
+    sm.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="x" * 1024
+    )
+    with pytest.raises(ClientError) as excinfo:
+        sm.update_model_package(ModelPackageArn=arn, ApprovalDescription="y" * 1025)
+    code, message = _error(excinfo)
+    assert code == "ValidationException"
+    assert message.endswith(
+        "at 'approvalDescription' failed to satisfy constraint: Member must have length less than or equal to 1024"
+    )
+    assert sm.describe_model_package(ModelPackageName=arn)["ApprovalDescription"] == "x" * 1024
+
+
+def test_parameter_store_keeps_the_last_hundred_versions(aws):
+    """moto already models it: the 101st version drops the oldest, unless the oldest carries a label."""
+    ssm = aws.boto3_client("ssm")
+    for value in range(1, 102):
+        ssm.put_parameter(Name="/p", Value=str(value), Type="String", Overwrite=True)
+    history = [
+        p["Version"]
+        for page in ssm.get_paginator("get_parameter_history").paginate(Name="/p")
+        for p in page["Parameters"]
+    ]
+    assert history == list(range(2, 102))
+    ssm.label_parameter_version(Name="/p", ParameterVersion=2, Labels=["first-kept"])
+    with pytest.raises(ClientError) as excinfo:
+        ssm.put_parameter(Name="/p", Value="102", Type="String", Overwrite=True)
+    code, message = _error(excinfo)
+    assert code == "ParameterMaxVersionLimitExceeded"
+    assert "Version 2, the oldest version, can't be deleted because it has a label" in message
+
+
+def test_failed_and_stopped_executions_carry_no_report(aws, sm, bucket):
+    name = _schedule(sm, bucket)
+    failed = aws.record_monitoring_execution(
+        name, [{"feature_name": "age"}], status="Failed", failure_reason="Baseline constraints not found"
+    )
+    aws.record_monitoring_execution(name, None, status="Stopped")
+    executions = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
+    statuses = {e["MonitoringExecutionStatus"]: e for e in executions}
+    assert set(statuses) == {"Failed", "Stopped"}
+    assert statuses["Failed"]["FailureReason"] == "Baseline constraints not found"
+    listed = aws.boto3_client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert not [
+        item for item in listed if item["Key"].startswith(failed["ReportUri"].removeprefix(f"s3://{bucket}/"))
+    ]
+    job = sm.describe_processing_job(
+        ProcessingJobName=statuses["Failed"]["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
+    assert job["ProcessingJobStatus"] == "Failed"
+    with pytest.raises(RuntimeError, match="needs a failure_reason"):
+        aws.record_monitoring_execution(name, None, status="Failed")
+    with pytest.raises(RuntimeError, match="Unknown MonitoringExecutionStatus 'Broken'"):
+        aws.record_monitoring_execution(name, None, status="Broken")
