@@ -488,6 +488,8 @@ def _describe_endpoint_config(self: SageMakerResponse) -> ActionResult:
     backend = self.sagemaker_backend
     name = self._get_param("EndpointConfigName")
     response = backend.describe_endpoint_config(name)
+    if not response.get("DataCaptureConfig"):
+        response.pop("DataCaptureConfig", None)  # moto answers {} for a config without capture
     shadows = _state(backend)["shadow_variants"].get(name)
     if shadows:
         response["ShadowProductionVariants"] = shadows
@@ -814,6 +816,8 @@ def _describe_model_package(self: SageMakerResponse) -> ActionResult:
     backend = self.sagemaker_backend
     package = _model_package_or_error(backend, self._get_param("ModelPackageName"))
     response = package.gen_response_object()
+    # Required in DescribeModelPackage's output; for a version it is its group's name (moto omits it).
+    response.setdefault("ModelPackageName", package.model_package_name)
     life_cycle = getattr(package, "_standin_life_cycle", None)
     if life_cycle:
         response["ModelLifeCycle"] = life_cycle
