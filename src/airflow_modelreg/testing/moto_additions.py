@@ -428,6 +428,7 @@ def inject_endpoint_state(
     failure_reason: str | None = None,
     seconds: float | None = None,
     fail_next: str | None = None,
+    settle_now: bool = False,
 ) -> dict[str, Any]:
     """Put an endpoint in a state only AWS itself causes, for tests and demos (control API).
 
@@ -441,6 +442,11 @@ def inject_endpoint_state(
             _state(backend).setdefault("fail_next", {})[endpoint_name] = fail_next
             return {}
         endpoint = _endpoint_or_error(backend, endpoint_name)
+        if settle_now and getattr(endpoint, "_standin_pending", None):
+            endpoint._standin_pending["settles_at"] = 0.0  # type: ignore[attr-defined]
+            _settle(backend, endpoint)
+            if endpoint_name not in backend.endpoints:
+                return {}
         if fail_next is not None:
             endpoint._standin_fail_next = fail_next  # type: ignore[attr-defined]
         if status is not None:

@@ -26,7 +26,8 @@ has a small control API under ``/_standin/`` for tests, the demo and the benchma
 ``POST /_standin/endpoint-state``
     Put an endpoint in a state only AWS causes: ``{"endpoint_name": ..., "status": "SystemUpdating",
     "seconds": 5}``, ``{"endpoint_name": ..., "status": "Failed", "failure_reason": ...}``, or make its next
-    create or update fail: ``{"endpoint_name": ..., "fail_next": "reason"}``.
+    create or update fail: ``{"endpoint_name": ..., "fail_next": "reason"}``, or complete the transition under
+    way now: ``{"endpoint_name": ..., "settle_now": true}``.
 ``POST /_standin/invocations``
     Invoke an endpoint once per body, in-process: ``{"endpoint_name": ..., "bodies": [...],
     "content_type": "text/csv"}``; returns how many requests each variant served.
@@ -243,6 +244,7 @@ class StandInApp:
                     failure_reason=payload.get("failure_reason"),
                     seconds=payload.get("seconds"),
                     fail_next=payload.get("fail_next"),
+                    settle_now=bool(payload.get("settle_now")),
                 )
             except Exception as error:  # reported to the caller, who asked for something impossible
                 status, result = "400 Bad Request", {"error": str(error)}
@@ -461,10 +463,12 @@ class StandInClient:
         failure_reason: str | None = None,
         seconds: float | None = None,
         fail_next: str | None = None,
+        settle_now: bool = False,
         account_id: str = DEFAULT_ACCOUNT_ID,
     ) -> dict[str, Any]:
         """Put an endpoint in a state only AWS causes (``SystemUpdating`` for ``seconds``, ``Failed`` with
-        ``failure_reason``...), or make its next create or update fail with ``fail_next`` as the reason."""
+        ``failure_reason``...), make its next create or update fail with ``fail_next`` as the reason, or
+        (``settle_now``) complete the transition under way now."""
         return self._request(
             "POST",
             "/_standin/endpoint-state",
@@ -474,6 +478,7 @@ class StandInClient:
                 "failure_reason": failure_reason,
                 "seconds": seconds,
                 "fail_next": fail_next,
+                "settle_now": settle_now,
                 "account_id": account_id,
                 "region_name": self.region_name,
             },
