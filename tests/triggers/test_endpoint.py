@@ -91,7 +91,9 @@ def test_deleted_trigger_fires_once_the_endpoint_is_gone(aws):
 
 def test_triggers_round_trip_through_serialize():
     for trigger in (
-        EndpointInServiceTrigger("ep", waiter_delay=2, waiter_max_attempts=5, state={"a": 1}, region_name="eu-west-1"),
+        EndpointInServiceTrigger(
+            "ep", waiter_delay=2, waiter_max_attempts=5, state={"a": 1}, region_name="eu-west-1"
+        ),
         TrafficBakeTrigger(["a"], bake_until=1_900_000_000.0, poll_interval=3, state={"index": 1}),
     ):
         path, kwargs = trigger.serialize()
@@ -137,7 +139,9 @@ def test_bake_trigger_fires_early_on_alarm(aws):
             _first(TrafficBakeTrigger(["a"], bake_until=time.time() + 60, poll_interval=0.1))
         )
         await asyncio.sleep(0.3)
-        await asyncio.to_thread(cloudwatch.set_alarm_state, AlarmName="a", StateValue="ALARM", StateReason="x")
+        await asyncio.to_thread(
+            cloudwatch.set_alarm_state, AlarmName="a", StateValue="ALARM", StateReason="x"
+        )
         return await asyncio.wait_for(task, timeout=5)
 
     assert asyncio.run(scenario()) == {"status": "alarm", "alarms": ["a"], "state": None}

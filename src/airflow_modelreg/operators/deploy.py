@@ -24,7 +24,7 @@ from airflow_modelreg.domain.deployment import (
 )
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError, RegistryError
 from airflow_modelreg.domain.validation import parse_s3_uri, validate_entity_name, validate_role_arn
-from airflow_modelreg.hooks.endpoint import FAILED, IN_PROGRESS, EndpointHook
+from airflow_modelreg.hooks.endpoint import FAILED, IN_PROGRESS, WAITING_FOR_SERVICE, EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.links.model_registry import EndpointLink
 from airflow_modelreg.triggers.endpoint import (
@@ -381,6 +381,8 @@ class DeployModelOperator(EndpointOperatorBase):
 
     def resume(self, context: Context, plan: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         state = event.get("state") or {}
+        if event.get("status") in WAITING_FOR_SERVICE:  # moving again since the wait ended (maintenance...)
+            return self.wait(context, plan, float(state["deadline"]), then=state["then"])
         if state.get("then") == "reconsider":
             return self.converge(context, plan, float(state["deadline"]))
         return self.check_settled(

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_modelreg.domain.deployment import validate_shift_plan
 from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError, RegistryError
-from airflow_modelreg.hooks.endpoint import IN_PROGRESS, SETTLED_OK
+from airflow_modelreg.hooks.endpoint import IN_PROGRESS, SETTLED_OK, WAITING_FOR_SERVICE
 from airflow_modelreg.operators.deploy import TRAFFIC_ROLLBACK_PREFIX, EndpointOperatorBase, now_iso
 from airflow_modelreg.triggers.endpoint import EndpointInServiceTrigger, TrafficBakeTrigger, endpoint_event
 
@@ -219,6 +219,8 @@ class ShiftTrafficOperator(EndpointOperatorBase):
 
     def endpoint_ready(self, context: Context, event: dict[str, Any]) -> Any:
         state = event["state"]
+        if event.get("status") in WAITING_FOR_SERVICE:  # moving again since the wait ended (maintenance...)
+            return self.wait_in_service(context, state)
         if event.get("status") not in SETTLED_OK:
             problem = (
                 event.get("message")
