@@ -92,3 +92,23 @@ def read_pointer(
         return json.loads(ssm.get_parameter(Name=f"{prefix}/{group}/{env}")["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
         return None
+
+
+def advance_endpoint(aws, name: str, wanted: str | None, limit: int = 10) -> list[str]:
+    """Drive an endpoint through its transitions until ``wanted`` (``None``: deleted), settling each one on
+    demand (``settle_now``) rather than waiting for a clock; returns the statuses seen on the way."""
+    sm = aws.boto3_client("sagemaker")
+    seen: list[str] = []
+    for _ in range(limit):
+        try:
+            status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
+        except sm.exceptions.ClientError as error:
+            if wanted is None and "Could not find endpoint" in str(error):
+                return seen
+            raise
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == wanted:
+            return seen
+        aws.set_endpoint_state(name, settle_now=True)
+    raise AssertionError(f"endpoint {name} never reached {wanted}; saw {seen}")

@@ -93,7 +93,7 @@ def run_deferrable(operator, context, limit: int = 50) -> tuple[Any, list[str]]:
 
 
 @contextmanager
-def held_transitions(aws) -> Iterator[None]:
+def held_transitions(aws, endpoint: str = ENDPOINT) -> Iterator[None]:
     """Within the block, an endpoint transition (Creating, Updating, SystemUpdating...) lasts until the code
     under test has described the endpoint once more: it always sees the state in progress, whatever the
     machine's speed, and never waits long for it to end."""
@@ -108,7 +108,7 @@ def held_transitions(aws) -> Iterator[None]:
             if looked > seen:
                 seen = looked
                 with suppress(RuntimeError):  # no endpoint (yet, or any more): nothing to settle
-                    aws.set_endpoint_state(ENDPOINT, settle_now=True)
+                    aws.set_endpoint_state(endpoint, settle_now=True)
             time.sleep(0.05)
 
     watcher = threading.Thread(target=settle_after_each_look, daemon=True)

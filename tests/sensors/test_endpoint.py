@@ -7,7 +7,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_modelreg.sensors.endpoint import EndpointSensor
-from tests.operators.deploying import run_deferrable
+from tests.operators.deploying import held_transitions, run_deferrable
 
 
 @pytest.fixture
@@ -39,10 +39,14 @@ def _sensor(**kwargs):
 
 def test_maintenance_is_waited_out(aws, endpoint, make_context):
     run_deferrable(_sensor(deferrable=True), make_context(task_id="wait"))
-    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=1)
+    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=3600)
     assert _sensor().poke(make_context(task_id="wait")) is False  # in progress, not failed
-    _sensor().execute(make_context(task_id="wait"))
-    run_deferrable(_sensor(deferrable=True), make_context(task_id="wait"))
+    with held_transitions(aws, "ep"):  # the maintenance ends once the sensor has seen it
+        _sensor().execute(make_context(task_id="wait"))
+    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=3600)
+    with held_transitions(aws, "ep"):
+        _, triggers = run_deferrable(_sensor(deferrable=True), make_context(task_id="wait"))
+    assert triggers == ["EndpointInServiceTrigger"]
 
 
 @pytest.mark.parametrize("status", ["Failed", "OutOfService", "UpdateRollbackFailed"])

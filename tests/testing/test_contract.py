@@ -12,7 +12,6 @@ fails when an addition is not exercised here, so a new one cannot skip the check
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -123,11 +122,10 @@ class Recorder:
         return client
 
 
-def _wait(sm, name, wanted):
-    deadline = time.monotonic() + 15
-    while (status := sm.describe_endpoint(EndpointName=name)["EndpointStatus"]) != wanted:
-        assert time.monotonic() < deadline, f"{name} stayed {status}, never {wanted}"
-        time.sleep(0.05)
+def _settle(aws, sm, wanted: str) -> None:
+    """End the transition under way (transitions are held until settled here), and check where it got."""
+    aws.set_endpoint_state("ep", settle_now=True)
+    assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == wanted
 
 
 def _variant(name: str, model: str, weight: float) -> dict[str, Any]:
@@ -170,13 +168,13 @@ def _exercise(aws, recorder: Recorder, bucket: str) -> None:
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1", Tags=[{"Key": "k", "Value": "v"}])
     sm.describe_endpoint(EndpointName="ep")  # Creating, with PendingDeploymentSummary
     sm.list_endpoints()
-    _wait(sm, "ep", "InService")
+    _settle(aws, sm, "InService")
     runtime.invoke_endpoint(EndpointName="ep", Body=b"1,2,3", ContentType="text/csv")
     sm.update_endpoint_weights_and_capacities(
         EndpointName="ep", DesiredWeightsAndCapacities=[{"VariantName": "green", "DesiredWeight": 0.5}]
     )
     sm.describe_endpoint(EndpointName="ep")  # Updating, desired weights
-    _wait(sm, "ep", "InService")
+    _settle(aws, sm, "InService")
     deployment = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
@@ -191,15 +189,11 @@ def _exercise(aws, recorder: Recorder, bucket: str) -> None:
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2", DeploymentConfig=deployment)
     sm.describe_endpoint(EndpointName="ep")  # Updating to a new config
     aws.boto3_client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="x")
-    deadline = time.monotonic() + 15
-    while sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] != "RollingBack":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    _wait(sm, "ep", "InService")
-    sm.describe_endpoint(EndpointName="ep")  # InService on the old config, with a FailureReason
-    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=0.3)
+    _settle(aws, sm, "RollingBack")
+    _settle(aws, sm, "InService")  # on the old config, with a FailureReason
+    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=3600)
     sm.describe_endpoint(EndpointName="ep")
-    _wait(sm, "ep", "InService")
+    _settle(aws, sm, "InService")
     aws.set_endpoint_state("ep", status="Failed", failure_reason="ping failed")
     sm.describe_endpoint(EndpointName="ep")
     sm.list_endpoints()
@@ -273,7 +267,12 @@ def recorded(standin):
     bucket = "contract-bucket"
     standin.boto3_client("s3").create_bucket(Bucket=bucket)
     recorder = Recorder()
-    _exercise(standin, recorder, bucket)
+    before = standin.settings()["transition_seconds"]
+    standin.settings(transition_seconds=3600)  # each state lasts until the scenario has recorded it
+    try:
+        _exercise(standin, recorder, bucket)
+    finally:
+        standin.settings(transition_seconds=before)
     return recorder.responses
 
 

@@ -170,13 +170,21 @@ def test_many_invocations_in_one_call_follow_the_weights(aws, sm):
 
 def test_captures_appear_a_short_time_after_the_requests(aws, sm):
     _endpoint(aws, sm)
-    aws.invoke_endpoint_many("ep", [LINE])
     s3 = aws.boto3_client("s3")
-    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="capture/").get("KeyCount") == 0
-    deadline = time.monotonic() + 10
-    while not s3.list_objects_v2(Bucket=BUCKET, Prefix="capture/").get("KeyCount"):
-        assert time.monotonic() < deadline, "the capture file was never written"
-        time.sleep(0.1)
+    before = aws.settings()["capture_flush_seconds"]
+    try:
+        aws.settings(capture_flush_seconds=3600)
+        aws.invoke_endpoint_many("ep", [LINE])
+        assert s3.list_objects_v2(Bucket=BUCKET, Prefix="capture/").get("KeyCount") == 0  # not yet
+        assert aws.flush_captures() == 1
+        aws.settings(capture_flush_seconds=0.2)
+        aws.invoke_endpoint_many("ep", [LINE])
+        deadline = time.monotonic() + 30
+        while s3.list_objects_v2(Bucket=BUCKET, Prefix="capture/").get("KeyCount") < 2:
+            assert time.monotonic() < deadline, "the capture file was never written"
+            time.sleep(0.1)
+    finally:
+        aws.settings(capture_flush_seconds=before)
 
 
 def test_invoking_what_does_not_serve_is_refused(aws, sm):

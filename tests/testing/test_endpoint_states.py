@@ -3,10 +3,10 @@ EndpointStatus, UpdateEndpoint, UpdateEndpointWeightsAndCapacities, DeleteEndpoi
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.helpers import advance_endpoint
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/ep"
 
@@ -16,27 +16,12 @@ def _error(excinfo) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def _wait_status(sm, name, wanted, timeout=10.0):
-    """Poll DescribeEndpoint as a client would until ``wanted``; returns the statuses seen on the way."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
-        except ClientError as error:
-            if wanted is None and "Could not find endpoint" in str(error):
-                return seen
-            raise
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status == wanted:
-            return seen
-        time.sleep(0.05)
-    raise AssertionError(f"endpoint {name} never reached {wanted}; saw {seen}")
+def _wait_status(aws, name, wanted):
+    return advance_endpoint(aws, name, wanted)
 
 
 @pytest.fixture
-def sm(aws):
+def sm(aws, held_transitions):
     return aws.boto3_client("sagemaker")
 
 
@@ -73,9 +58,9 @@ def configs(sm):
 
 
 @pytest.fixture
-def endpoint(sm, configs):
+def endpoint(aws, sm, configs):
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     return "ep"
 
 
@@ -83,13 +68,13 @@ def _weights(sm, key="CurrentWeight"):
     return {v["VariantName"]: v[key] for v in sm.describe_endpoint(EndpointName="ep")["ProductionVariants"]}
 
 
-def test_creating_shows_the_pending_deployment_and_no_variants_yet(sm, configs):
+def test_creating_shows_the_pending_deployment_and_no_variants_yet(aws, sm, configs):
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
     creating = sm.describe_endpoint(EndpointName="ep")
     assert creating["EndpointStatus"] == "Creating"
     assert creating["PendingDeploymentSummary"]["EndpointConfigName"] == "cfg-a"
     assert "ProductionVariants" not in creating
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     settled = sm.describe_endpoint(EndpointName="ep")
     assert "PendingDeploymentSummary" not in settled
     # A weight of 0 is reported as 0 (moto drops it), capture as the summary DescribeEndpoint documents.
@@ -103,7 +88,7 @@ def test_creating_shows_the_pending_deployment_and_no_variants_yet(sm, configs):
     }
 
 
-def test_weight_change_passes_through_updating_and_applies_when_it_settles(sm, endpoint):
+def test_weight_change_passes_through_updating_and_applies_when_it_settles(aws, sm, endpoint):
     sm.update_endpoint_weights_and_capacities(
         EndpointName="ep",
         DesiredWeightsAndCapacities=[
@@ -116,7 +101,7 @@ def test_weight_change_passes_through_updating_and_applies_when_it_settles(sm, e
     assert "PendingDeploymentSummary" not in updating  # only for a new endpoint config
     assert _weights(sm) == {"blue": 1.0, "green": 0.0}
     assert _weights(sm, "DesiredWeight") == {"blue": 0.9, "green": 0.1}
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     assert _weights(sm) == {"blue": 0.9, "green": 0.1}
 
 
@@ -138,7 +123,7 @@ def test_a_second_change_during_an_update_is_refused(sm, endpoint, second):
     assert _error(excinfo) == ("ValidationException", f'Cannot update in-progress endpoint "{ARN}".')
 
 
-def test_config_update_shows_the_pending_config_until_it_settles(sm, endpoint):
+def test_config_update_shows_the_pending_config_until_it_settles(aws, sm, endpoint):
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
     updating = sm.describe_endpoint(EndpointName="ep")
     assert updating["EndpointStatus"] == "Updating"
@@ -149,7 +134,7 @@ def test_config_update_shows_the_pending_config_until_it_settles(sm, endpoint):
         ("blue", 0.5),
         ("green", 0.5),
     ]
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     settled = sm.describe_endpoint(EndpointName="ep")
     assert settled["EndpointConfigName"] == "cfg-b" and "PendingDeploymentSummary" not in settled
     assert _weights(sm) == {"blue": 0.5, "green": 0.5}
@@ -164,12 +149,12 @@ def test_unknown_variant_in_a_weight_change_is_refused(sm, endpoint):
 
 
 def test_system_updating_is_injected_refuses_changes_and_ends(aws, sm, endpoint):
-    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=0.5)
+    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=3600)
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "SystemUpdating"
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
     assert _error(excinfo)[1] == f'Cannot update in-progress endpoint "{ARN}".'
-    assert _wait_status(sm, "ep", "InService") == ["SystemUpdating", "InService"]
+    assert _wait_status(aws, "ep", "InService") == ["SystemUpdating", "InService"]
 
 
 def test_a_failed_endpoint_accepts_only_a_delete(aws, sm, endpoint):
@@ -191,22 +176,22 @@ def test_a_failed_endpoint_accepts_only_a_delete(aws, sm, endpoint):
     with pytest.raises(ClientError) as excinfo:
         sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
     assert "Cannot create already existing endpoint" in _error(excinfo)[1]
-    _wait_status(sm, "ep", None)  # gone
+    _wait_status(aws, "ep", None)  # gone
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
-    assert _wait_status(sm, "ep", "InService") == ["Creating", "InService"]
+    assert _wait_status(aws, "ep", "InService") == ["Creating", "InService"]
 
 
 def test_an_injected_create_failure_ends_failed_with_its_reason(aws, sm, configs):
     aws.set_endpoint_state("ep", fail_next="Image could not be pulled")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
-    assert _wait_status(sm, "ep", "Failed") == ["Creating", "Failed"]
+    assert _wait_status(aws, "ep", "Failed") == ["Creating", "Failed"]
     assert sm.describe_endpoint(EndpointName="ep")["FailureReason"] == "Image could not be pulled"
 
 
 def test_an_injected_update_failure_rolls_back_to_the_old_config(aws, sm, endpoint):
     aws.set_endpoint_state("ep", fail_next="Health check failed on the new fleet")
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
-    seen = _wait_status(sm, "ep", "InService")
+    seen = _wait_status(aws, "ep", "InService")
     assert seen[:2] == ["Updating", "RollingBack"]
     described = sm.describe_endpoint(EndpointName="ep")
     assert described["EndpointConfigName"] == "cfg-a"
@@ -220,10 +205,10 @@ def test_delete_while_creating_is_refused(sm, configs):
     assert _error(excinfo)[1] == f'Cannot update in-progress endpoint "{ARN}".'
 
 
-def test_listing_reports_settled_states(sm, configs):
+def test_listing_reports_settled_states(aws, sm, configs):
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
     assert [e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]] == ["Creating"]
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     assert [e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]] == ["InService"]
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
 
 from airflow_modelreg.testing import moto_additions
-from tests.helpers import put_alarm
+from tests.helpers import advance_endpoint, put_alarm
 
 
 def _error(excinfo) -> tuple[str, str]:
@@ -16,17 +14,8 @@ def _error(excinfo) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def _wait_status(sm, name, wanted, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status == wanted:
-            return seen
-        time.sleep(0.05)
-    raise AssertionError(f"endpoint {name} never reached {wanted}; saw {seen}")
+def _wait_status(aws, name, wanted):
+    return advance_endpoint(aws, name, wanted)
 
 
 @pytest.fixture
@@ -61,24 +50,24 @@ def _config(sm, name, model, **extra):
     )
 
 
-def test_create_endpoint_passes_through_creating(sm, models):
+def test_create_endpoint_passes_through_creating(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    assert _wait_status(sm, "ep", "InService")[0] == "Creating"
+    assert _wait_status(aws, "ep", "InService")[0] == "Creating"
 
 
-def test_update_endpoint_switches_config_through_updating(sm, models):
+def test_update_endpoint_switches_config_through_updating(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Updating"
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointConfigName"] == "cfg-2"
 
 
-def test_update_endpoint_refuses_while_in_progress(sm, models):
+def test_update_endpoint_refuses_while_in_progress(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
@@ -89,7 +78,7 @@ def test_update_endpoint_refuses_while_in_progress(sm, models):
     assert "Cannot update in-progress endpoint" in message
 
 
-def test_update_unknown_endpoint_is_a_validation_error_naming_it(sm, models):
+def test_update_unknown_endpoint_is_a_validation_error_naming_it(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="nope", EndpointConfigName="cfg-1")
@@ -98,21 +87,21 @@ def test_update_unknown_endpoint_is_a_validation_error_naming_it(sm, models):
     assert message == "Could not find endpoint 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/nope'."
 
 
-def test_update_endpoint_unknown_config(sm, models):
+def test_update_endpoint_unknown_config(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="ep", EndpointConfigName="missing")
     assert "Could not find endpoint configuration" in _error(excinfo)[1]
 
 
-def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, sm, models):
+def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, sm, models, held_transitions):
     put_alarm(aws, "ep-5xx")
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     deployment = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
@@ -128,7 +117,7 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     aws.boto3_client("cloudwatch").set_alarm_state(
         AlarmName="ep-5xx", StateValue="ALARM", StateReason="errors"
     )
-    seen = _wait_status(sm, "ep", "InService")
+    seen = _wait_status(aws, "ep", "InService")
     described = sm.describe_endpoint(EndpointName="ep")
     assert "RollingBack" in seen
     assert described["EndpointConfigName"] == "cfg-1"  # rolled back to the old config
@@ -136,7 +125,7 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     assert described["LastDeploymentConfig"] == deployment
 
 
-def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
+def test_shadow_variants_are_kept_on_configs_and_endpoints(aws, sm, models, held_transitions):
     shadow = {
         "VariantName": "shadow",
         "ModelName": "model-b",
@@ -147,12 +136,12 @@ def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
     _config(sm, "cfg-1", "model-a", ShadowProductionVariants=[shadow])
     assert sm.describe_endpoint_config(EndpointConfigName="cfg-1")["ShadowProductionVariants"] == [shadow]
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    _wait_status(aws, "ep", "InService")
     variants = sm.describe_endpoint(EndpointName="ep")["ShadowProductionVariants"]
     assert [v["VariantName"] for v in variants] == ["shadow"]
 
 
-def test_shadow_variant_of_unknown_model_is_refused(sm, models):
+def test_shadow_variant_of_unknown_model_is_refused(aws, sm, models, held_transitions):
     shadow = {
         "VariantName": "shadow",
         "ModelName": "ghost",

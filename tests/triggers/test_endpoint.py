@@ -53,11 +53,20 @@ def test_in_service_trigger_reports_status_config_and_state(aws):
 def test_system_updating_is_waited_out(aws):
     _endpoint(aws)
     asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
-    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=1.0)
+    aws.set_endpoint_state("ep", status="SystemUpdating", seconds=3600)
     aws.reset_calls()
-    event = asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
-    assert event["status"] == "InService"
-    assert aws.calls()["sagemaker:DescribeEndpoint"] > 2  # it kept waiting through the maintenance
+
+    async def scenario():
+        task = asyncio.create_task(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
+        deadline = time.monotonic() + 30
+        while aws.calls().get("sagemaker:DescribeEndpoint", 0) < 3:  # it looked, and kept looking
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.05)
+        assert not task.done()  # maintenance is in progress, not a failure
+        await asyncio.to_thread(aws.set_endpoint_state, "ep", settle_now=True)
+        return await asyncio.wait_for(task, timeout=30)
+
+    assert asyncio.run(scenario())["status"] == "InService"
 
 
 def test_a_failed_endpoint_ends_the_wait_with_its_reason(aws):

@@ -648,6 +648,16 @@ def _capture(
         _capture_timer.start()
 
 
+def discard_captures() -> None:
+    """Forget buffered capture records (the stand-in was reset: their endpoints and buckets are gone)."""
+    global _capture_timer
+    with _lock:
+        _captures.clear()
+        if _capture_timer is not None:
+            _capture_timer.cancel()
+            _capture_timer = None
+
+
 def flush_captures() -> int:
     """Write every buffered capture record now, one JSON Lines file per endpoint, variant and hour; returns
     the number of records written. A destination that cannot be written loses its records, as SageMaker's do."""

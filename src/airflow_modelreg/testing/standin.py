@@ -292,6 +292,10 @@ class StandInApp:
         if environ.get("PATH_INFO", "").startswith("/_standin/"):
             return self._control(environ, start_response)
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            if environ.get("PATH_INFO", "").startswith("/moto-api/reset"):
+                from airflow_modelreg.testing.moto_additions import discard_captures
+
+                discard_captures()
             return self._moto(environ, start_response)
         service, action, protocol = self._identify(environ)
         with self._lock:
