@@ -95,23 +95,26 @@ def run_deferrable(operator, context, limit: int = 50) -> tuple[Any, list[str]]:
 @contextmanager
 def held_transitions(aws, endpoint: str = ENDPOINT) -> Iterator[None]:
     """Within the block, an endpoint transition (Creating, Updating, SystemUpdating...) lasts until the code
-    under test has described the endpoint once more: it always sees the state in progress, whatever the
-    machine's speed, and never waits long for it to end."""
+    under test has described the endpoint twice more, as code that waits for it does: it always sees the
+    state in progress whatever the machine's speed, code that does not wait meets it when it acts, and
+    nobody waits long. (Inspect the endpoint with ``aws.peek_endpoint``, which these counts do not see.)"""
     stop = threading.Event()
     before = aws.settings()["transition_seconds"]
     aws.settings(transition_seconds=3600)
 
-    def settle_after_each_look() -> None:
-        seen = aws.calls().get("sagemaker:DescribeEndpoint", 0)
+    def settle_after_two_looks() -> None:
+        last = aws.calls().get("sagemaker:DescribeEndpoint", 0)
         while not stop.is_set():
             looked = aws.calls().get("sagemaker:DescribeEndpoint", 0)
-            if looked > seen:
-                seen = looked
+            if looked < last:  # the counters were reset
+                last = looked
+            if looked - last >= 2:
+                last = looked
                 with suppress(RuntimeError):  # no endpoint (yet, or any more): nothing to settle
                     aws.set_endpoint_state(endpoint, settle_now=True)
-            time.sleep(0.05)
+            time.sleep(0.02)
 
-    watcher = threading.Thread(target=settle_after_each_look, daemon=True)
+    watcher = threading.Thread(target=settle_after_two_looks, daemon=True)
     watcher.start()
     try:
         yield

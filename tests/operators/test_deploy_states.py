@@ -57,7 +57,9 @@ def test_a_retry_waits_for_its_own_update_instead_of_starting_another(aws, versi
         started = deploy_operator(ab(a, b, 0, 100), wait_for_completion=False).execute(
             make_context(task_id="deploy")
         )
-        assert _endpoint(aws)["PendingDeploymentSummary"]["EndpointConfigName"] == started["config"]
+        assert (
+            aws.peek_endpoint(ENDPOINT)["PendingDeploymentSummary"]["EndpointConfigName"] == started["config"]
+        )
         aws.reset_calls()
         retried = deploy_operator(ab(a, b, 0, 100)).execute(
             make_context(task_id="deploy")

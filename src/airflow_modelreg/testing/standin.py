@@ -488,6 +488,11 @@ class StandInClient:
             },
         )
 
+    def peek_endpoint(self, endpoint_name: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict[str, Any]:
+        """The endpoint as ``DescribeEndpoint`` answers, without counting as a call (for tests that look
+        while the code under test is counted)."""
+        return self.set_endpoint_state(endpoint_name, account_id=account_id)
+
     def invoke_endpoint_many(
         self,
         endpoint_name: str,
