@@ -332,8 +332,9 @@ def test_a_restarted_trigger_sees_a_decision_taken_while_it_was_down(aws, pendin
     aws.reset_calls()
     trigger = ModelApprovalTrigger(arn, sqs_queue_url=queue, sqs_wait_seconds=1, poll_interval=600)
     event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=15))
-    assert event["status"] == "Approved"
-    assert aws.calls()["sagemaker:DescribeModelPackage"] == 1
+    assert event["status"] == "Approved" and event["source"] == "registry"
+    calls = aws.calls()  # one listing of the group's pending versions, one describe of the decided one
+    assert calls["sagemaker:ListModelPackages"] == 1 and calls["sagemaker:DescribeModelPackage"] == 1
 
 
 def test_a_backlog_of_unrelated_events_does_not_delay_detection(aws, pending_versions, queue):

@@ -18,8 +18,8 @@ an SQS queue, so a decision is usually seen within seconds. The registry stays t
 * so that several triggerers can share one queue (each message reaches one of them), every consumer also
   checks the registry for its waiters once per interval (the shared group listing above). A decision whose
   event another triggerer consumed, or that was lost, is seen within one interval; however many unrelated
-  events are queued, detection takes at most one interval plus one receive. A trigger that (re)starts
-  describes its version once before it waits, so a decision made while the triggerer was down is not missed.
+  events are queued, detection takes at most one interval plus one receive. A trigger that (re)starts has its
+  group checked at the next poll, so a decision made while the triggerer was down is not missed.
 
 Shared polls retry transient errors (throttling, 5xx, connection errors that outlast botocore's own retries)
 with exponential backoff inside the trigger; a waiter fails only when its own polls have failed
@@ -325,6 +325,12 @@ class QueueEventWatch(SharedWatch):
     def next_sleep(self) -> float:
         return 0.0  # the receive's long poll is the wait
 
+    async def wait(self, arn: str) -> dict[str, Any]:
+        # A waiter that (re)starts is checked against the registry at the next poll: its decision may have
+        # been taken while its trigger was not running, and the event consumed by another triggerer or lost.
+        self.next_check = 0.0
+        return await super().wait(arn)
+
     async def poll_once(
         self, clients: Any, arns: set[str]
     ) -> tuple[dict[str, dict[str, Any]], dict[str, BaseException]]:
@@ -458,29 +464,12 @@ class ModelApprovalTrigger(BaseTrigger):
             key, self.poll_interval, hook=registry, max_poll_failures=self.max_poll_failures
         )
 
-    async def _decided_already(self) -> dict[str, Any] | None:
-        """One describe before waiting on events: the decision may have been taken while this trigger was not
-        running (a triggerer restart), and its event consumed or lost. A transient error here is left to the
-        watch's own registry check."""
-        hook = _registry_hook(self.aws_conn_id, self.region_name, self.botocore_config)
-        try:
-            async with await hook.get_async_conn() as client:
-                version = await client.describe_model_package(ModelPackageName=self.model_package_arn)
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            log.warning("Describing %s failed (%s); the watch will check it.", self.model_package_arn, error)
-            return None
-        return _jsonable(version) if version.get("ModelApprovalStatus") in DECIDED else None
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         arn = self.model_package_arn
         try:
-            version = await self._decided_already() if self.sqs_queue_url else None
-            if version is None:
-                watch = self._watch()
-                remaining = None if self.timeout_at is None else max(0.0, self.timeout_at - time.time())
-                version = await asyncio.wait_for(watch.wait(arn), timeout=remaining)
+            watch = self._watch()
+            remaining = None if self.timeout_at is None else max(0.0, self.timeout_at - time.time())
+            version = await asyncio.wait_for(watch.wait(arn), timeout=remaining)
         except TimeoutError:
             yield TriggerEvent({"status": "timeout", "model_package_arn": arn})
             return
