@@ -7,27 +7,13 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_modelreg.sensors.endpoint import EndpointSensor
+from tests.helpers import one_variant_endpoint
 from tests.operators.deploying import held_transitions, run_deferrable
 
 
 @pytest.fixture
 def endpoint(aws):
-    sm = aws.boto3_client("sagemaker")
-    sm.create_model(
-        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "img"}
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="cfg",
-        ProductionVariants=[
-            {
-                "VariantName": "live",
-                "ModelName": "m",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
+    one_variant_endpoint(aws)
     return "ep"
 
 

@@ -20,7 +20,7 @@ import pytest
 from botocore.model import Shape
 
 from airflow_modelreg.testing import moto_additions
-from tests.helpers import put_alarm
+from tests.helpers import monitoring_schedule_config, put_alarm, variant
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 
@@ -128,16 +128,6 @@ def _settle(aws, sm, wanted: str) -> None:
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == wanted
 
 
-def _variant(name: str, model: str, weight: float) -> dict[str, Any]:
-    return {
-        "VariantName": name,
-        "ModelName": model,
-        "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large",
-        "InitialVariantWeight": weight,
-    }
-
-
 def _exercise(aws, recorder: Recorder, bucket: str) -> None:
     """Every addition, in every state it models."""
     sm = recorder.attach(aws.boto3_client("sagemaker"))
@@ -154,13 +144,13 @@ def _exercise(aws, recorder: Recorder, bucket: str) -> None:
     }
     sm.create_endpoint_config(
         EndpointConfigName="cfg-1",
-        ProductionVariants=[_variant("blue", "model-a", 1.0), _variant("green", "model-b", 0.0)],
-        ShadowProductionVariants=[_variant("shadow", "model-b", 1.0)],
+        ProductionVariants=[variant("blue", "model-a", 1.0), variant("green", "model-b", 0.0)],
+        ShadowProductionVariants=[variant("shadow", "model-b", 1.0)],
         DataCaptureConfig=capture,
     )
     sm.create_endpoint_config(
         EndpointConfigName="cfg-2",
-        ProductionVariants=[_variant("blue", "model-a", 0.5), _variant("green", "model-b", 0.5)],
+        ProductionVariants=[variant("blue", "model-a", 0.5), variant("green", "model-b", 0.5)],
     )
     sm.describe_endpoint_config(EndpointConfigName="cfg-1")
     sm.describe_endpoint_config(EndpointConfigName="cfg-2")
@@ -219,30 +209,7 @@ def _exercise(aws, recorder: Recorder, bucket: str) -> None:
     sm.delete_model_package(ModelPackageName=arn)
 
     sm.create_monitoring_schedule(
-        MonitoringScheduleName="mon",
-        MonitoringScheduleConfig={
-            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
-            "MonitoringJobDefinition": {
-                "MonitoringInputs": [
-                    {"EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml/processing/input"}}
-                ],
-                "MonitoringOutputConfig": {
-                    "MonitoringOutputs": [
-                        {
-                            "S3Output": {
-                                "S3Uri": f"s3://{bucket}/mon",
-                                "LocalPath": "/opt/ml/processing/output",
-                            }
-                        }
-                    ]
-                },
-                "MonitoringResources": {
-                    "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
-                },
-                "MonitoringAppSpecification": {"ImageUri": "monitor:latest"},
-                "RoleArn": ROLE,
-            },
-        },
+        MonitoringScheduleName="mon", MonitoringScheduleConfig=monitoring_schedule_config(bucket)
     )
     sm.describe_monitoring_schedule(MonitoringScheduleName="mon")  # before any execution
     for status, violations_, reason in (

@@ -13,35 +13,24 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers import variant
+
 BUCKET = "capture-bucket"
 LINE = "42,0,153.7,1"
 
 
 @pytest.fixture
-def sm(aws):
+def sm(aws, models):
     aws.boto3_client("s3").create_bucket(Bucket=BUCKET)
-    sm = aws.boto3_client("sagemaker")
-    for name in ("model-a", "model-b"):
-        sm.create_model(
-            ModelName=name,
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1"},
-        )
-    return sm
+    return aws.boto3_client("sagemaker")
 
 
 def _endpoint(aws, sm, capture=None, weights=(1.0, 0.0), name="ep"):
     config = {
         "EndpointConfigName": f"{name}-cfg",
         "ProductionVariants": [
-            {
-                "VariantName": variant,
-                "ModelName": model,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "InitialVariantWeight": weight,
-            }
-            for variant, model, weight in (("blue", "model-a", weights[0]), ("green", "model-b", weights[1]))
+            variant(name, model, weight)
+            for name, model, weight in (("blue", "model-a", weights[0]), ("green", "model-b", weights[1]))
         ],
     }
     if capture is not False:
@@ -193,17 +182,7 @@ def test_invoking_what_does_not_serve_is_refused(aws, sm):
         runtime.invoke_endpoint(EndpointName="nope", Body=b"1", ContentType="text/csv")
     assert excinfo.value.response["Error"]["Code"] == "ValidationError"
     assert excinfo.value.response["Error"]["Message"] == "Endpoint nope of account 123456789012 not found."
-    sm.create_endpoint_config(
-        EndpointConfigName="c",
-        ProductionVariants=[
-            {
-                "VariantName": "v",
-                "ModelName": "model-a",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant("v", "model-a")])
     sm.create_endpoint(EndpointName="new", EndpointConfigName="c")
     with pytest.raises(ClientError, match="Endpoint new of account 123456789012 not found"):
         runtime.invoke_endpoint(EndpointName="new", Body=b"1", ContentType="text/csv")  # still Creating

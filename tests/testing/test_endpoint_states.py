@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import advance_endpoint
+from tests.helpers import advance_endpoint, variant
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/ep"
 
@@ -16,36 +16,20 @@ def _error(excinfo) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def _wait_status(aws, name, wanted):
-    return advance_endpoint(aws, name, wanted)
-
-
 @pytest.fixture
 def sm(aws, held_transitions):
     return aws.boto3_client("sagemaker")
 
 
 @pytest.fixture
-def configs(sm):
+def configs(sm, models):
     """Two configs of two variants (a: 100/0, b: 50/50) on two models."""
-    for name in ("model-a", "model-b"):
-        sm.create_model(
-            ModelName=name,
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1"},
-        )
     for config, (wa, wb) in (("cfg-a", (1.0, 0.0)), ("cfg-b", (0.5, 0.5))):
         sm.create_endpoint_config(
             EndpointConfigName=config,
             ProductionVariants=[
-                {
-                    "VariantName": variant,
-                    "ModelName": model,
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "InitialVariantWeight": weight,
-                }
-                for variant, model, weight in (("blue", "model-a", wa), ("green", "model-b", wb))
+                variant(name, model, weight)
+                for name, model, weight in (("blue", "model-a", wa), ("green", "model-b", wb))
             ],
             DataCaptureConfig={
                 "EnableCapture": True,
@@ -60,7 +44,7 @@ def configs(sm):
 @pytest.fixture
 def endpoint(aws, sm, configs):
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     return "ep"
 
 
@@ -74,7 +58,7 @@ def test_creating_shows_the_pending_deployment_and_no_variants_yet(aws, sm, conf
     assert creating["EndpointStatus"] == "Creating"
     assert creating["PendingDeploymentSummary"]["EndpointConfigName"] == "cfg-a"
     assert "ProductionVariants" not in creating
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     settled = sm.describe_endpoint(EndpointName="ep")
     assert "PendingDeploymentSummary" not in settled
     # A weight of 0 is reported as 0 (moto drops it), capture as the summary DescribeEndpoint documents.
@@ -101,7 +85,7 @@ def test_weight_change_passes_through_updating_and_applies_when_it_settles(aws, 
     assert "PendingDeploymentSummary" not in updating  # only for a new endpoint config
     assert _weights(sm) == {"blue": 1.0, "green": 0.0}
     assert _weights(sm, "DesiredWeight") == {"blue": 0.9, "green": 0.1}
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     assert _weights(sm) == {"blue": 0.9, "green": 0.1}
 
 
@@ -134,7 +118,7 @@ def test_config_update_shows_the_pending_config_until_it_settles(aws, sm, endpoi
         ("blue", 0.5),
         ("green", 0.5),
     ]
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     settled = sm.describe_endpoint(EndpointName="ep")
     assert settled["EndpointConfigName"] == "cfg-b" and "PendingDeploymentSummary" not in settled
     assert _weights(sm) == {"blue": 0.5, "green": 0.5}
@@ -154,7 +138,7 @@ def test_system_updating_is_injected_refuses_changes_and_ends(aws, sm, endpoint)
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
     assert _error(excinfo)[1] == f'Cannot update in-progress endpoint "{ARN}".'
-    assert _wait_status(aws, "ep", "InService") == ["SystemUpdating", "InService"]
+    assert advance_endpoint(aws, "ep", "InService") == ["SystemUpdating", "InService"]
 
 
 def test_a_failed_endpoint_accepts_only_a_delete(aws, sm, endpoint):
@@ -176,22 +160,22 @@ def test_a_failed_endpoint_accepts_only_a_delete(aws, sm, endpoint):
     with pytest.raises(ClientError) as excinfo:
         sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
     assert "Cannot create already existing endpoint" in _error(excinfo)[1]
-    _wait_status(aws, "ep", None)  # gone
+    advance_endpoint(aws, "ep", None)  # gone
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
-    assert _wait_status(aws, "ep", "InService") == ["Creating", "InService"]
+    assert advance_endpoint(aws, "ep", "InService") == ["Creating", "InService"]
 
 
 def test_an_injected_create_failure_ends_failed_with_its_reason(aws, sm, configs):
     aws.set_endpoint_state("ep", fail_next="Image could not be pulled")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
-    assert _wait_status(aws, "ep", "Failed") == ["Creating", "Failed"]
+    assert advance_endpoint(aws, "ep", "Failed") == ["Creating", "Failed"]
     assert sm.describe_endpoint(EndpointName="ep")["FailureReason"] == "Image could not be pulled"
 
 
 def test_an_injected_update_failure_rolls_back_to_the_old_config(aws, sm, endpoint):
     aws.set_endpoint_state("ep", fail_next="Health check failed on the new fleet")
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-b")
-    seen = _wait_status(aws, "ep", "InService")
+    seen = advance_endpoint(aws, "ep", "InService")
     assert seen[:2] == ["Updating", "RollingBack"]
     described = sm.describe_endpoint(EndpointName="ep")
     assert described["EndpointConfigName"] == "cfg-a"
@@ -208,7 +192,7 @@ def test_delete_while_creating_is_refused(sm, configs):
 def test_listing_reports_settled_states(aws, sm, configs):
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-a")
     assert [e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]] == ["Creating"]
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     assert [e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]] == ["InService"]
 
 

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from airflow_modelreg.testing import moto_additions
-from tests.helpers import advance_endpoint, put_alarm
+from tests.helpers import advance_endpoint, monitoring_schedule_config, put_alarm
 
 
 def _error(excinfo) -> tuple[str, str]:
@@ -14,24 +14,9 @@ def _error(excinfo) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def _wait_status(aws, name, wanted):
-    return advance_endpoint(aws, name, wanted)
-
-
 @pytest.fixture
 def sm(aws):
     return aws.boto3_client("sagemaker")
-
-
-@pytest.fixture
-def models(sm):
-    for name in ("model-a", "model-b"):
-        sm.create_model(
-            ModelName=name,
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1"},
-        )
-    return ["model-a", "model-b"]
 
 
 def _config(sm, name, model, **extra):
@@ -53,17 +38,17 @@ def _config(sm, name, model, **extra):
 def test_create_endpoint_passes_through_creating(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    assert _wait_status(aws, "ep", "InService")[0] == "Creating"
+    assert advance_endpoint(aws, "ep", "InService")[0] == "Creating"
 
 
 def test_update_endpoint_switches_config_through_updating(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Updating"
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointConfigName"] == "cfg-2"
 
 
@@ -90,7 +75,7 @@ def test_update_unknown_endpoint_is_a_validation_error_naming_it(aws, sm, models
 def test_update_endpoint_unknown_config(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="ep", EndpointConfigName="missing")
     assert "Could not find endpoint configuration" in _error(excinfo)[1]
@@ -101,7 +86,7 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     deployment = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
@@ -117,7 +102,7 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     aws.boto3_client("cloudwatch").set_alarm_state(
         AlarmName="ep-5xx", StateValue="ALARM", StateReason="errors"
     )
-    seen = _wait_status(aws, "ep", "InService")
+    seen = advance_endpoint(aws, "ep", "InService")
     described = sm.describe_endpoint(EndpointName="ep")
     assert "RollingBack" in seen
     assert described["EndpointConfigName"] == "cfg-1"  # rolled back to the old config
@@ -136,7 +121,7 @@ def test_shadow_variants_are_kept_on_configs_and_endpoints(aws, sm, models, held
     _config(sm, "cfg-1", "model-a", ShadowProductionVariants=[shadow])
     assert sm.describe_endpoint_config(EndpointConfigName="cfg-1")["ShadowProductionVariants"] == [shadow]
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(aws, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     variants = sm.describe_endpoint(EndpointName="ep")["ShadowProductionVariants"]
     assert [v["VariantName"] for v in variants] == ["shadow"]
 
@@ -215,30 +200,7 @@ def test_update_model_package_merges_metadata_and_keeps_status(sm, group):
 
 def _schedule(sm, bucket, name="churn-monitor", endpoint="ep"):
     sm.create_monitoring_schedule(
-        MonitoringScheduleName=name,
-        MonitoringScheduleConfig={
-            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
-            "MonitoringJobDefinition": {
-                "MonitoringInputs": [
-                    {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}}
-                ],
-                "MonitoringOutputConfig": {
-                    "MonitoringOutputs": [
-                        {
-                            "S3Output": {
-                                "S3Uri": f"s3://{bucket}/monitoring",
-                                "LocalPath": "/opt/ml/processing/output",
-                            }
-                        }
-                    ]
-                },
-                "MonitoringResources": {
-                    "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
-                },
-                "MonitoringAppSpecification": {"ImageUri": "monitor:latest"},
-                "RoleArn": "arn:aws:iam::123456789012:role/monitor",
-            },
-        },
+        MonitoringScheduleName=name, MonitoringScheduleConfig=monitoring_schedule_config(bucket, endpoint)
     )
     return name
 

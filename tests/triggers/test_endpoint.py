@@ -10,7 +10,7 @@ from airflow_modelreg.triggers.endpoint import (
     EndpointInServiceTrigger,
     TrafficBakeTrigger,
 )
-from tests.helpers import put_alarm
+from tests.helpers import one_variant_endpoint, put_alarm
 
 
 async def _first(trigger):
@@ -18,28 +18,8 @@ async def _first(trigger):
         return event.payload
 
 
-def _endpoint(aws):
-    sm = aws.boto3_client("sagemaker")
-    sm.create_model(
-        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "img"}
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="cfg",
-        ProductionVariants=[
-            {
-                "VariantName": "live",
-                "ModelName": "m",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
-    return sm
-
-
 def test_in_service_trigger_reports_status_config_and_state(aws):
-    _endpoint(aws)
+    one_variant_endpoint(aws)
     event = asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1, state={"then": "check"})))
     assert event == {
         "status": "InService",
@@ -51,7 +31,7 @@ def test_in_service_trigger_reports_status_config_and_state(aws):
 
 
 def test_system_updating_is_waited_out(aws):
-    _endpoint(aws)
+    one_variant_endpoint(aws)
     asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
     aws.set_endpoint_state("ep", status="SystemUpdating", seconds=3600)
     aws.reset_calls()
@@ -70,7 +50,7 @@ def test_system_updating_is_waited_out(aws):
 
 
 def test_a_failed_endpoint_ends_the_wait_with_its_reason(aws):
-    _endpoint(aws)
+    one_variant_endpoint(aws)
     asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
     aws.set_endpoint_state("ep", status="Failed", failure_reason="The primary container did not pass ping")
     event = asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
@@ -84,14 +64,14 @@ def test_a_missing_endpoint_ends_the_wait_as_deleted(aws):
 
 
 def test_the_wait_times_out_after_its_attempts(aws):
-    _endpoint(aws)
+    one_variant_endpoint(aws)
     aws.set_endpoint_state("ep", status="SystemUpdating", seconds=60)
     event = asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1, waiter_max_attempts=3)))
     assert event["status"] == "timeout"
 
 
 def test_deleted_trigger_fires_once_the_endpoint_is_gone(aws):
-    sm = _endpoint(aws)
+    sm = one_variant_endpoint(aws)
     asyncio.run(_first(EndpointInServiceTrigger("ep", waiter_delay=0.1)))
     sm.delete_endpoint(EndpointName="ep")
     event = asyncio.run(_first(EndpointDeletedTrigger("ep", waiter_delay=0.1)))

@@ -213,18 +213,14 @@ class StandInApp:
         elif path == "/_standin/monitoring-executions" and method == "POST":
             from airflow_modelreg.testing.moto_additions import record_monitoring_execution
 
-            try:
-                execution = record_monitoring_execution(
-                    account_id=payload.get("account_id", DEFAULT_ACCOUNT_ID),
-                    region_name=payload.get("region_name", DEFAULT_REGION),
-                    schedule_name=payload["schedule_name"],
-                    violations=payload.get("violations"),
-                    status=payload.get("status"),
-                    failure_reason=payload.get("failure_reason"),
-                )
-                result = json.loads(json.dumps(execution, default=str))
-            except Exception as error:  # reported to the caller, who asked for something impossible
-                status, result = "400 Bad Request", {"error": str(error)}
+            status, result = self._in_account(
+                record_monitoring_execution,
+                payload,
+                schedule_name=payload.get("schedule_name"),
+                violations=payload.get("violations"),
+                status=payload.get("status"),
+                failure_reason=payload.get("failure_reason"),
+            )
         elif path == "/_standin/settings":
             from airflow_modelreg.testing.moto_additions import configure
 
@@ -235,19 +231,16 @@ class StandInApp:
         elif path == "/_standin/endpoint-state" and method == "POST":
             from airflow_modelreg.testing.moto_additions import inject_endpoint_state
 
-            try:
-                result = inject_endpoint_state(
-                    account_id=payload.get("account_id", DEFAULT_ACCOUNT_ID),
-                    region_name=payload.get("region_name", DEFAULT_REGION),
-                    endpoint_name=payload["endpoint_name"],
-                    status=payload.get("status"),
-                    failure_reason=payload.get("failure_reason"),
-                    seconds=payload.get("seconds"),
-                    fail_next=payload.get("fail_next"),
-                    settle_now=bool(payload.get("settle_now")),
-                )
-            except Exception as error:  # reported to the caller, who asked for something impossible
-                status, result = "400 Bad Request", {"error": str(error)}
+            status, result = self._in_account(
+                inject_endpoint_state,
+                payload,
+                endpoint_name=payload.get("endpoint_name"),
+                status=payload.get("status"),
+                failure_reason=payload.get("failure_reason"),
+                seconds=payload.get("seconds"),
+                fail_next=payload.get("fail_next"),
+                settle_now=bool(payload.get("settle_now")),
+            )
         elif path == "/_standin/invocations" and method == "POST":
             status, result = self._invoke_many(payload)
         elif path == "/_standin/captures/flush" and method == "POST":
@@ -259,6 +252,19 @@ class StandInApp:
         body = json.dumps(result).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
+
+    @staticmethod
+    def _in_account(action: Any, payload: dict[str, Any], **arguments: Any) -> tuple[str, dict[str, Any]]:
+        """Run a control action in the payload's account and region; a refusal is the caller's 400."""
+        try:
+            done = action(
+                account_id=payload.get("account_id", DEFAULT_ACCOUNT_ID),
+                region_name=payload.get("region_name", DEFAULT_REGION),
+                **arguments,
+            )
+        except Exception as error:  # reported to the caller, who asked for something impossible
+            return "400 Bad Request", {"error": str(error)}
+        return "200 OK", json.loads(json.dumps(done, default=str))
 
     @staticmethod
     def _invoke_many(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
