@@ -107,6 +107,13 @@ class DeployModelOperator(EndpointOperatorBase):
     (``all_at_once``, ``canary`` or ``linear`` routing) with auto-rollback on the given alarms; an update
     that SageMaker rolled back fails the task with the reason, even though the endpoint is InService.
 
+    The endpoint's status is read before any change: one in progress (``Updating``, ``SystemUpdating``...)
+    is waited for first, since SageMaker refuses changes meanwhile, and this very deployment already under
+    way (a retry after a crash: ``PendingDeploymentSummary``) is waited for, not started again. A ``Failed``
+    endpoint is deleted and created again (``recover_failed_endpoint``). Data capture records the content
+    types the versions declare as text, so captures are CSV or JSON rather than base64 where possible.
+    The waits use the waiter model ``waiters/endpoint.json``, in the triggerer when deferrable.
+
     :param endpoint_name: the endpoint (templated).
     :param variants: production variants, each ``{"name", "model_package_arn", "weight", "instance_type",
         "instance_count"}`` (templated).

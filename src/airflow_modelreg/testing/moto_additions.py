@@ -1106,6 +1106,27 @@ def record_monitoring_execution(
         return {**execution, "ReportUri": report_uri}
 
 
+def enqueue_messages(account_id: str, region_name: str, queue_name: str, bodies: list[str]) -> int:
+    """Put many messages in an SQS queue at once (control API), as SendMessage would one by one.
+
+    For benchmarks that need a deep queue: moto 5.2.5's SendMessage computes every queue attribute, the
+    approximate message counts included, on each send, so a send costs time in proportion to the queue's
+    length and 10,000 sends take tens of minutes here (SQS does not slow down so). Receiving and deleting
+    still go through the ordinary API."""
+    from moto.sqs.models import Message, sqs_backends
+
+    queue = sqs_backends[account_id][region_name].get_queue(queue_name)
+    messages = []
+    for body in bodies:
+        message = Message(str(uuid.uuid4()), body)
+        message.mark_sent()
+        messages.append(message)
+    with queue._messages_lock:
+        queue._messages.extend(messages)
+        queue._messages_lock.notify_all()
+    return len(messages)
+
+
 def _put_s3_object(account_id: str, uri: str, body: bytes) -> None:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     s3_backends[account_id]["aws"].put_object(bucket, key, body)

@@ -31,6 +31,9 @@ has a small control API under ``/_standin/`` for tests, the demo and the benchma
 ``POST /_standin/invocations``
     Invoke an endpoint once per body, in-process: ``{"endpoint_name": ..., "bodies": [...],
     "content_type": "text/csv"}``; returns how many requests each variant served.
+``POST /_standin/sqs-messages``
+    Put many messages in an SQS queue at once: ``{"queue_url": ..., "bodies": [...]}`` (moto's SendMessage
+    slows down with the queue's length; benchmarks that need a deep queue use this).
 ``POST /_standin/captures/flush``
     Write buffered data-capture records to S3 now (they are written ``capture_flush_seconds`` after the
     requests otherwise).
@@ -243,6 +246,15 @@ class StandInApp:
             )
         elif path == "/_standin/invocations" and method == "POST":
             status, result = self._invoke_many(payload)
+        elif path == "/_standin/sqs-messages" and method == "POST":
+            from airflow_modelreg.testing.moto_additions import enqueue_messages
+
+            status, result = self._in_account(
+                lambda **kwargs: {"messages": enqueue_messages(**kwargs)},
+                payload,
+                queue_name=str(payload.get("queue_url", "")).rstrip("/").rsplit("/", 1)[-1],
+                bodies=payload.get("bodies") or [],
+            )
         elif path == "/_standin/captures/flush" and method == "POST":
             from airflow_modelreg.testing.moto_additions import flush_captures
 
@@ -520,6 +532,18 @@ class StandInClient:
                 "region_name": self.region_name,
             },
         )
+
+    def enqueue_messages(
+        self, queue_url: str, bodies: list[str], account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> int:
+        """Put many messages in an SQS queue at once (see ``moto_additions.enqueue_messages``)."""
+        payload = {
+            "queue_url": queue_url,
+            "bodies": bodies,
+            "account_id": account_id,
+            "region_name": self.region_name,
+        }
+        return self._request("POST", "/_standin/sqs-messages", payload)["messages"]
 
     def flush_captures(self) -> int:
         """Write buffered data-capture records to S3 now; returns how many were written."""
