@@ -165,3 +165,11 @@ def test_deferrable_deploy_recovers_a_failed_endpoint(aws, versions, make_contex
     )
     assert triggers == ["EndpointDeletedTrigger", "EndpointInServiceTrigger"]
     assert _endpoint(aws)["EndpointConfigName"] == result["config"]
+
+
+def test_a_configuration_error_fails_without_retries(aws, versions, make_context):
+    a, b = versions
+    with pytest.raises(AirflowFailException, match="capture_percent is 0"):
+        deploy_operator(ab(a, b), data_capture_uri="s3://capture-bucket/x", capture_percent=0).execute(
+            make_context(task_id="deploy")
+        )

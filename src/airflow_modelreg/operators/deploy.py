@@ -237,7 +237,10 @@ class DeployModelOperator(EndpointOperatorBase):
 
     # --------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
-        plan = self.deployment_plan()
+        try:
+            plan = self.deployment_plan()
+        except InvalidInputError as error:  # a configuration error: no retry can fix it
+            raise AirflowFailException(str(error)) from error
         self.persist_link(context, self.endpoint_name)
         return self.converge(context, plan, time.time() + self.max_wait_seconds)
 

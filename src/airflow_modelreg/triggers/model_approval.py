@@ -21,6 +21,9 @@ an SQS queue, so a decision is usually seen within seconds. The registry stays t
   events are queued, detection takes at most one interval plus one receive. A trigger that (re)starts has its
   group checked at the next poll, so a decision made while the triggerer was down is not missed.
 
+A loop of its own rather than the Amazon provider's waiter machinery: a botocore waiter watches one resource
+with one call per attempt, while the point here is one call per interval for every waiter of a group or queue.
+
 Shared polls retry transient errors (throttling, 5xx, connection errors that outlast botocore's own retries)
 with exponential backoff inside the trigger; a waiter fails only when its own polls have failed
 ``max_poll_failures`` times in a row, and only that waiter. A permanent error (access denied, a version that
