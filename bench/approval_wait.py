@@ -114,6 +114,7 @@ def _measure(standin, waiters, strategy):
 
 
 BACKLOG = 10_000
+DRAIN_SECONDS = 60.0
 
 
 def _backlog(standin, events: int = BACKLOG) -> dict[str, float]:
@@ -167,34 +168,39 @@ def _backlog(standin, events: int = BACKLOG) -> dict[str, float]:
         left = await asyncio.to_thread(queued)
         return event.payload, detected, left, started
 
+    # What one receive of this deep queue costs here (messages left in place), for the bound below.
+    timed = time.monotonic()
+    sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0)
+    receive_s = time.monotonic() - timed
     standin.reset_calls()
     event, detected, left_at_detection, started = asyncio.run(scenario())
     assert event["status"] == "Approved", event
-    # Draining the rest: another waiter on the same queue, until the queue is empty.
+    calls_at_detection = standin.calls()
+    # Draining what is left, for a while: another waiter on the same queue keeps consuming it.
     other = sm.create_model_package(
         ModelPackageGroupName="churn", ModelApprovalStatus="PendingManualApproval"
     )["ModelPackageArn"]
 
-    async def drain():
+    async def drain() -> tuple[int, float]:
         trigger = ModelApprovalTrigger(
             other, poll_interval=INTERVAL, sqs_queue_url=queue_url, sqs_wait_seconds=1
         )
+        before, began = await asyncio.to_thread(queued), time.monotonic()
         task = asyncio.create_task(trigger.run().__anext__())
-        while await asyncio.to_thread(queued) > 0:
-            await asyncio.sleep(0.5)
+        await asyncio.sleep(DRAIN_SECONDS)
         task.cancel()
+        return before - await asyncio.to_thread(queued), time.monotonic() - began
 
-    asyncio.run(drain())
-    drained = time.monotonic() - started
-    calls = standin.calls()
+    drained, drain_seconds = asyncio.run(drain())
     return {
         "detection_s": detected,
+        "receive_s": receive_s,
         "source": event["source"],
         "left_at_detection": left_at_detection,
-        "drained_s": drained,
-        "receives": calls.get("sqs:ReceiveMessage", 0),
-        "deletes": calls.get("sqs:DeleteMessageBatch", 0),
-        "registry_checks": calls.get("sagemaker:ListModelPackages", 0),
+        "registry_checks_to_detection": calls_at_detection.get("sagemaker:ListModelPackages", 0),
+        "receives_to_detection": calls_at_detection.get("sqs:ReceiveMessage", 0),
+        "drained": drained,
+        "drain_per_s": drained / drain_seconds,
     }
 
 
@@ -243,14 +249,15 @@ def run() -> str:
         backlog = _backlog(standin)
         print(f"approval wait behind {BACKLOG} events: {backlog}", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    bound = INTERVAL + 1.0  # one interval plus one receive (WaitTimeSeconds=1)
+    bound = INTERVAL + backlog["receive_s"]  # one interval plus one receive of the deep queue
     backlog_verdict = (
         f"{'Target met' if backlog['detection_s'] <= bound else '**Target not met**'}: the decision behind "
-        f"{BACKLOG:,} queued events was detected in {backlog['detection_s']:.2f} s (from its "
-        f"{backlog['source']}; bound: one interval plus one receive, {bound:.0f} s) with "
-        f"{backlog['left_at_detection']:,} events still queued; all {BACKLOG:,} were drained (deleted) "
-        f"{backlog['drained_s']:.0f} s after the waiter started, in {backlog['receives']:,} receives and "
-        f"{backlog['deletes']:,} batch deletes, with {backlog['registry_checks']} registry checks meanwhile. "
+        f"{BACKLOG:,} queued events was detected in {backlog['detection_s']:.2f} s (by the "
+        f"{backlog['source']}; bound: one interval plus one receive, {bound:.2f} s here), after "
+        f"{backlog['receives_to_detection']} receives and {backlog['registry_checks_to_detection']} registry "
+        f"checks, with {backlog['left_at_detection']:,} events still queued. The backlog is deleted as it is "
+        f"read: {backlog['drained']:,} events in {DRAIN_SECONDS:.0f} s ({backlog['drain_per_s']:.1f}/s; moto "
+        "scans the whole queue on every receive and delete, so this rate is the stand-in's, not SQS's). "
         "Before (issue 17): events no waiter could use were never deleted, and the decision was not detected "
         "within 420 s."
     )
