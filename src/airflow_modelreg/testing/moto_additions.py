@@ -39,6 +39,9 @@ Added or corrected:
 * ``UpdateModelPackage`` merges ``CustomerMetadataProperties`` and leaves fields it was not given alone
   (moto replaces the metadata and clears the approval status), and accepts ``ModelLifeCycle``.
 
+SQS: a receive no longer computes every queue attribute per message handed out (same answer; a deep queue's
+receive took seconds), and :func:`enqueue_messages` fills a deep queue in one control call.
+
 Parameter Store needs nothing here: moto 5.2.5 already keeps the last 100 versions of a parameter and refuses
 a new one with ``ParameterMaxVersionLimitExceeded`` when the oldest carries a label (pinned by a test).
 """
@@ -1157,6 +1160,18 @@ _RESPONSE_METHODS = {
 }
 
 
+def _retained(self: Any, queue_name: str, message: Any) -> bool:
+    """Whether a message is within its queue's retention period (moto's own check, minus its cost).
+
+    moto 5.2.5 computes every attribute of the queue, the approximate message counts included (a scan of the
+    queue), for each message it hands out: a receive from a queue of 10,000 messages took 8 s here. The
+    retention period is read directly; the answer is the same."""
+    from moto.core.utils import unix_time
+
+    queue = self.get_queue(queue_name)
+    return int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time()
+
+
 def install() -> None:
     """Add the missing actions to moto's SageMaker responses (idempotent, once per process)."""
     global _installed
@@ -1166,4 +1181,7 @@ def install() -> None:
         for name, method in _RESPONSE_METHODS.items():
             setattr(SageMakerResponse, name, method)
         SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign,assignment]
+        from moto.sqs.models import SQSBackend
+
+        SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
         _installed = True
