@@ -154,13 +154,38 @@ class DagRunInfo:
     triggering_user_name: str | None = None
 
 
+class TaskStateStore:
+    """Airflow's task state store as a task sees it (``context["task_state_store"]``): one per task of a run,
+    shared by all its tries (unlike XCom, which a new try starts without)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.values[key] = json.dumps(value)  # JSON only, as the real store
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
 @pytest.fixture
 def make_context():
-    """Build the context an operator's ``execute`` receives, for one DAG run and task."""
+    """Build the context an operator's ``execute`` receives, for one DAG run and task. Contexts of the same
+    task and run (its tries) share one task state store for the test."""
+    stores: dict[tuple[str, str, str, int], dict[str, Any]] = {}
 
     def build(task_id: str = "register", run_id: str = "manual__2026-11-23T00:00:00+00:00", **kwargs: Any):
         ti = RecordingTaskInstance(task_id=task_id, run_id=run_id, **kwargs)
-        return {"ti": ti, "task_instance": ti, "dag_run": DagRunInfo(dag_id=ti.dag_id, run_id=run_id)}
+        store = TaskStateStore(stores.setdefault((ti.dag_id, run_id, task_id, ti.map_index), {}))
+        return {
+            "ti": ti,
+            "task_instance": ti,
+            "dag_run": DagRunInfo(dag_id=ti.dag_id, run_id=run_id),
+            "task_state_store": store,
+        }
 
     return build
 

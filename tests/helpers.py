@@ -206,3 +206,74 @@ def read_pointer(
         return json.loads(ssm.get_parameter(Name=f"{prefix}/{group}/{env}")["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
         return None
+
+
+def advance_endpoint(aws, name: str, wanted: str | None, limit: int = 10) -> list[str]:
+    """Drive an endpoint through its transitions until ``wanted`` (``None``: deleted), settling each one on
+    demand (``settle_now``) rather than waiting for a clock; returns the statuses seen on the way."""
+    sm = aws.boto3_client("sagemaker")
+    seen: list[str] = []
+    for _ in range(limit):
+        try:
+            status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
+        except sm.exceptions.ClientError as error:
+            if wanted is None and "Could not find endpoint" in str(error):
+                return seen
+            raise
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == wanted:
+            return seen
+        aws.set_endpoint_state(name, settle_now=True)
+    raise AssertionError(f"endpoint {name} never reached {wanted}; saw {seen}")
+
+
+def variant(name: str, model: str, weight: float | None = None) -> dict[str, Any]:
+    """A production variant of an endpoint config, on one ml.m5.large instance."""
+    spec: dict[str, Any] = {
+        "VariantName": name,
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    if weight is not None:
+        spec["InitialVariantWeight"] = weight
+    return spec
+
+
+def one_variant_endpoint(aws, name: str = "ep") -> Any:
+    """Create (not wait for) an endpoint of one variant ``live`` on a model ``m``; returns a SageMaker client."""
+    sm = aws.boto3_client("sagemaker")
+    sm.create_model(
+        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "img"}
+    )
+    sm.create_endpoint_config(EndpointConfigName="cfg", ProductionVariants=[variant("live", "m")])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName="cfg")
+    return sm
+
+
+def monitoring_schedule_config(bucket: str, endpoint: str = "ep") -> dict[str, Any]:
+    """A data-quality ``MonitoringScheduleConfig`` on ``endpoint``, hourly, reporting under s3://bucket/monitoring."""
+    return {
+        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+        "MonitoringJobDefinition": {
+            "MonitoringInputs": [
+                {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}}
+            ],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [
+                    {
+                        "S3Output": {
+                            "S3Uri": f"s3://{bucket}/monitoring",
+                            "LocalPath": "/opt/ml/processing/output",
+                        }
+                    }
+                ]
+            },
+            "MonitoringResources": {
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
+            },
+            "MonitoringAppSpecification": {"ImageUri": "monitor:latest"},
+            "RoleArn": "arn:aws:iam::123456789012:role/monitor",
+        },
+    }

@@ -42,3 +42,58 @@ def test_rejection_fails_the_sensor_with_the_reason(airflow, aws, pending):
     dag_run = airflow.run("wait_for_decision", {"arn": pending})
     assert str(dag_run.state) == "failed"
     assert airflow.task_states(dag_run)["wait"] == "failed"
+
+
+# ------------------------------------------------------------------ exceptions, retries and soft_fail
+def _sensor(arn, **kwargs):
+    from airflow_modelreg.sensors.model_approval import ModelApprovalSensor
+
+    kwargs.setdefault("timeout", 60)
+    return ModelApprovalSensor(task_id="wait", model_package_arn=arn, **kwargs)
+
+
+def _resume(sensor, event, make_context):
+    """How Airflow resumes a deferred sensor: through ``resume_execution`` (where soft_fail applies)."""
+    return sensor.resume_execution("execute_complete", {"event": event}, make_context(task_id="wait"))
+
+
+def test_a_timeout_is_a_sensor_timeout_and_soft_fail_skips(aws, pending, make_context):
+    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+    event = {"status": "timeout", "model_package_arn": pending}
+    with pytest.raises(AirflowSensorTimeout, match="still PendingManualApproval"):
+        _resume(_sensor(pending, deferrable=True), event, make_context)
+    with pytest.raises(AirflowSkipException):
+        _resume(_sensor(pending, deferrable=True, soft_fail=True), event, make_context)
+
+
+def test_a_watch_that_gave_up_on_aws_errors_leaves_the_retry_to_airflow(aws, pending, make_context):
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    retryable = {"status": "error", "model_package_arn": pending, "message": "5xx", "retryable": True}
+    with pytest.raises(AirflowException, match="5xx") as raised:
+        _resume(_sensor(pending, deferrable=True, retries=3), retryable, make_context)
+    assert not isinstance(raised.value, AirflowFailException)  # so `retries` apply
+    permanent = {**retryable, "message": "AccessDenied", "retryable": False}
+    with pytest.raises(AirflowFailException, match="AccessDenied"):
+        _resume(_sensor(pending, deferrable=True, retries=3), permanent, make_context)
+
+
+def test_configuration_errors_fail_without_retries(aws, make_context):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="Invalid model package ARN"):
+        _sensor("not-an-arn", deferrable=True).execute(make_context(task_id="wait"))
+    missing = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/99"
+    aws.boto3_client("sagemaker").create_model_package_group(ModelPackageGroupName="churn")
+    for deferrable in (True, False):
+        with pytest.raises(AirflowFailException, match="not found"):
+            _sensor(missing, deferrable=deferrable, poke_interval=0.1).execute(make_context(task_id="wait"))
+
+
+def test_an_event_the_registry_does_not_confirm_keeps_the_sensor_waiting(aws, pending, make_context):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    event = {"status": "Approved", "model_package_arn": pending, "source": "eventbridge"}
+    with pytest.raises(TaskDeferred):  # still pending in the registry: wait on, not fail
+        _resume(_sensor(pending, deferrable=True), event, make_context)

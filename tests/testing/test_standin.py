@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
 
 from airflow_modelreg.testing import moto_additions
-from tests.helpers import put_alarm
+from tests.helpers import advance_endpoint, monitoring_schedule_config, put_alarm
 
 
 def _error(excinfo) -> tuple[str, str]:
@@ -16,33 +14,9 @@ def _error(excinfo) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def _wait_status(sm, name, wanted, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status == wanted:
-            return seen
-        time.sleep(0.05)
-    raise AssertionError(f"endpoint {name} never reached {wanted}; saw {seen}")
-
-
 @pytest.fixture
 def sm(aws):
     return aws.boto3_client("sagemaker")
-
-
-@pytest.fixture
-def models(sm):
-    for name in ("model-a", "model-b"):
-        sm.create_model(
-            ModelName=name,
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1"},
-        )
-    return ["model-a", "model-b"]
 
 
 def _config(sm, name, model, **extra):
@@ -61,24 +35,24 @@ def _config(sm, name, model, **extra):
     )
 
 
-def test_create_endpoint_passes_through_creating(sm, models):
+def test_create_endpoint_passes_through_creating(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    assert _wait_status(sm, "ep", "InService")[0] == "Creating"
+    assert advance_endpoint(aws, "ep", "InService")[0] == "Creating"
 
 
-def test_update_endpoint_switches_config_through_updating(sm, models):
+def test_update_endpoint_switches_config_through_updating(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Updating"
-    _wait_status(sm, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     assert sm.describe_endpoint(EndpointName="ep")["EndpointConfigName"] == "cfg-2"
 
 
-def test_update_endpoint_refuses_while_in_progress(sm, models):
+def test_update_endpoint_refuses_while_in_progress(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
@@ -89,7 +63,7 @@ def test_update_endpoint_refuses_while_in_progress(sm, models):
     assert "Cannot update in-progress endpoint" in message
 
 
-def test_update_unknown_endpoint_is_a_validation_error_naming_it(sm, models):
+def test_update_unknown_endpoint_is_a_validation_error_naming_it(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="nope", EndpointConfigName="cfg-1")
@@ -98,21 +72,21 @@ def test_update_unknown_endpoint_is_a_validation_error_naming_it(sm, models):
     assert message == "Could not find endpoint 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/nope'."
 
 
-def test_update_endpoint_unknown_config(sm, models):
+def test_update_endpoint_unknown_config(aws, sm, models, held_transitions):
     _config(sm, "cfg-1", "model-a")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     with pytest.raises(ClientError) as excinfo:
         sm.update_endpoint(EndpointName="ep", EndpointConfigName="missing")
     assert "Could not find endpoint configuration" in _error(excinfo)[1]
 
 
-def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, sm, models):
+def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, sm, models, held_transitions):
     put_alarm(aws, "ep-5xx")
     _config(sm, "cfg-1", "model-a")
     _config(sm, "cfg-2", "model-b")
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
-    _wait_status(sm, "ep", "InService")
+    advance_endpoint(aws, "ep", "InService")
     deployment = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
@@ -128,7 +102,7 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     aws.boto3_client("cloudwatch").set_alarm_state(
         AlarmName="ep-5xx", StateValue="ALARM", StateReason="errors"
     )
-    seen = _wait_status(sm, "ep", "InService")
+    seen = advance_endpoint(aws, "ep", "InService")
     described = sm.describe_endpoint(EndpointName="ep")
     assert "RollingBack" in seen
     assert described["EndpointConfigName"] == "cfg-1"  # rolled back to the old config
@@ -136,7 +110,7 @@ def test_blue_green_update_keeps_deployment_config_and_rolls_back_on_alarm(aws, 
     assert described["LastDeploymentConfig"] == deployment
 
 
-def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
+def test_shadow_variants_are_kept_on_configs_and_endpoints(aws, sm, models, held_transitions):
     shadow = {
         "VariantName": "shadow",
         "ModelName": "model-b",
@@ -147,11 +121,12 @@ def test_shadow_variants_are_kept_on_configs_and_endpoints(sm, models):
     _config(sm, "cfg-1", "model-a", ShadowProductionVariants=[shadow])
     assert sm.describe_endpoint_config(EndpointConfigName="cfg-1")["ShadowProductionVariants"] == [shadow]
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-1")
+    advance_endpoint(aws, "ep", "InService")
     variants = sm.describe_endpoint(EndpointName="ep")["ShadowProductionVariants"]
     assert [v["VariantName"] for v in variants] == ["shadow"]
 
 
-def test_shadow_variant_of_unknown_model_is_refused(sm, models):
+def test_shadow_variant_of_unknown_model_is_refused(aws, sm, models, held_transitions):
     shadow = {
         "VariantName": "shadow",
         "ModelName": "ghost",
@@ -225,30 +200,7 @@ def test_update_model_package_merges_metadata_and_keeps_status(sm, group):
 
 def _schedule(sm, bucket, name="churn-monitor", endpoint="ep"):
     sm.create_monitoring_schedule(
-        MonitoringScheduleName=name,
-        MonitoringScheduleConfig={
-            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
-            "MonitoringJobDefinition": {
-                "MonitoringInputs": [
-                    {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}}
-                ],
-                "MonitoringOutputConfig": {
-                    "MonitoringOutputs": [
-                        {
-                            "S3Output": {
-                                "S3Uri": f"s3://{bucket}/monitoring",
-                                "LocalPath": "/opt/ml/processing/output",
-                            }
-                        }
-                    ]
-                },
-                "MonitoringResources": {
-                    "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
-                },
-                "MonitoringAppSpecification": {"ImageUri": "monitor:latest"},
-                "RoleArn": "arn:aws:iam::123456789012:role/monitor",
-            },
-        },
+        MonitoringScheduleName=name, MonitoringScheduleConfig=monitoring_schedule_config(bucket, endpoint)
     )
     return name
 
@@ -347,3 +299,92 @@ def test_install_is_idempotent():
     from moto.sagemaker.responses import SageMakerResponse
 
     assert SageMakerResponse.update_endpoint is moto_additions._update_endpoint
+
+
+def test_customer_metadata_is_limited_to_fifty_entries(sm, group):
+    fifty = {f"k{i}": "v" for i in range(50)}
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties=fifty,
+    )["ModelPackageArn"]
+    with pytest.raises(ClientError) as excinfo:
+        sm.create_model_package(
+            ModelPackageGroupName=group, CustomerMetadataProperties={**fifty, "one-more": "v"}
+        )
+    code, message = _error(excinfo)
+    assert code == "ValidationException"
+    assert message.startswith("1 validation error detected: Value '{")
+    assert message.endswith(
+        "at 'customerMetadataProperties' failed to satisfy constraint: "
+        "Member must have length less than or equal to 50"
+    )
+    # An update that would leave the version with 51 entries is refused, and changes nothing.
+    with pytest.raises(ClientError, match="Member must have length less than or equal to 50"):
+        sm.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="Approved", CustomerMetadataProperties={"k50": "v"}
+        )
+    described = sm.describe_model_package(ModelPackageName=arn)
+    assert len(described["CustomerMetadataProperties"]) == 50
+    assert described["ModelApprovalStatus"] == "PendingManualApproval"
+    sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"k0": "replaced"})  # still 50
+    with pytest.raises(ClientError, match="Map value must satisfy constraint"):
+        sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"k0": "x" * 257})
+
+
+def test_approval_description_is_limited_to_1024_characters(sm, group):
+    arn = sm.create_model_package(ModelPackageGroupName=group)["ModelPackageArn"]
+    sm.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="x" * 1024
+    )
+    with pytest.raises(ClientError) as excinfo:
+        sm.update_model_package(ModelPackageArn=arn, ApprovalDescription="y" * 1025)
+    code, message = _error(excinfo)
+    assert code == "ValidationException"
+    assert message.endswith(
+        "at 'approvalDescription' failed to satisfy constraint: Member must have length less than or equal to 1024"
+    )
+    assert sm.describe_model_package(ModelPackageName=arn)["ApprovalDescription"] == "x" * 1024
+
+
+def test_parameter_store_keeps_the_last_hundred_versions(aws):
+    """moto already models it: the 101st version drops the oldest, unless the oldest carries a label."""
+    ssm = aws.boto3_client("ssm")
+    for value in range(1, 102):
+        ssm.put_parameter(Name="/p", Value=str(value), Type="String", Overwrite=True)
+    history = [
+        p["Version"]
+        for page in ssm.get_paginator("get_parameter_history").paginate(Name="/p")
+        for p in page["Parameters"]
+    ]
+    assert history == list(range(2, 102))
+    ssm.label_parameter_version(Name="/p", ParameterVersion=2, Labels=["first-kept"])
+    with pytest.raises(ClientError) as excinfo:
+        ssm.put_parameter(Name="/p", Value="102", Type="String", Overwrite=True)
+    code, message = _error(excinfo)
+    assert code == "ParameterMaxVersionLimitExceeded"
+    assert "Version 2, the oldest version, can't be deleted because it has a label" in message
+
+
+def test_failed_and_stopped_executions_carry_no_report(aws, sm, bucket):
+    name = _schedule(sm, bucket)
+    failed = aws.record_monitoring_execution(
+        name, [{"feature_name": "age"}], status="Failed", failure_reason="Baseline constraints not found"
+    )
+    aws.record_monitoring_execution(name, None, status="Stopped")
+    executions = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
+    statuses = {e["MonitoringExecutionStatus"]: e for e in executions}
+    assert set(statuses) == {"Failed", "Stopped"}
+    assert statuses["Failed"]["FailureReason"] == "Baseline constraints not found"
+    listed = aws.boto3_client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert not [
+        item for item in listed if item["Key"].startswith(failed["ReportUri"].removeprefix(f"s3://{bucket}/"))
+    ]
+    job = sm.describe_processing_job(
+        ProcessingJobName=statuses["Failed"]["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
+    assert job["ProcessingJobStatus"] == "Failed"
+    with pytest.raises(RuntimeError, match="needs a failure_reason"):
+        aws.record_monitoring_execution(name, None, status="Failed")
+    with pytest.raises(RuntimeError, match="Unknown MonitoringExecutionStatus 'Broken'"):
+        aws.record_monitoring_execution(name, None, status="Broken")

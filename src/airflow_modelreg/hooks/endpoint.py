@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-import time
+import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from airflow_modelreg.domain.deployment import VariantSpec
-from airflow_modelreg.domain.errors import NotFoundError, RegistryError
+from airflow_modelreg.domain.errors import GovernanceError, NotFoundError, RegistryError
 from airflow_modelreg.domain.validation import validate_entity_name
 from airflow_modelreg.hooks.base import ModelRegBaseHook, call_aws
 
-# EndpointStatus values and what they mean for a deployment waiting on them.
-SETTLED_OK = ("InService",)
-FAILED = ("Failed", "OutOfService", "UpdateRollbackFailed", "SystemUpdating")
-IN_PROGRESS = ("Creating", "Updating", "RollingBack", "Deleting")
+# Which EndpointStatus values mean done, in progress or failed is one reviewed table: the waiter model.
+WAITERS = Path(__file__).resolve().parents[1] / "waiters" / "endpoint.json"
+
+
+def _statuses(waiter: str, state: str) -> tuple[str, ...]:
+    acceptors = json.loads(WAITERS.read_text())["waiters"][waiter]["acceptors"]
+    return tuple(a["expected"] for a in acceptors if a["matcher"] == "path" and a["state"] == state)
+
+
+SETTLED_OK = _statuses("EndpointInService", "success")
+# On the way to InService (SystemUpdating, AWS maintenance, included).
+WAITING_FOR_SERVICE = _statuses("EndpointInService", "retry")
+# Still moving: SageMaker refuses changes, waiting is the only right thing to do. Deleting ends with no endpoint.
+IN_PROGRESS = WAITING_FOR_SERVICE + _statuses("EndpointDeleted", "retry")
+# Will never serve again by waiting.
+FAILED = tuple(s for s in _statuses("EndpointInService", "failure") if s not in IN_PROGRESS)
 
 
 class EndpointHook(ModelRegBaseHook):
@@ -26,22 +41,55 @@ class EndpointHook(ModelRegBaseHook):
         kwargs["client_type"] = "sagemaker"
         super().__init__(*args, **kwargs)
 
+    @cached_property
+    def waiter_path(self) -> Path:
+        """This provider's waiter models (``get_waiter`` reads custom waiters from here)."""
+        return WAITERS
+
     def ensure_model(self, name: str, model_package_arn: str, execution_role_arn: str) -> bool:
-        """Create the SageMaker model serving a version, unless it exists; return whether it was created."""
+        """Create the SageMaker model serving a version, unless it exists; return whether it was created.
+
+        An existing model of that name is reused only if it serves the same version with the same execution
+        role; anything else is refused (``GovernanceError``), never silently served: models cannot be
+        changed in place, and deleting one that a live endpoint config uses would break that endpoint.
+        """
         validate_entity_name(name, "model name")
         try:
-            call_aws(f"Model {name!r}", self.conn.describe_model, ModelName=name)
-            return False
+            existing = call_aws(f"Model {name!r}", self.conn.describe_model, ModelName=name)
         except NotFoundError:
-            pass
-        call_aws(
-            f"Creating model {name!r} from {model_package_arn}",
-            self.conn.create_model,
-            ModelName=name,
-            ExecutionRoleArn=execution_role_arn,
-            Containers=[{"ModelPackageName": model_package_arn}],
-        )
-        return True
+            existing = None
+        if existing is None:
+            try:
+                call_aws(
+                    f"Creating model {name!r} from {model_package_arn}",
+                    self.conn.create_model,
+                    ModelName=name,
+                    ExecutionRoleArn=execution_role_arn,
+                    Containers=[{"ModelPackageName": model_package_arn}],
+                )
+                return True
+            except RegistryError as creating:
+                # Another try of this deployment may have created it since our describe: check that one.
+                try:
+                    existing = call_aws(f"Model {name!r}", self.conn.describe_model, ModelName=name)
+                except NotFoundError:
+                    raise creating from None
+        self.check_model(existing, model_package_arn, execution_role_arn)
+        return False
+
+    @staticmethod
+    def check_model(model: Mapping[str, Any], model_package_arn: str, execution_role_arn: str) -> None:
+        """Refuse a model that does not serve ``model_package_arn`` with ``execution_role_arn``."""
+        containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
+        served = [container.get("ModelPackageName") for container in containers]
+        role = model.get("ExecutionRoleArn")
+        if served != [model_package_arn] or role != execution_role_arn:
+            raise GovernanceError(
+                f"Refused: SageMaker model {model.get('ModelName')!r} already exists but serves "
+                f"{', '.join(str(s) for s in served)} with role {role}, not {model_package_arn} with role "
+                f"{execution_role_arn}. Models cannot be changed in place: delete that model (after checking "
+                "no endpoint config still uses it), or deploy with the role it was created with."
+            )
 
     def ensure_endpoint_config(
         self,
@@ -74,7 +122,17 @@ class EndpointHook(ModelRegBaseHook):
             kwargs["ShadowProductionVariants"] = [variant(spec, model) for spec, model in shadow]
         if data_capture:
             kwargs["DataCaptureConfig"] = dict(data_capture)
-        call_aws(f"Creating endpoint config {name!r}", self.conn.create_endpoint_config, **kwargs)
+        try:
+            call_aws(f"Creating endpoint config {name!r}", self.conn.create_endpoint_config, **kwargs)
+        except RegistryError as creating:
+            # Its name derives from the request: one made by another try since our describe is this one.
+            try:
+                call_aws(
+                    f"Endpoint config {name!r}", self.conn.describe_endpoint_config, EndpointConfigName=name
+                )
+            except NotFoundError:
+                raise creating from None
+            return False
         return True
 
     def describe_endpoint(self, name: str) -> dict[str, Any] | None:
@@ -83,14 +141,29 @@ class EndpointHook(ModelRegBaseHook):
         except NotFoundError:
             return None
 
-    def create_endpoint(self, name: str, config: str, tags: Mapping[str, str] | None = None) -> None:
-        call_aws(
-            f"Creating endpoint {name!r}",
-            self.conn.create_endpoint,
-            EndpointName=name,
-            EndpointConfigName=config,
-            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-        )
+    def create_endpoint(self, name: str, config: str, tags: Mapping[str, str] | None = None) -> bool:
+        """Create the endpoint; ``False`` when it exists already (another try created it first)."""
+        try:
+            call_aws(
+                f"Creating endpoint {name!r}",
+                self.conn.create_endpoint,
+                EndpointName=name,
+                EndpointConfigName=config,
+                Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+            )
+        except RegistryError as creating:
+            if "already existing" in str(creating):
+                return False
+            raise
+        return True
+
+    def delete_endpoint(self, name: str) -> None:
+        call_aws(f"Deleting endpoint {name!r}", self.conn.delete_endpoint, EndpointName=name)
+
+    @staticmethod
+    def pending_config(endpoint: Mapping[str, Any]) -> str | None:
+        """The config a create or update in progress is moving the endpoint to (``PendingDeploymentSummary``)."""
+        return (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
 
     def update_endpoint(self, name: str, config: str, deployment_config: Mapping[str, Any] | None) -> None:
         kwargs: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config}
@@ -115,20 +188,35 @@ class EndpointHook(ModelRegBaseHook):
             for variant in endpoint.get("ProductionVariants", [])
         }
 
-    def wait_settled(self, name: str, timeout: float = 1800, poll: float = 15) -> dict[str, Any]:
-        """Wait (in this worker) until the endpoint leaves its in-progress states."""
-        deadline = time.monotonic() + timeout
-        while True:
-            endpoint = self.describe_endpoint(name)
-            if endpoint is None:
-                raise NotFoundError(f"Endpoint {name!r} disappeared while waiting for it.")
-            if endpoint["EndpointStatus"] not in IN_PROGRESS:
-                return endpoint
-            if time.monotonic() > deadline:
-                raise RegistryError(
-                    f"Endpoint {name!r} is still {endpoint['EndpointStatus']} after {timeout:.0f}s."
-                )
-            time.sleep(poll)
+    def wait_for(
+        self, name: str, waiter_name: str = "EndpointInService", poll: float = 30, timeout: float = 3600
+    ) -> dict[str, Any] | None:
+        """Wait in this worker with a waiter of ``waiters/endpoint.json`` (through the Amazon provider's
+        ``wait``, which logs each state and retries throttling); return the endpoint as described at the end,
+        ``None`` once it no longer exists.
+
+        It returns in the waiter's success state and in its failure states alike (the caller decides what a
+        ``Failed`` endpoint or a rolled-back update means); it raises ``RegistryError`` when ``timeout``
+        passes first or AWS refuses the describe.
+        """
+        from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
+        from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+
+        try:
+            wait(
+                waiter=self.get_waiter(waiter_name),
+                waiter_delay=poll,  # type: ignore[arg-type]
+                waiter_max_attempts=max(1, math.ceil(timeout / max(poll, 0.001))),
+                args={"EndpointName": name},
+                failure_message=f"Endpoint {name!r} will not get there by waiting",
+                status_message=f"Endpoint {name!r} is",
+                status_args=["EndpointStatus", "FailureReason"],
+            )
+        except WaiterTerminalFailure:
+            pass  # a failure state of the waiter: described below for the caller to judge
+        except Exception as error:  # max attempts, or an error the waiter does not retry
+            raise RegistryError(f"Waiting for endpoint {name!r} ({waiter_name}) failed: {error}") from error
+        return self.describe_endpoint(name)
 
     # ---------------------------------------------------------------------------------- watching
     def alarm_states(self, names: Sequence[str]) -> dict[str, str]:

@@ -163,18 +163,31 @@ class ModelRegistryHook(ModelRegBaseHook):
         """Route "SageMaker Model Package State Change" events (of ``groups``, or all) to an SQS queue.
 
         Creates, if missing, the queue (with a policy letting EventBridge send to it), an EventBridge rule
-        named after the queue, and its target. Returns the queue URL for ``ModelApprovalSensor``.
+        named after the queue (through the Amazon provider's ``EventBridgeHook``), and its target; running it
+        again changes nothing. Returns the queue URL for ``ModelApprovalSensor``.
         """
+        from airflow.providers.amazon.aws.hooks.eventbridge import EventBridgeHook
+        from airflow.providers.amazon.aws.hooks.sqs import SqsHook
+
         for group in groups or []:
             validate_group_name(group)
-        sqs = self.sibling("sqs").conn
-        events = self.sibling("events").conn
-        queue_url = call_aws(f"Creating SQS queue {queue_name!r}", sqs.create_queue, QueueName=queue_name)[
+        connection = {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self._region_name,
+            "verify": self._verify,
+            "config": self._get_config(),  # this hook's retry defaults, for the provider's hooks too
+        }
+        sqs = SqsHook(**connection)
+        events = EventBridgeHook(**connection)
+        queue_url = call_aws(f"Creating SQS queue {queue_name!r}", sqs.create_queue, queue_name=queue_name)[
             "QueueUrl"
         ]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        queue_arn = call_aws(
+            f"SQS queue {queue_name!r}",
+            sqs.conn.get_queue_attributes,
+            QueueUrl=queue_url,
+            AttributeNames=["QueueArn"],
+        )["Attributes"]["QueueArn"]
         pattern: dict[str, Any] = {
             "source": ["aws.sagemaker"],
             "detail-type": ["SageMaker Model Package State Change"],
@@ -184,10 +197,10 @@ class ModelRegistryHook(ModelRegBaseHook):
         rule_arn = call_aws(
             f"Creating EventBridge rule {queue_name!r}",
             events.put_rule,
-            Name=queue_name,
-            EventPattern=json.dumps(pattern),
-            State="ENABLED",
-            Description="Model registry decisions for airflow-modelreg",
+            name=queue_name,
+            event_pattern=json.dumps(pattern),
+            state="ENABLED",
+            description="Model registry decisions for airflow-modelreg",
         )["RuleArn"]
         policy = {
             "Version": "2012-10-17",
@@ -201,10 +214,15 @@ class ModelRegistryHook(ModelRegBaseHook):
                 }
             ],
         }
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        call_aws(
+            f"Letting rule {queue_name!r} send to its queue",
+            sqs.conn.set_queue_attributes,
+            QueueUrl=queue_url,
+            Attributes={"Policy": json.dumps(policy)},
+        )
         call_aws(
             f"Targeting {queue_name!r} from its rule",
-            events.put_targets,
+            events.conn.put_targets,
             Rule=queue_name,
             Targets=[{"Id": "modelreg-queue", "Arn": queue_arn}],
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import metadata as md
@@ -25,7 +26,7 @@ from airflow_modelreg.domain.deployment import (
     validate_variants,
 )
 from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
+from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError, RegistryError
 from airflow_modelreg.domain.pointers import DEFAULT_PREFIX
 from airflow_modelreg.domain.validation import (
     group_from_arn,
@@ -33,12 +34,16 @@ from airflow_modelreg.domain.validation import (
     validate_entity_name,
     validate_role_arn,
 )
-from airflow_modelreg.hooks.endpoint import EndpointHook
+from airflow_modelreg.hooks.endpoint import FAILED, IN_PROGRESS, WAITING_FOR_SERVICE, EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import ReleaseRecords, event_key
 from airflow_modelreg.links.model_registry import EndpointLink
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
-from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger
+from airflow_modelreg.triggers.endpoint import (
+    EndpointDeletedTrigger,
+    EndpointInServiceTrigger,
+    endpoint_event,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -46,6 +51,26 @@ if TYPE_CHECKING:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def capture_content_type_header(versions: Iterable[Mapping[str, Any]]) -> dict[str, list[str]] | None:
+    """``CaptureContentTypeHeader`` for the content types the versions accept and answer with: CSV types
+    as ``CsvContentTypes``, JSON types as ``JsonContentTypes`` (media types without parameters, at most 10
+    each, as SageMaker allows). ``None`` when there are none: captures are then base64."""
+    found: dict[str, list[str]] = {"CsvContentTypes": [], "JsonContentTypes": []}
+    for version in versions:
+        spec = version.get("InferenceSpecification") or {}
+        for content_type in [
+            *spec.get("SupportedContentTypes", []),
+            *spec.get("SupportedResponseMIMETypes", []),
+        ]:
+            media = str(content_type).split(";", 1)[0].strip().lower()
+            subtype = media.partition("/")[2]
+            key = "CsvContentTypes" if "csv" in subtype else "JsonContentTypes" if "json" in subtype else None
+            if key and media not in found[key] and len(found[key]) < 10:
+                found[key].append(media)
+    header = {key: sorted(values) for key, values in found.items() if values}
+    return header or None
 
 
 class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
@@ -158,6 +183,13 @@ class DeployModelOperator(EndpointOperatorBase):
     (``all_at_once``, ``canary`` or ``linear`` routing) with auto-rollback on the given alarms; an update
     that SageMaker rolled back fails the task with the reason, even though the endpoint is InService.
 
+    The endpoint's status is read before any change: one in progress (``Updating``, ``SystemUpdating``...)
+    is waited for first, since SageMaker refuses changes meanwhile, and this very deployment already under
+    way (a retry after a crash: ``PendingDeploymentSummary``) is waited for, not started again. A ``Failed``
+    endpoint is deleted and created again (``recover_failed_endpoint``). Data capture records the content
+    types the versions declare as text, so captures are CSV or JSON rather than base64 where possible.
+    The waits use the waiter model ``waiters/endpoint.json``, in the triggerer when deferrable.
+
     :param environment: the environment the endpoint serves (templated; required).
     :param endpoint_name: the endpoint (templated); bound to ``environment`` in the ladder.
     :param variants: production variants, each ``{"name", "model_package_arn", "weight", "instance_type",
@@ -171,6 +203,8 @@ class DeployModelOperator(EndpointOperatorBase):
     :param wait_seconds: bake time between routing steps.
     :param rollback_alarms: CloudWatch alarms that roll the update back when they fire.
     :param wait_for_completion: wait until the endpoint is InService on the new config.
+    :param recover_failed_endpoint: when the endpoint is ``Failed``, delete it (the only operation SageMaker
+        accepts on a Failed endpoint) and create it again with the planned config; else fail and say so.
     :param deferrable: wait in the triggerer, without a worker slot.
     """
 
@@ -203,10 +237,12 @@ class DeployModelOperator(EndpointOperatorBase):
         wait_for_completion: bool = True,
         poll_interval: float = 30,
         max_wait_seconds: float = 3600,
+        recover_failed_endpoint: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.recover_failed_endpoint = recover_failed_endpoint
         self.endpoint_name = endpoint_name
         self.variants = variants
         self.shadow_variants = shadow_variants
@@ -273,59 +309,164 @@ class DeployModelOperator(EndpointOperatorBase):
 
     # --------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
-        plan = self.plan()
+        try:
+            plan = self.deployment_plan()
+        except InvalidInputError as error:  # a configuration error: no retry can fix it
+            raise AirflowFailException(str(error)) from error
         self.persist_link(context, self.endpoint_name)
-        endpoint = self.hook.describe_endpoint(self.endpoint_name)
-        if (
-            endpoint
-            and endpoint["EndpointConfigName"] == plan["config"]
-            and endpoint["EndpointStatus"] == "InService"
-        ):
-            self.log.info("%s already serves %s; nothing to change.", self.endpoint_name, plan["config"])
+        return self.converge(context, plan, time.time() + self.max_wait_seconds)
+
+    def deployment_plan(self, verify_artifact: bool | None = None) -> dict[str, Any]:
+        """:meth:`plan`, with data capture recording the versions' content types as text.
+
+        SageMaker base64-encodes every captured payload unless ``CaptureContentTypeHeader`` lists its
+        content type as CSV or JSON; the versions declare what they accept and answer
+        (``SupportedContentTypes``, ``SupportedResponseMIMETypes``), so the header is derived from those.
+        The config name is derived again, since the config it names now carries the header."""
+        plan = self.plan(verify_artifact)
+        header = capture_content_type_header(plan["versions"].values())
+        if plan["capture"] and header:
+            plan["capture"] = {**plan["capture"], "CaptureContentTypeHeader": header}
+            request = {key: plan[key] for key in ("production", "shadow", "capture")}
+            plan["config"] = config_name(self.endpoint_name, request)
+        return plan
+
+    def converge(self, context: Context, plan: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Read the endpoint's status first, then take the one step that brings it closer to the plan.
+
+        SageMaker refuses any change while a create, update or maintenance (``SystemUpdating``) is in
+        progress, so an endpoint in progress is waited for, and looked at again before deciding; a deployment
+        of this very config already under way (a previous try started it: ``PendingDeploymentSummary``) is
+        waited for, not started again. A ``Failed`` endpoint accepts only ``DeleteEndpoint`` (API reference,
+        DescribeEndpoint): it is deleted, then created again with the planned config."""
+        name = self.endpoint_name
+        endpoint = self.hook.describe_endpoint(name)
+        status = endpoint["EndpointStatus"] if endpoint else None
+        if endpoint is None:
+            self.prepare(plan)
+            if self.hook.create_endpoint(name, plan["config"], tags={"managed-by": "airflow-modelreg"}):
+                self.log.info("Creating endpoint %s with %s", name, plan["config"])
+                return self.wait(context, plan, deadline, then="check")
+            self.log.info("Endpoint %s appeared meanwhile (another try created it); looking again.", name)
+            return self.converge(context, plan, deadline)
+        ours = plan["config"] in (self.hook.pending_config(endpoint), endpoint["EndpointConfigName"])
+        if status == "Deleting":
+            self.log.info("Endpoint %s is being deleted; waiting until it is gone to create it.", name)
+            return self.wait(context, plan, deadline, then="reconsider", waiter="EndpointDeleted")
+        if status in IN_PROGRESS:
+            if ours and status in ("Creating", "Updating"):
+                self.log.info(
+                    "%s is %s to %s already (an earlier try): waiting for it.", name, status, plan["config"]
+                )
+                return self.wait(context, plan, deadline, then="check")
+            self.log.info(
+                "%s is %s: waiting for it before deciding (SageMaker refuses changes meanwhile).",
+                name,
+                status,
+            )
+            return self.wait(context, plan, deadline, then="reconsider")
+        if status == "InService" and endpoint["EndpointConfigName"] == plan["config"]:
+            self.log.info("%s already serves %s; nothing to change.", name, plan["config"])
             return self.finish(context, plan, changed=False)
+        if status == "Failed":
+            return self.recover_failed(context, plan, deadline, endpoint)
+        if status in FAILED:  # OutOfService, UpdateRollbackFailed
+            raise AirflowFailException(
+                f"Endpoint {name} is {status} ({endpoint.get('FailureReason') or 'no reason given'}); this "
+                "provider does not change an endpoint in that state on its own. See the SageMaker guide on "
+                "recovering it (rolling deployments), or delete it so the next deployment creates it afresh."
+            )
+        self.prepare(plan)
+        self.hook.update_endpoint(name, plan["config"], plan["routing"])
+        self.log.info("Updating %s to %s (%s)", name, plan["config"], self.routing)
+        return self.wait(context, plan, deadline, then="check")
+
+    def prepare(self, plan: dict[str, Any]) -> None:
+        """The models and the endpoint config the plan names (each created only if missing)."""
         for spec, model in [*plan["production"], *plan["shadow"]]:
-            if self.hook.ensure_model(model, spec.model_package_arn, self.execution_role_arn):
+            try:
+                created = self.hook.ensure_model(model, spec.model_package_arn, self.execution_role_arn)
+            except GovernanceError as refusal:
+                self.log.error("AUDIT refusal: deploying to %s: %s", self.endpoint_name, refusal)
+                raise AirflowFailException(str(refusal)) from refusal
+            if created:
                 self.log.info("Created model %s for %s", model, spec.model_package_arn)
         self.hook.ensure_endpoint_config(plan["config"], plan["production"], plan["shadow"], plan["capture"])
-        if endpoint is None:
-            self.hook.create_endpoint(
-                self.endpoint_name, plan["config"], tags={"managed-by": "airflow-modelreg"}
+
+    def recover_failed(
+        self, context: Context, plan: dict[str, Any], deadline: float, endpoint: dict[str, Any]
+    ) -> dict[str, Any]:
+        reason = endpoint.get("FailureReason") or "no reason given"
+        if not self.recover_failed_endpoint:
+            raise AirflowFailException(
+                f"Endpoint {self.endpoint_name} is Failed ({reason}). SageMaker accepts only DeleteEndpoint "
+                "on a Failed endpoint: delete it, or set recover_failed_endpoint=True."
             )
-            self.log.info("Creating endpoint %s with %s", self.endpoint_name, plan["config"])
-        elif endpoint["EndpointConfigName"] != plan["config"]:
-            self.hook.update_endpoint(self.endpoint_name, plan["config"], plan["routing"])
-            self.log.info("Updating %s to %s (%s)", self.endpoint_name, plan["config"], self.routing)
-        if not self.wait_for_completion:
+        self.log.warning(
+            "AUDIT recovery: endpoint %s is Failed (%s); deleting it (the only operation SageMaker accepts on a "
+            "Failed endpoint) to create it again with %s.",
+            self.endpoint_name,
+            reason,
+            plan["config"],
+        )
+        self.hook.delete_endpoint(self.endpoint_name)
+        return self.wait(context, plan, deadline, then="reconsider", waiter="EndpointDeleted")
+
+    def wait(
+        self,
+        context: Context,
+        plan: dict[str, Any],
+        deadline: float,
+        then: str,
+        waiter: str = "EndpointInService",
+    ) -> dict[str, Any]:
+        """Wait for the endpoint with a waiter of ``waiters/endpoint.json``, in the triggerer when deferrable,
+        then go on with ``then``: ``check`` the deployment, or ``reconsider`` what to do next."""
+        state = {"then": then, "deadline": deadline}
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise AirflowException(
+                f"Deploying {self.endpoint_name} took longer than max_wait_seconds={self.max_wait_seconds:.0f}."
+            )
+        if then == "check" and not self.wait_for_completion:
             return self.finish(context, plan, changed=True, settled=False)
         if self.deferrable:
+            trigger_class = (
+                EndpointDeletedTrigger if waiter == "EndpointDeleted" else EndpointInServiceTrigger
+            )
             self.defer(
-                trigger=EndpointSettledTrigger(
+                trigger=trigger_class(
                     endpoint_name=self.endpoint_name,
+                    waiter_delay=self.poll_interval,
+                    waiter_max_attempts=max(1, math.ceil(remaining / self.poll_interval)),
+                    state=state,
                     aws_conn_id=self.aws_conn_id,
                     region_name=self.region_name,
+                    verify=self.verify,
                     botocore_config=self.botocore_config,
-                    poll_interval=self.poll_interval,
-                    timeout_at=time.time() + self.max_wait_seconds,
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=self.max_wait_seconds + 60),
+                timeout=timedelta(seconds=remaining + 60),
             )
-        endpoint = self.hook.wait_settled(self.endpoint_name, self.max_wait_seconds, self.poll_interval)
-        return self.check_settled(
-            context,
-            endpoint["EndpointStatus"],
-            endpoint["EndpointConfigName"],
-            endpoint.get("FailureReason"),
-            plan,
-        )
+        try:
+            endpoint = self.hook.wait_for(self.endpoint_name, waiter, self.poll_interval, remaining)
+        except RegistryError as error:
+            raise AirflowException(str(error)) from error
+        return self.resume(context, plan, {**endpoint_event(endpoint), "state": state})
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         if event.get("status") in ("error", "timeout"):
-            raise AirflowFailException(
-                f"Waiting for {self.endpoint_name} failed: {event.get('message') or event.get('last_status')}"
-            )
+            # A retry looks at the endpoint afresh and carries on from where it is: worth it.
+            raise AirflowException(f"Waiting for {self.endpoint_name} failed: {event.get('message')}")
         # The versions were checked (artifacts re-hashed) before the writes; approval is checked again.
-        plan = self.plan(verify_artifact=False)
+        return self.resume(context, self.deployment_plan(verify_artifact=False), event)
+
+    def resume(self, context: Context, plan: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+        state = event.get("state") or {}
+        if event.get("status") in WAITING_FOR_SERVICE:  # moving again since the wait ended (maintenance...)
+            return self.wait(context, plan, float(state["deadline"]), then=state["then"])
+        if state.get("then") == "reconsider":
+            return self.converge(context, plan, float(state["deadline"]))
         return self.check_settled(
             context, event["status"], event.get("config"), event.get("failure_reason"), plan
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -10,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from airflow_modelreg.hooks.endpoint import FAILED, EndpointHook
+from airflow_modelreg.hooks.endpoint import SETTLED_OK, WAITING_FOR_SERVICE, EndpointHook
 from airflow_modelreg.links.model_registry import EndpointLink
-from airflow_modelreg.triggers.endpoint import EndpointSettledTrigger
+from airflow_modelreg.triggers.endpoint import EndpointInServiceTrigger, WaitTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,8 +25,12 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
     """Wait until an endpoint is InService, on ``expected_config`` if given, and (for traffic shifts) until its
     variants carry ``expected_weights``.
 
-    Unlike the Amazon provider's endpoint sensor, ``OutOfService`` and ``UpdateRollbackFailed`` fail, and an
-    endpoint that is InService on another config than the expected one (an update rolled back) fails too.
+    The states come from the waiter model (``waiters/endpoint.json``): ``SystemUpdating`` (AWS maintenance)
+    is waited out like ``Creating`` and ``Updating``. Unlike the Amazon provider's endpoint sensor,
+    ``OutOfService`` and ``UpdateRollbackFailed`` fail, and an endpoint that is InService on another config
+    than the expected one (an update rolled back) fails too. Failures that waiting cannot fix fail without
+    retries; the sensor's ``timeout`` raises ``AirflowSensorTimeout`` (so ``soft_fail`` skips instead); an
+    error talking to AWS fails the try, and ``retries`` apply.
     """
 
     aws_hook_class = EndpointHook
@@ -53,11 +58,11 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
         if endpoint is None:
             raise AirflowFailException(f"Endpoint {self.endpoint_name!r} does not exist.")
         status = endpoint["EndpointStatus"]
-        if status in FAILED:
+        if status not in SETTLED_OK and status not in WAITING_FOR_SERVICE:
             raise AirflowFailException(
                 f"Endpoint {self.endpoint_name} is {status}: {endpoint.get('FailureReason') or 'no reason given'}"
             )
-        if status != "InService":
+        if status not in SETTLED_OK:
             return False
         if self.expected_config and endpoint["EndpointConfigName"] != self.expected_config:
             raise AirflowFailException(
@@ -73,23 +78,52 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
         return self.check(self.hook.describe_endpoint(self.endpoint_name))
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable or self.poke(context):
-            return super().execute(context) if not self.deferrable else None
+        if not self.deferrable:
+            return super().execute(context)
+        return self.wait_in_triggerer(context, time.time() + self.timeout)
+
+    def wait_in_triggerer(self, context: Context, deadline: float) -> None:
+        if self.poke(context):
+            return None
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise AirflowSensorTimeout(
+                f"Endpoint {self.endpoint_name} was not as expected within {self.timeout:.0f}s."
+            )
         self.defer(
-            trigger=EndpointSettledTrigger(
+            trigger=EndpointInServiceTrigger(
                 endpoint_name=self.endpoint_name,
+                waiter_delay=self.poke_interval,
+                waiter_max_attempts=max(1, math.ceil(remaining / self.poke_interval)),
+                state={"deadline": deadline},
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
+                verify=self.verify,
                 botocore_config=self.botocore_config,
-                poll_interval=self.poke_interval,
-                timeout_at=time.time() + self.timeout,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + 60),
+            timeout=timedelta(seconds=remaining + 60),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
-        if event.get("status") in ("timeout", "error"):
-            raise AirflowFailException(f"Waiting for {self.endpoint_name} failed: {event}")
-        if not self.check(self.hook.describe_endpoint(self.endpoint_name)):
-            raise AirflowFailException(f"Endpoint {self.endpoint_name} settled without the expected weights.")
+        deadline = float((event.get("state") or {}).get("deadline") or time.time())
+        if event.get("status") == "timeout":
+            raise AirflowSensorTimeout(f"Endpoint {self.endpoint_name}: {event.get('message')}")
+        if event.get("status") == "error":
+            raise AirflowException(f"Waiting for {self.endpoint_name} failed: {event.get('message')}")
+        if self.poke(context):
+            return
+        # InService, but not yet at the expected weights: look again after a poke interval, in the triggerer.
+        if time.time() >= deadline:
+            raise AirflowSensorTimeout(
+                f"Endpoint {self.endpoint_name} did not reach the weights {self.expected_weights} within "
+                f"{self.timeout:.0f}s."
+            )
+        self.defer(
+            trigger=WaitTrigger(seconds=float(self.poke_interval), state={"deadline": deadline}),
+            method_name="poke_again",
+            timeout=timedelta(seconds=deadline - time.time() + 60),
+        )
+
+    def poke_again(self, context: Context, event: dict[str, Any]) -> None:
+        return self.wait_in_triggerer(context, float(event["state"]["deadline"]))

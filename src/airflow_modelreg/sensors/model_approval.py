@@ -10,8 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
 
+from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
 from airflow_modelreg.domain.validation import validate_model_package_arn
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
@@ -26,11 +32,15 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
     """Wait until a version is Approved or Rejected, by whoever decides and wherever.
 
     Approved succeeds and returns the version's summary; Rejected fails with the decision's description,
-    or skips when ``skip_on_reject``; the sensor's ``timeout`` fails with a message naming the version.
+    or skips when ``skip_on_reject``. As every Airflow sensor: the ``timeout`` raises ``AirflowSensorTimeout``
+    (``soft_fail`` skips instead); a configuration error (an invalid ARN, a version that does not exist)
+    fails without retries; trouble talking to AWS that outlasts the retries inside the wait fails the try,
+    and the task's ``retries`` apply.
 
     Deferrable: the wait happens in the triggerer, where waiters on the same group share one
-    ``ListModelPackages`` poll per interval; with ``sqs_queue_url`` it reads the EventBridge
-    "SageMaker Model Package State Change" events routed to that queue instead (no registry polling).
+    ``ListModelPackages`` poll per interval; with ``sqs_queue_url`` it also reads the EventBridge
+    "SageMaker Model Package State Change" events routed to that queue, to see a decision within seconds
+    (the registry stays the source of truth: an event is confirmed with one describe before it counts).
 
     :param model_package_arn: the version to wait for (templated).
     :param skip_on_reject: skip instead of failing when the version is rejected.
@@ -71,21 +81,36 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
             raise AirflowFailException(message)
         return None
 
+    def describe(self) -> dict[str, Any]:
+        """The version as the registry has it; one that does not exist is a configuration error."""
+        try:
+            return self.hook.describe_version(self.model_package_arn)
+        except (InvalidInputError, NotFoundError) as error:
+            raise AirflowFailException(str(error)) from error
+
     def poke(self, context: Context) -> bool:
-        version = self.hook.describe_version(self.model_package_arn)
+        version = self.describe()
         self._result = self._decided(version.get("ModelApprovalStatus"), version)
         return self._result is not None
 
     def execute(self, context: Context) -> Any:
-        validate_model_package_arn(self.model_package_arn)
+        try:
+            validate_model_package_arn(self.model_package_arn)
+        except InvalidInputError as error:
+            raise AirflowFailException(str(error)) from error
         if not self.deferrable:
             super().execute(context)
             return self._result
+        return self.wait_in_triggerer(time.time() + self.timeout)
+
+    def wait_in_triggerer(self, deadline: float) -> Any:
         # Decided already? Then there is nothing to wait for.
-        version = self.hook.describe_version(self.model_package_arn)
+        version = self.describe()
         result = self._decided(version.get("ModelApprovalStatus"), version)
         if result is not None:
             return result
+        if time.time() >= deadline:
+            raise AirflowSensorTimeout(self._timed_out())
         self.defer(
             trigger=ModelApprovalTrigger(
                 model_package_arn=self.model_package_arn,
@@ -93,31 +118,30 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
                 region_name=self.region_name,
                 botocore_config=self.botocore_config,
                 poll_interval=self.poke_interval,
-                timeout_at=time.time() + self.timeout,
+                timeout_at=deadline,
                 sqs_queue_url=self.sqs_queue_url,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + 60),  # the trigger's own timeout fires first
+            timeout=timedelta(seconds=deadline - time.time() + 60),  # the trigger's own timeout fires first
+        )
+
+    def _timed_out(self) -> str:
+        return (
+            f"Timed out after {self.timeout:.0f}s waiting for a decision on {self.model_package_arn}; "
+            "it is still PendingManualApproval."
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         event = event or {}
+        deadline = event.get("timeout_at")
         status = event.get("status")
         if status == "timeout":
-            raise AirflowFailException(
-                f"Timed out after {self.timeout:.0f}s waiting for a decision on {self.model_package_arn}; "
-                "it is still PendingManualApproval."
-            )
+            raise AirflowSensorTimeout(self._timed_out())
         if status == "error":
-            raise AirflowFailException(
-                f"Watching {self.model_package_arn} failed: {event.get('message', 'unknown error')}"
-            )
-        # The registry is the source of truth (an event may be older than the latest decision).
-        version = self.hook.describe_version(self.model_package_arn)
-        result = self._decided(version.get("ModelApprovalStatus"), version)
-        if result is None:
-            raise AirflowFailException(
-                f"The trigger reported {status} for {self.model_package_arn}, but the registry says "
-                f"{version.get('ModelApprovalStatus')}."
-            )
-        return result
+            message = f"Watching {self.model_package_arn} failed: {event.get('message', 'unknown error')}"
+            if event.get("retryable", True):
+                raise AirflowException(message)  # the task's retries apply
+            raise AirflowFailException(message)
+        # The registry is the source of truth (an event may be older than the latest decision): still
+        # pending means waiting on, within the same deadline.
+        return self.wait_in_triggerer(float(deadline) if deadline is not None else time.time() + self.timeout)

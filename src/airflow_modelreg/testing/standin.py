@@ -18,7 +18,25 @@ has a small control API under ``/_standin/`` for tests, the demo and the benchma
     "body_contains": "..."}``.
 ``POST /_standin/monitoring-executions``
     Record a Model Monitor execution and its ``constraint_violations.json`` in S3:
-    ``{"schedule_name": ..., "violations": [...], "status": ..., "account_id": ..., "region_name": ...}``.
+    ``{"schedule_name": ..., "violations": [...], "status": ..., "failure_reason": ..., "account_id": ...,
+    "region_name": ...}``.
+``GET /_standin/settings`` / ``POST /_standin/settings``
+    The stand-in's delays: ``{"transition_seconds": 0.5, "capture_flush_seconds": 1.0}`` (also set by the
+    environment variables ``MODELREG_STANDIN_TRANSITION_SECONDS`` and ``MODELREG_STANDIN_CAPTURE_FLUSH_SECONDS``).
+``POST /_standin/endpoint-state``
+    Put an endpoint in a state only AWS causes: ``{"endpoint_name": ..., "status": "SystemUpdating",
+    "seconds": 5}``, ``{"endpoint_name": ..., "status": "Failed", "failure_reason": ...}``, or make its next
+    create or update fail: ``{"endpoint_name": ..., "fail_next": "reason"}``, or complete the transition under
+    way now: ``{"endpoint_name": ..., "settle_now": true}``.
+``POST /_standin/invocations``
+    Invoke an endpoint once per body, in-process: ``{"endpoint_name": ..., "bodies": [...],
+    "content_type": "text/csv"}``; returns how many requests each variant served.
+``POST /_standin/sqs-messages``
+    Put many messages in an SQS queue at once: ``{"queue_url": ..., "bodies": [...]}`` (moto's SendMessage
+    slows down with the queue's length; benchmarks that need a deep queue use this).
+``POST /_standin/captures/flush``
+    Write buffered data-capture records to S3 now (they are written ``capture_flush_seconds`` after the
+    requests otherwise).
 
 Run it on its own with ``python -m airflow_modelreg.testing.standin`` (prints the endpoint URL).
 """
@@ -97,6 +115,8 @@ class StandInApp:
         """Return (service, action, protocol) of an AWS request; reads a query-protocol body in place."""
         scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         service = scope.group(3) if scope else "unknown"
+        if service == "sagemaker" and environ.get("PATH_INFO", "").endswith("/invocations"):
+            return service, "InvokeEndpoint", "rest-json"
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return service, target.rsplit(".", 1)[-1], "json"
@@ -142,7 +162,7 @@ class StandInApp:
 
     @staticmethod
     def _fault_response(kind: str, protocol: str, start_response: Any) -> list[bytes]:
-        if protocol == "json":
+        if protocol in ("json", "rest-json"):
             status, code, message = _JSON_FAULTS[kind]
             body = json.dumps({"__type": code, "message": message}).encode()
             headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
@@ -196,28 +216,104 @@ class StandInApp:
         elif path == "/_standin/monitoring-executions" and method == "POST":
             from airflow_modelreg.testing.moto_additions import record_monitoring_execution
 
+            status, result = self._in_account(
+                record_monitoring_execution,
+                payload,
+                schedule_name=payload.get("schedule_name"),
+                violations=payload.get("violations"),
+                status=payload.get("status"),
+                failure_reason=payload.get("failure_reason"),
+            )
+        elif path == "/_standin/settings":
+            from airflow_modelreg.testing.moto_additions import configure
+
             try:
-                execution = record_monitoring_execution(
-                    account_id=payload.get("account_id", DEFAULT_ACCOUNT_ID),
-                    region_name=payload.get("region_name", DEFAULT_REGION),
-                    schedule_name=payload["schedule_name"],
-                    violations=payload.get("violations"),
-                    status=payload.get("status"),
-                    failure_reason=payload.get("failure_reason"),
-                )
-                result = json.loads(json.dumps(execution, default=str))
-            except Exception as error:  # reported to the caller, who asked for something impossible
+                result = configure(**(payload if method == "POST" else {}))
+            except ValueError as error:
                 status, result = "400 Bad Request", {"error": str(error)}
+        elif path == "/_standin/endpoint-state" and method == "POST":
+            from airflow_modelreg.testing.moto_additions import inject_endpoint_state
+
+            status, result = self._in_account(
+                inject_endpoint_state,
+                payload,
+                endpoint_name=payload.get("endpoint_name"),
+                status=payload.get("status"),
+                failure_reason=payload.get("failure_reason"),
+                seconds=payload.get("seconds"),
+                fail_next=payload.get("fail_next"),
+                settle_now=bool(payload.get("settle_now")),
+            )
+        elif path == "/_standin/invocations" and method == "POST":
+            status, result = self._invoke_many(payload)
+        elif path == "/_standin/sqs-messages" and method == "POST":
+            from airflow_modelreg.testing.moto_additions import enqueue_messages
+
+            status, result = self._in_account(
+                lambda **kwargs: {"messages": enqueue_messages(**kwargs)},
+                payload,
+                queue_name=str(payload.get("queue_url", "")).rstrip("/").rsplit("/", 1)[-1],
+                bodies=payload.get("bodies") or [],
+            )
+        elif path == "/_standin/captures/flush" and method == "POST":
+            from airflow_modelreg.testing.moto_additions import flush_captures
+
+            result = {"records": flush_captures()}
         else:
             status, result = "404 Not Found", {"error": f"no control route {method} {path}"}
         body = json.dumps(result).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
+    @staticmethod
+    def _in_account(action: Any, payload: dict[str, Any], **arguments: Any) -> tuple[str, dict[str, Any]]:
+        """Run a control action in the payload's account and region; a refusal is the caller's 400."""
+        try:
+            done = action(
+                account_id=payload.get("account_id", DEFAULT_ACCOUNT_ID),
+                region_name=payload.get("region_name", DEFAULT_REGION),
+                **arguments,
+            )
+        except Exception as error:  # reported to the caller, who asked for something impossible
+            return "400 Bad Request", {"error": str(error)}
+        return "200 OK", json.loads(json.dumps(done, default=str))
+
+    @staticmethod
+    def _invoke_many(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Serve many requests to one endpoint without one HTTP round trip each.
+
+        Through sagemaker-runtime, each request costs a signed HTTP call (several milliseconds here); a demo
+        or test that needs thousands of captured requests would spend most of its time on that. The requests
+        go through the same code as ``InvokeEndpoint`` (endpoint state, variant choice, sampling, capture)."""
+        from airflow_modelreg.testing.moto_additions import InvocationError, invoke
+
+        bodies = payload.get("bodies")
+        if not isinstance(bodies, list) or not all(isinstance(body, str) for body in bodies):
+            return "400 Bad Request", {"error": "'bodies' must be a list of strings, one per request."}
+        served: Counter[str] = Counter()
+        try:
+            for body in bodies:
+                _, _, variant = invoke(
+                    payload.get("account_id", DEFAULT_ACCOUNT_ID),
+                    payload.get("region_name", DEFAULT_REGION),
+                    payload["endpoint_name"],
+                    body.encode(),
+                    payload.get("content_type", "text/csv"),
+                    payload.get("target_variant"),
+                )
+                served[variant] += 1
+        except (InvocationError, KeyError) as error:
+            return "400 Bad Request", {"error": str(error), "variants": dict(served)}
+        return "200 OK", {"invocations": sum(served.values()), "variants": dict(served)}
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/_standin/"):
             return self._control(environ, start_response)
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            if environ.get("PATH_INFO", "").startswith("/moto-api/reset"):
+                from airflow_modelreg.testing.moto_additions import discard_captures
+
+                discard_captures()
             return self._moto(environ, start_response)
         service, action, protocol = self._identify(environ)
         with self._lock:
@@ -375,6 +471,83 @@ class StandInClient:
                 "failure_reason": failure_reason,
             },
         )
+
+    def settings(self, **changes: float) -> dict[str, float]:
+        """The stand-in's delays (``transition_seconds``, ``capture_flush_seconds``), after ``changes``."""
+        if changes:
+            return self._request("POST", "/_standin/settings", changes)
+        return self._request("GET", "/_standin/settings")
+
+    def set_endpoint_state(
+        self,
+        endpoint_name: str,
+        status: str | None = None,
+        failure_reason: str | None = None,
+        seconds: float | None = None,
+        fail_next: str | None = None,
+        settle_now: bool = False,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+    ) -> dict[str, Any]:
+        """Put an endpoint in a state only AWS causes (``SystemUpdating`` for ``seconds``, ``Failed`` with
+        ``failure_reason``...), make its next create or update fail with ``fail_next`` as the reason, or
+        (``settle_now``) complete the transition under way now."""
+        return self._request(
+            "POST",
+            "/_standin/endpoint-state",
+            {
+                "endpoint_name": endpoint_name,
+                "status": status,
+                "failure_reason": failure_reason,
+                "seconds": seconds,
+                "fail_next": fail_next,
+                "settle_now": settle_now,
+                "account_id": account_id,
+                "region_name": self.region_name,
+            },
+        )
+
+    def peek_endpoint(self, endpoint_name: str, account_id: str = DEFAULT_ACCOUNT_ID) -> dict[str, Any]:
+        """The endpoint as ``DescribeEndpoint`` answers, without counting as a call (for tests that look
+        while the code under test is counted)."""
+        return self.set_endpoint_state(endpoint_name, account_id=account_id)
+
+    def invoke_endpoint_many(
+        self,
+        endpoint_name: str,
+        bodies: list[str],
+        content_type: str = "text/csv",
+        target_variant: str | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+    ) -> dict[str, Any]:
+        """Send one request per body to an endpoint (as ``InvokeEndpoint`` would, data capture included)."""
+        return self._request(
+            "POST",
+            "/_standin/invocations",
+            {
+                "endpoint_name": endpoint_name,
+                "bodies": bodies,
+                "content_type": content_type,
+                "target_variant": target_variant,
+                "account_id": account_id,
+                "region_name": self.region_name,
+            },
+        )
+
+    def enqueue_messages(
+        self, queue_url: str, bodies: list[str], account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> int:
+        """Put many messages in an SQS queue at once (see ``moto_additions.enqueue_messages``)."""
+        payload = {
+            "queue_url": queue_url,
+            "bodies": bodies,
+            "account_id": account_id,
+            "region_name": self.region_name,
+        }
+        return self._request("POST", "/_standin/sqs-messages", payload)["messages"]
+
+    def flush_captures(self) -> int:
+        """Write buffered data-capture records to S3 now; returns how many were written."""
+        return self._request("POST", "/_standin/captures/flush", {})["records"]
 
     def reset(self) -> None:
         """Forget every AWS resource (moto's own reset)."""

@@ -1,4 +1,5 @@
-"""Triggers for deployments: wait for an endpoint to settle, and bake a traffic step while watching alarms."""
+"""Triggers for deployments: wait for an endpoint's state (waiter models), and bake a traffic step while
+watching alarms."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from airflow.providers.amazon.aws.exceptions import WaiterMaxAttemptsError, WaiterTerminalFailure
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.providers.amazon.aws.utils.waiter_with_logging import async_wait
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from botocore.exceptions import ClientError
 
-from airflow_modelreg.hooks.endpoint import IN_PROGRESS
+from airflow_modelreg.hooks.endpoint import EndpointHook
 
 
 def _endpoint_hook(aws_conn_id: str | None, region_name: str | None, botocore_config: dict | None) -> Any:
@@ -49,73 +54,121 @@ class WaitTrigger(_AwsTrigger):
         yield TriggerEvent({"status": "waited", "state": self.state})
 
 
-class EndpointSettledTrigger(_AwsTrigger):
-    """Fire when an endpoint leaves Creating/Updating/RollingBack, with its status and config.
+class _EndpointWaiterTrigger(AwsBaseWaiterTrigger):
+    """Wait with a waiter of ``waiters/endpoint.json`` through the Amazon provider's ``async_wait`` (which
+    retries throttling and 5xx), then describe the endpoint once more, so the resumed task judges the state it
+    ended in: its status, its config (an update SageMaker rolled back ends ``InService`` on the *old* config),
+    the config still pending and the ``FailureReason``.
 
-    The operator compares the config with the one it deployed: an update SageMaker rolled back ends
-    ``InService`` on the *old* config, which is a failed deployment, not a success.
+    Events: ``{"status": <EndpointStatus>|"Deleted", "config", "pending_config", "failure_reason",
+    "state"}``; ``{"status": "timeout"|"error", "message", "state"}`` when the wait ends otherwise. ``state``
+    (plain values) comes back in every event: where the task was, for the step that resumes it.
     """
 
-    endpoint_name: str
-    aws_conn_id: str | None
-    region_name: str | None
-    botocore_config: dict | None
-    poll_interval: float
-    timeout_at: float | None
+    aws_hook_class = EndpointHook
+    waiter_name: str
 
     def __init__(
         self,
         endpoint_name: str,
+        waiter_delay: float = 30,
+        waiter_max_attempts: int = 120,
+        state: dict | None = None,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
+        verify: bool | str | None = None,
         botocore_config: dict | None = None,
-        poll_interval: float = 30.0,
-        timeout_at: float | None = None,
     ) -> None:
         super().__init__(
-            endpoint_name=endpoint_name,
+            serialized_fields={"endpoint_name": endpoint_name, "state": state},
+            waiter_name=self.waiter_name,
+            waiter_args={"EndpointName": endpoint_name},
+            failure_message=f"Endpoint {endpoint_name} will not get there by waiting",
+            status_message=f"Endpoint {endpoint_name} is",
+            status_queries=["EndpointStatus", "FailureReason"],
+            return_key="endpoint_name",
+            return_value=endpoint_name,
+            waiter_delay=waiter_delay,  # type: ignore[arg-type]
+            waiter_max_attempts=waiter_max_attempts,
             aws_conn_id=aws_conn_id,
             region_name=region_name,
+            verify=verify,
             botocore_config=botocore_config,
-            poll_interval=poll_interval,
-            timeout_at=timeout_at,
         )
+        self.endpoint_name = endpoint_name
+        self.state = state
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = _endpoint_hook(self.aws_conn_id, self.region_name, self.botocore_config)
+        hook = self.hook()
         async with await hook.get_async_conn() as client:
-            while True:
-                try:
-                    endpoint = await client.describe_endpoint(EndpointName=self.endpoint_name)
-                except Exception as error:
-                    yield TriggerEvent({"status": "error", "message": str(error)})
+            waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
+            try:
+                await async_wait(
+                    waiter,
+                    self.waiter_delay,
+                    self.attempts,
+                    self.waiter_args,
+                    self.failure_message,
+                    self.status_message,
+                    self.status_queries,
+                )
+            except WaiterTerminalFailure:
+                pass  # a failure state of the waiter: described below for the task to judge
+            except WaiterMaxAttemptsError as error:
+                yield TriggerEvent({"status": "timeout", "message": str(error), "state": self.state})
+                return
+            except Exception as error:  # an error the waiter does not retry (access denied...)
+                yield TriggerEvent({"status": "error", "message": str(error), "state": self.state})
+                return
+            try:
+                endpoint = await client.describe_endpoint(EndpointName=self.endpoint_name)
+            except ClientError as error:
+                if "Could not find endpoint" not in str(error):
+                    yield TriggerEvent({"status": "error", "message": str(error), "state": self.state})
                     return
-                status = endpoint["EndpointStatus"]
-                if status not in IN_PROGRESS:
-                    yield TriggerEvent(
-                        {
-                            "status": status,
-                            "config": endpoint.get("EndpointConfigName"),
-                            "failure_reason": endpoint.get("FailureReason"),
-                        }
-                    )
-                    return
-                if self.timeout_at is not None and time.time() > self.timeout_at:
-                    yield TriggerEvent({"status": "timeout", "last_status": status})
-                    return
-                await asyncio.sleep(self.poll_interval)
+                endpoint = None
+        yield TriggerEvent({**endpoint_event(endpoint), "state": self.state})
+
+
+def endpoint_event(endpoint: dict[str, Any] | None) -> dict[str, Any]:
+    """What a wait reports about the endpoint it ended on (``None``: the endpoint no longer exists)."""
+    if endpoint is None:
+        return {"status": "Deleted", "config": None, "pending_config": None, "failure_reason": None}
+    return {
+        "status": endpoint["EndpointStatus"],
+        "config": endpoint.get("EndpointConfigName"),
+        "pending_config": EndpointHook.pending_config(endpoint),
+        "failure_reason": endpoint.get("FailureReason"),
+    }
+
+
+class EndpointInServiceTrigger(_EndpointWaiterTrigger):
+    """Fire when an endpoint is InService again, or in a state waiting will not get it out of."""
+
+    waiter_name = "EndpointInService"
+
+
+class EndpointDeletedTrigger(_EndpointWaiterTrigger):
+    """Fire when a deleted endpoint is gone (``status`` ``Deleted``), or its delete failed."""
+
+    waiter_name = "EndpointDeleted"
 
 
 class TrafficBakeTrigger(_AwsTrigger):
-    """Bake a traffic step for ``bake_seconds``, checking the alarms every ``poll_interval``.
+    """Bake a traffic step until ``bake_until`` (UNIX time), checking the alarms every ``poll_interval``.
 
-    Fires ``alarm`` (with the alarms in ALARM) as soon as one fires, else ``baked`` at the end. ``state``
-    (plain values) comes back in every event: where the shift was, for the step that resumes it.
+    Fires ``alarm`` (with the alarms in ALARM) as soon as one fires, else ``baked`` at the deadline. The
+    deadline is absolute and part of the serialized arguments, so a triggerer that restarts (and re-creates
+    the trigger from them) resumes the same bake rather than starting it over. ``state`` (plain values)
+    comes back in every event: where the shift was, for the step that resumes it.
+
+    A loop of its own rather than a waiter model: a bake ends on a wall-clock deadline unless an alarm
+    fires, which botocore's attempt-counting waiters cannot express.
     """
 
     alarms: list[str]
     state: dict | None
-    bake_seconds: float
+    bake_until: float
     aws_conn_id: str | None
     region_name: str | None
     botocore_config: dict | None
@@ -124,7 +177,7 @@ class TrafficBakeTrigger(_AwsTrigger):
     def __init__(
         self,
         alarms: Sequence[str],
-        bake_seconds: float,
+        bake_until: float,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
         botocore_config: dict | None = None,
@@ -133,7 +186,7 @@ class TrafficBakeTrigger(_AwsTrigger):
     ) -> None:
         super().__init__(
             alarms=list(alarms),
-            bake_seconds=bake_seconds,
+            bake_until=bake_until,
             aws_conn_id=aws_conn_id,
             region_name=region_name,
             botocore_config=botocore_config,
@@ -142,7 +195,6 @@ class TrafficBakeTrigger(_AwsTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        deadline = time.monotonic() + self.bake_seconds
         hook = _endpoint_hook(self.aws_conn_id, self.region_name, self.botocore_config).sibling("cloudwatch")
         async with await hook.get_async_conn() as client:
             while True:
@@ -159,7 +211,7 @@ class TrafficBakeTrigger(_AwsTrigger):
                 if firing:
                     yield TriggerEvent({"status": "alarm", "alarms": firing, "state": self.state})
                     return
-                remaining = deadline - time.monotonic()
+                remaining = self.bake_until - time.time()
                 if remaining <= 0:
                     yield TriggerEvent({"status": "baked", "state": self.state})
                     return
