@@ -53,7 +53,10 @@ def deploy_operator(variants, **kwargs: Any) -> DeployModelOperator:
         task_id="deploy",
         environment="prod",
         ladder=PROD_LADDER,
-        endpoint_name=ENDPOINT, variants=variants, execution_role_arn=ROLE, **kwargs
+        endpoint_name=ENDPOINT,
+        variants=variants,
+        execution_role_arn=ROLE,
+        **kwargs,
     )
 
 

@@ -268,6 +268,44 @@ def check_status_change(
         )
 
 
+def check_decided_by(
+    version: VersionFacts, decisions: Sequence[Mapping[str, Any]], allowed: Sequence[str]
+) -> str:
+    """Who made the version's current decision, as this provider recorded it; refused unless one of
+    ``allowed`` (user names) made it.
+
+    ``decisions`` are the audit log's ``decided`` events of the version, oldest first. Only the newest one
+    counts, and only when it names the status the registry has now and the decision by name: a decision made
+    (or changed) outside this provider, in Studio or with the AWS CLI, leaves no such record, and then nobody
+    can tell who made it, which is refused as well, saying so."""
+    said = f"version {version.number} of {version.group} is {version.status}"
+    if not decisions:
+        raise Refused(
+            f"Refused: {said}, but this provider recorded no decision on it: it was decided outside Airflow "
+            f"(registry description: {version.description or 'none'!r}), so who decided cannot be told. "
+            f"Allowed approvers: {', '.join(allowed) or 'none'}."
+        )
+    latest = decisions[-1]
+    if latest.get("status") != version.status:
+        raise Refused(
+            f"Refused: {said}, but the last decision this provider recorded is {latest.get('status')} "
+            f"by {(latest.get('actor') or {}).get('name')}: it was changed outside Airflow since, so who "
+            "decided cannot be told."
+        )
+    actor = latest.get("actor") or {}
+    name = str(actor.get("name") or "")
+    if (latest.get("details") or {}).get("automated"):
+        raise Refused(
+            f"Refused: {said} by automation ({name}), not by a person; allowed approvers: "
+            f"{', '.join(allowed) or 'none'}."
+        )
+    if name not in allowed:
+        raise Refused(
+            f"Refused: {said} by {name!r}, who is not an allowed approver ({', '.join(allowed) or 'none'})."
+        )
+    return name
+
+
 # --------------------------------------------------------------------------------------- promotion
 def trusted_stages(version: VersionFacts, witnessed: Mapping[str, bool]) -> dict[str, StageRecord]:
     """The version's stage records that the audit log witnesses (``witnessed[env]``); others are ignored."""

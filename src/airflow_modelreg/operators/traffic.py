@@ -320,7 +320,8 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                     "traffic-rolled-back",
                     # One record per outcome: a rollback that could not restore, then its retry that did.
                     key=event_key(
-                        f"traffic-rolled-back:{'restored' if restored else 'not-restored'}", run_key_of(context)
+                        f"traffic-rolled-back:{'restored' if restored else 'not-restored'}",
+                        run_key_of(context),
                     ),
                     version=version_from_arn(arn),
                     arn=arn,

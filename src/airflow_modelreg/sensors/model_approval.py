@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +17,14 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.config import resolve_ladder
+from airflow_modelreg.domain import policy
+from airflow_modelreg.domain.environments import EnvironmentLadder
+from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError, NotFoundError
 from airflow_modelreg.domain.validation import validate_model_package_arn
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+from airflow_modelreg.hooks.release import ReleaseRecords
 from airflow_modelreg.links.model_registry import ModelVersionLink
 from airflow_modelreg.triggers.model_approval import ModelApprovalTrigger
 
@@ -42,14 +46,26 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
     "SageMaker Model Package State Change" events routed to that queue, to see a decision within seconds
     (the registry stays the source of truth: an event is confirmed with one describe before it counts).
 
+    With ``allowed_approvers`` (user names) or ``environment`` (its approvers in the ladder, which
+    ``allowed_approvers`` may narrow, never widen), an Approved version counts only when one of those people
+    approved it, as this provider's audit log records: a decision by anyone else, by automation, or made
+    outside Airflow (where nobody can tell who made it) fails the task, saying which, and the refusal is
+    audited. Without either, any decision counts, as SageMaker sees it.
+
     :param model_package_arn: the version to wait for (templated).
+    :param allowed_approvers: only an approval by one of these users counts (templated).
+    :param environment: only an approval by one of this environment's approvers counts (templated).
+    :param ladder: the environment ladder (default: the ``modelreg_ladder`` Variable); its audit log says who
+        decided.
     :param skip_on_reject: skip instead of failing when the version is rejected.
     :param sqs_queue_url: SQS queue receiving the group's state-change events (event-driven path).
     :param deferrable: wait in the triggerer without holding a worker slot.
     """
 
     aws_hook_class = ModelRegistryHook
-    template_fields: Sequence[str] = aws_template_fields("model_package_arn", "sqs_queue_url")
+    template_fields: Sequence[str] = aws_template_fields(
+        "model_package_arn", "sqs_queue_url", "allowed_approvers", "environment"
+    )
     operator_extra_links = (ModelVersionLink(),)
     ui_color = "#ffe1a8"
 
@@ -59,6 +75,9 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
         model_package_arn: str,
         skip_on_reject: bool = False,
         sqs_queue_url: str | None = None,
+        allowed_approvers: Sequence[str] | None = None,
+        environment: str | None = None,
+        ladder: EnvironmentLadder | Mapping[str, Any] | str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -66,11 +85,42 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
         self.model_package_arn = model_package_arn
         self.skip_on_reject = skip_on_reject
         self.sqs_queue_url = sqs_queue_url
+        self.allowed_approvers = allowed_approvers
+        self.environment = environment
+        self.ladder = ladder
         self.deferrable = deferrable
+
+    @property
+    def checks_approver(self) -> bool:
+        return self.allowed_approvers is not None or self.environment is not None
+
+    def check_approver(self, version: dict[str, Any]) -> str:
+        """The allowed approver who approved ``version``, from this provider's audit log; refused (and the
+        refusal audited) when it was someone else, automation, or cannot be told."""
+        records = ReleaseRecords(
+            resolve_ladder(self.ladder),
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+            registry=self.hook,
+        )
+        facts = policy.VersionFacts.from_description(version)
+        try:
+            allowed = policy.allowed_approvers(records.ladder, self.environment, self.allowed_approvers)
+            decisions = records.audit.events(facts.group, kind="decided", version=facts.number)
+            return policy.check_decided_by(facts, decisions, allowed)
+        except GovernanceError as refusal:
+            records.refusal(facts.group, f"count the approval of {facts.arn}", str(refusal))
+            raise AirflowFailException(str(refusal)) from refusal
+        except InvalidInputError as error:
+            raise AirflowFailException(str(error)) from error
 
     def _decided(self, status: str | None, version: dict[str, Any]) -> dict[str, Any] | None:
         if status == "Approved":
-            return summarize(version)
+            if not self.checks_approver:
+                return summarize(version)
+            return {**summarize(version), "approved_by": self.check_approver(version)}
         if status == "Rejected":
             message = (
                 f"Version {self.model_package_arn} was rejected: "
@@ -96,7 +146,11 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
     def execute(self, context: Context) -> Any:
         try:
             validate_model_package_arn(self.model_package_arn)
-        except InvalidInputError as error:
+            if self.checks_approver:  # a list that widens the ladder's fails now, not after the wait
+                policy.allowed_approvers(
+                    resolve_ladder(self.ladder), self.environment, self.allowed_approvers
+                )
+        except (InvalidInputError, GovernanceError) as error:
             raise AirflowFailException(str(error)) from error
         if not self.deferrable:
             super().execute(context)
