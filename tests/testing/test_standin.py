@@ -388,3 +388,37 @@ def test_failed_and_stopped_executions_carry_no_report(aws, sm, bucket):
         aws.record_monitoring_execution(name, None, status="Failed")
     with pytest.raises(RuntimeError, match="Unknown MonitoringExecutionStatus 'Broken'"):
         aws.record_monitoring_execution(name, None, status="Broken")
+
+
+def test_the_command_line_serves_and_creates_the_buckets_compose_needs(tmp_path):
+    """``python -m airflow_modelreg.testing.standin --bucket ...`` as docker-compose runs it: the audit log's
+    bucket exists as soon as the URL is printed."""
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+
+    url_file = tmp_path / "url"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_modelreg.testing.standin", "--url-file", str(url_file)]
+        + ["--bucket", "modelreg-audit", "--bucket", "models"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (url_file.exists() and url_file.read_text()):
+            assert process.poll() is None, "the stand-in exited"
+            assert time.monotonic() < deadline, "the stand-in did not start serving"
+            time.sleep(0.1)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=url_file.read_text(),
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        assert {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]} == {"modelreg-audit", "models"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

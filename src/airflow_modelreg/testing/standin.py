@@ -615,9 +615,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--url-file", type=Path, help="write the endpoint URL here once serving")
+    parser.add_argument(
+        "--bucket",
+        action="append",
+        default=[],
+        help="create this S3 bucket once serving (repeatable), e.g. the ladder's audit log bucket",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
     standin = StandIn(args.host, args.port).start()
+    for bucket in args.bucket:
+        standin.boto3_client("s3").create_bucket(Bucket=bucket)
     if args.url_file:
         args.url_file.write_text(standin.endpoint_url)
     print(standin.endpoint_url, flush=True)
