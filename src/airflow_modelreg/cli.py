@@ -13,7 +13,11 @@ def _ladder(value: str | None):
     if value and value.startswith("@"):
         value = Path(value[1:]).read_text()
     try:
-        return resolve_ladder(value)
+        if value:  # reading the audit with the ladder asked for: nothing is governed by it here
+            from airflow_modelreg.domain.environments import EnvironmentLadder
+
+            return EnvironmentLadder.from_config(value)
+        return resolve_ladder(None)
     except Exception as error:  # no Airflow metadata database here: the default ladder is still useful
         if value:
             raise

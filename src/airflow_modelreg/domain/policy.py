@@ -251,15 +251,19 @@ def check_status_change(
     ladder: EnvironmentLadder, version: VersionFacts, status: str, automated: bool
 ) -> None:
     """Setting a version's status: Approved by automation only where the ladder allows it; a person's
-    decision (Approve or Reject) only on a version still Pending — never over a decision made elsewhere."""
+    decision (Approve or Reject) only on a version still Pending — never over a decision made elsewhere.
+
+    Automation may always reject (revoking is safe), but never moves a decided version anywhere else: not
+    to Approved, and not back to Pending either, which would reopen a rejection for another answer."""
     if automated:
         if status == APPROVED:
             check_automated_approval(ladder, f"approve {version.arn}")
-            if version.status != PENDING:
-                raise Refused(
-                    f"Refused: {version.arn} is {version.status} ({version.description or 'no description'}); "
-                    "automation approves only versions pending a decision, never over a person's decision."
-                )
+        if status != REJECTED and version.status != PENDING:
+            raise Refused(
+                f"Refused: {version.arn} is {version.status} ({version.description or 'no description'}); "
+                f"automation sets {status} only on versions pending a decision, never over a decision made "
+                "before (reopening it would let a rejection be answered again)."
+            )
         return
     if version.status != PENDING:
         raise Refused(
@@ -341,23 +345,22 @@ def check_promotion(
         raise Refused(f"Refused: the artifact of {version.arn} changed since registration.")
     if current is not None and current.arn == version.arn:
         raise Refused(f"Refused: {env.name!r} already runs {version.arn}.")
-    before = ladder.previous(env.name)
-    if before is not None:
-        record = stages.get(before.name)
+    # Rolled back out of any environment below the target: it climbs no further until promoted there again.
+    for earlier in ladder.environments[: ladder.index(env.name)]:
+        record = stages.get(earlier.name)
         if record is not None and record.state == ROLLED_BACK_OUT:
             raise Refused(
-                f"Refused: {version.arn} was rolled back out of {before.name!r} ({record.at} by {record.by}); a "
-                f"rolled-back version does not climb further. Promote it to {before.name!r} again first."
+                f"Refused: {version.arn} was rolled back out of {earlier.name!r} ({record.at} by {record.by}); a "
+                f"rolled-back version does not climb further. Promote it to {earlier.name!r} again first."
             )
-        if not holds(stages, before.name):
-            missing = [
-                e.name for e in ladder.environments[: ladder.index(env.name)] if not holds(stages, e.name)
-            ]
-            raise Refused(
-                f"Refused: promoting {version.arn} to {env.name!r} would skip "
-                f"{', '.join(repr(m) for m in missing)}; versions climb {' -> '.join(ladder.names)} one step at a "
-                "time, and only promotions recorded in the audit log count."
-            )
+    before = ladder.previous(env.name)
+    if before is not None and not holds(stages, before.name):
+        missing = [e.name for e in ladder.environments[: ladder.index(env.name)] if not holds(stages, e.name)]
+        raise Refused(
+            f"Refused: promoting {version.arn} to {env.name!r} would skip "
+            f"{', '.join(repr(m) for m in missing)}; versions climb {' -> '.join(ladder.names)} one step at a "
+            "time, and only promotions recorded in the audit log count."
+        )
 
 
 def check_unchanged_since_request(

@@ -98,12 +98,12 @@ class EndpointHook(ModelRegBaseHook):
         shadow: Sequence[tuple[VariantSpec, str]] = (),
         data_capture: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Create the endpoint config (variants paired with their model names) unless it exists."""
-        try:
-            call_aws(f"Endpoint config {name!r}", self.conn.describe_endpoint_config, EndpointConfigName=name)
-            return False
-        except NotFoundError:
-            pass
+        """Create the endpoint config (variants paired with their model names) unless it exists.
+
+        An existing config of that name is reused only if its variants are the planned ones (same models,
+        instances and weights); anything else is refused (``GovernanceError``): the name derives from the
+        request, so someone who knows the request can make a config of that name first, serving another
+        model."""
 
         def variant(spec: VariantSpec, model: str) -> dict[str, Any]:
             return {
@@ -123,17 +123,51 @@ class EndpointHook(ModelRegBaseHook):
         if data_capture:
             kwargs["DataCaptureConfig"] = dict(data_capture)
         try:
+            existing = call_aws(
+                f"Endpoint config {name!r}", self.conn.describe_endpoint_config, EndpointConfigName=name
+            )
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            self.check_endpoint_config(existing, kwargs)
+            return False
+        try:
             call_aws(f"Creating endpoint config {name!r}", self.conn.create_endpoint_config, **kwargs)
         except RegistryError as creating:
             # Its name derives from the request: one made by another try since our describe is this one.
             try:
-                call_aws(
+                existing = call_aws(
                     f"Endpoint config {name!r}", self.conn.describe_endpoint_config, EndpointConfigName=name
                 )
             except NotFoundError:
                 raise creating from None
+            self.check_endpoint_config(existing, kwargs)
             return False
         return True
+
+    @staticmethod
+    def check_endpoint_config(existing: Mapping[str, Any], planned: Mapping[str, Any]) -> None:
+        """Refuse an existing endpoint config whose variants are not the planned ones."""
+
+        def variants(config: Mapping[str, Any], key: str) -> list[tuple[Any, ...]]:
+            return sorted(
+                (
+                    v.get("VariantName"),
+                    v.get("ModelName"),
+                    v.get("InitialInstanceCount"),
+                    v.get("InstanceType"),
+                    float(v.get("InitialVariantWeight", 1.0)),
+                )
+                for v in config.get(key) or []
+            )
+
+        for key in ("ProductionVariants", "ShadowProductionVariants"):
+            if variants(existing, key) != variants(planned, key):
+                raise GovernanceError(
+                    f"Refused: endpoint config {existing.get('EndpointConfigName')!r} already exists with "
+                    f"{key} {variants(existing, key)}, not the planned {variants(planned, key)}. It was not "
+                    "made by this deployment; delete it (after checking no endpoint uses it)."
+                )
 
     def describe_endpoint(self, name: str) -> dict[str, Any] | None:
         try:

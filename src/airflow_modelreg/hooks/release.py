@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.approval import Approver
 from airflow_modelreg.domain.environments import EnvironmentLadder
@@ -133,6 +134,9 @@ class ReleaseRecords:
         event = self.audit.find(facts.group, event_key(kind, record.run_key))
         if event is None or event.get("environment") != environment:
             return False
+        # Written for the pointers under another prefix (``parameter_prefix``): not this environment's.
+        if (event.get("details") or {}).get("parameter") != self.pointer_name(facts.group, environment):
+            return False
         if record.state == ROLLED_BACK_OUT:
             return (event.get("details") or {}).get("from_arn") == facts.arn
         return event.get("arn") == facts.arn
@@ -242,6 +246,19 @@ class ReleaseRecords:
         ]
         found = [event for event in found if event is not None]
         return max(found, key=lambda event: int(event["seq"])) if found else None
+
+    def check_registered_here(self, described: Mapping[str, Any], facts: policy.VersionFacts) -> None:
+        """Refuse a version this provider did not register: its ``registered`` event (found in O(1) by the
+        idempotency key in its metadata) must exist and name this very version. Metadata copied onto a
+        version made by hand names another version's event, or none."""
+        key = str((described.get("CustomerMetadataProperties") or {}).get(md.IDEMPOTENCY_KEY) or "")
+        event = self.audit.find(facts.group, event_key("registered", key)) if key else None
+        if event is None or event.get("arn") != facts.arn:
+            self.tampering(
+                facts.group,
+                None,
+                f"{facts.arn} carries no registration this provider recorded; it was made outside Airflow",
+            )
 
     def usable(self, arn: str, rehash: bool) -> tuple[bool, str]:
         """Whether a version may still serve: Approved, digest recorded and (``rehash``) artifact unchanged."""

@@ -135,6 +135,11 @@ class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
         group = None
         try:
             policy.check_endpoint_binding(self.ladder_in_use, self.environment, endpoint_name)
+            if not arns:
+                raise policy.Refused(
+                    f"Refused: the variant on {endpoint_name} serves no version of the model registry (a model "
+                    "made outside it); only registered versions promoted to the environment are served."
+                )
             groups = {group_from_arn(arn) for arn in arns}
             if len(groups) != 1:
                 raise policy.Refused(
@@ -383,15 +388,20 @@ class DeployModelOperator(EndpointOperatorBase):
 
     def prepare(self, plan: dict[str, Any]) -> None:
         """The models and the endpoint config the plan names (each created only if missing)."""
-        for spec, model in [*plan["production"], *plan["shadow"]]:
-            try:
-                created = self.hook.ensure_model(model, spec.model_package_arn, self.execution_role_arn)
-            except GovernanceError as refusal:
-                self.log.error("AUDIT refusal: deploying to %s: %s", self.endpoint_name, refusal)
-                raise AirflowFailException(str(refusal)) from refusal
-            if created:
-                self.log.info("Created model %s for %s", model, spec.model_package_arn)
-        self.hook.ensure_endpoint_config(plan["config"], plan["production"], plan["shadow"], plan["capture"])
+        try:
+            for spec, model in [*plan["production"], *plan["shadow"]]:
+                if self.hook.ensure_model(model, spec.model_package_arn, self.execution_role_arn):
+                    self.log.info("Created model %s for %s", model, spec.model_package_arn)
+            self.hook.ensure_endpoint_config(
+                plan["config"], plan["production"], plan["shadow"], plan["capture"]
+            )
+        except GovernanceError as refusal:  # a model or config of the planned name, not made by this plan
+            self.records.refusal(
+                group_from_arn(plan["production"][0][0].model_package_arn),
+                f"deploy to {self.endpoint_name} ({self.environment})",
+                str(refusal),
+            )
+            raise AirflowFailException(str(refusal)) from refusal
 
     def recover_failed(
         self, context: Context, plan: dict[str, Any], deadline: float, endpoint: dict[str, Any]

@@ -226,6 +226,7 @@ class PreparePromotionOperator(_ReleaseOperator):
         target = self._target(facts, stages)
         current = self.records.current(facts.group, target)
         policy.check_promotion(self.ladder_in_use, facts, target, stages, current)
+        self.records.check_registered_here(described, facts)
         self.hook.check_artifact_unchanged(described, rehash=self.verify_artifact)
         return self._request(described, facts, target, current, stages)
 
@@ -547,6 +548,7 @@ class CommitPromotionOperator(_ReleaseOperator):
             if action == "promote":
                 stages = self.records.witnessed_stages(facts)
                 policy.check_promotion(self.ladder_in_use, facts, env, stages, current)
+                self.records.check_registered_here(described, facts)
             else:
                 self._check_rollback(facts, request, current)
             if self.verify_artifact:
@@ -623,6 +625,8 @@ class CommitPromotionOperator(_ReleaseOperator):
             airflow_run=pointer.airflow_run,
             details={
                 "run_key": pointer.run_key,
+                # The pointer's parameter: a promotion under another prefix is no promotion of this one.
+                "parameter": self.records.pointer_name(request["group"], pointer.environment),
                 "request_id": request["request_id"],
                 "approvers": pointer.approvers,
                 "digest": pointer.digest,

@@ -223,11 +223,13 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
 
     def _registrants(self, context: Context) -> tuple[str, list[str]]:
         """Who registers, and everyone who counts as the registrant (none of them may approve)."""
-        registered_by = self.registered_by or triggering_user(context) or f"airflow:{context['ti'].dag_id}"
+        triggered_by = triggering_user(context)
+        registered_by = self.registered_by or triggered_by or f"airflow:{context['ti'].dag_id}"
         names = [registered_by]
         owner = getattr(context.get("task"), "owner", None) or ""
         extra = [self.registrants] if isinstance(self.registrants, str) else list(self.registrants or [])
-        for name in [*str(owner).split(","), *extra]:
+        # Whoever triggered the run counts as a registrant too, whatever `registered_by` says.
+        for name in [triggered_by or "", *str(owner).split(","), *extra]:
             name = name.strip()
             if name and name not in names:
                 names.append(name)
@@ -248,7 +250,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             md.ARTIFACT_SHA256: digest,
             md.ARTIFACT_URI: self.model_data_url,
             md.REGISTERED_BY: registered_by,
-            md.REGISTRANTS: ",".join(registrants)[:MAX_METADATA_VALUE_LENGTH],
+            md.REGISTRANTS: ",".join(registrants),
             md.REGISTERED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             md.AIRFLOW_RUN: airflow_run_of(context),
             **md.metric_entries(metrics),

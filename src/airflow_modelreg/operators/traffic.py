@@ -113,7 +113,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
         except (InvalidInputError, NotFoundError) as error:
             raise AirflowFailException(str(error)) from error  # a configuration error: retrying cannot help
         receiving = self.version_of_variant(endpoint, self.to_variant)
-        self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=False)
+        self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=True)
         self.persist_link(context, self.endpoint_name)
         recorded = self.recorded_start(context)
         if recorded is None:

@@ -1,0 +1,482 @@
+"""More attempts to walk around the release policy, as an attacker or a new user would.
+
+Each test tries one way around one rule and asserts the refusal (or the unchanged end state) that the
+README and docs/governance.md promise: a triggering user hidden behind `registered_by`, automation reopening a
+person's rejection, a task's own ladder, a version rolled back out of an earlier environment, another pointer
+prefix, a version made by hand with copied metadata, a squatted endpoint config, a swapped artifact under a
+traffic shift. Unlike test_bypass.py, each builds its own small world on a clean stand-in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from airflow_modelreg.domain.errors import InvalidInputError
+from airflow_modelreg.operators.approval import RequestModelApprovalOperator
+from airflow_modelreg.operators.deploy import DeployModelOperator
+from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
+from airflow_modelreg.operators.traffic import ShiftTrafficOperator
+from tests.helpers import (
+    LADDER,
+    PROD_LADDER,
+    answer,
+    answer_step,
+    commit_step,
+    governed_writes,
+    prepare_step,
+    promote,
+    read_pointer,
+    register_operator,
+)
+from tests.reliability import workflow
+
+AUTOMATION = {**LADDER, "automated_registration_approval": True}
+ALICE_APPROVES = {**LADDER, "registration_approvers": ["bob", "alice"]}
+
+
+# ------------------------------------------------------------------------------------------- helpers
+@pytest.fixture
+def world(aws, make_context):
+    aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
+    return {"aws": aws, "context": make_context}
+
+
+def _status(aws, arn: str) -> str:
+    return aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+
+
+def _approved(world, name: str, body: bytes | None = None) -> str:
+    """A version registered by alice and approved by bob (registration approval)."""
+    arn = workflow.register(world["aws"], world["context"], f"run-{name}", body or name.encode())["arn"]
+    workflow.approve(arn, world["context"], run_id=f"approve-{name}")
+    return arn
+
+
+def _refused(call, *expected: str) -> str:
+    """``call`` must fail with a refusal whose message names each of ``expected``."""
+    with pytest.raises((AirflowFailException, Exception)) as raised:  # noqa: PT011 - the message is checked
+        call()
+    message = str(raised.value)
+    assert "Refused" in message or "refus" in message.lower(), f"not a refusal: {message!r}"
+    for text in expected:
+        assert text in message, f"refusal does not say {text!r}: {message!r}"
+    return message
+
+
+def _register_approve(world, ladder, person: str, arn: str, option: str = "Approve", run_id: str = "approve"):
+    op = RequestModelApprovalOperator(task_id="approve", model_package_arn=arn, ladder=ladder)
+    return op.execute_complete(world["context"](task_id="approve", run_id=run_id), answer(person, option))
+
+
+def _reject(world, arn: str) -> None:
+    """bob rejects the version in the registration approval (downstream is skipped, or not)."""
+    with contextlib.suppress(AirflowSkipException):
+        _register_approve(world, LADDER, "bob", arn, option="Reject", run_id="first-look")
+    assert _status(world["aws"], arn) == "Rejected"
+
+
+def _in_prod(world, *names: str) -> list[str]:
+    """Versions registered, approved and promoted (in this order) to prod of the one-environment ladder."""
+    arns = []
+    for name in names:
+        arn = _approved(world, name)
+        promote(arn, "prod", world["context"], people=["dave"], ladder=PROD_LADDER, run_id=f"prod-{name}")
+        arns.append(arn)
+    return arns
+
+
+def _deploy(world, variants: list[tuple[str, str, float]], ladder=PROD_LADDER, run_id: str = "deploy-run"):
+    return DeployModelOperator(
+        task_id="deploy",
+        environment="prod",
+        endpoint_name="churn-prod",
+        variants=[{"name": n, "model_package_arn": arn, "weight": w} for n, arn, w in variants],
+        execution_role_arn=workflow.ROLE,
+        poll_interval=0.1,
+        ladder=ladder,
+    ).execute(world["context"](task_id="deploy", run_id=run_id))
+
+
+def _served(aws, endpoint: str = "churn-prod") -> set[str]:
+    """The model package ARNs every variant of an endpoint serves now."""
+    sm = aws.boto3_client("sagemaker")
+    config = sm.describe_endpoint_config(
+        EndpointConfigName=sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    )
+    served = set()
+    for spec in [*config["ProductionVariants"], *config.get("ShadowProductionVariants", [])]:
+        model = sm.describe_model(ModelName=spec["ModelName"])
+        for container in model.get("Containers") or [model.get("PrimaryContainer") or {}]:
+            served.add(container.get("ModelPackageName") or f"raw:{container.get('ModelDataUrl')}")
+    return served
+
+
+# ------------------------------------------------------------------------ separation of duties
+def test_triggering_user_counts_even_when_registered_by_is_given(world):
+    """alice triggers the training run; the task (or a templated ``{{ dag_run.conf }}``) names a bot as
+    ``registered_by``. README: the registrant is 'the triggering user, registered_by, the training DAG's
+    owners' - alice must still not approve her own version."""
+    aws, context = world["aws"], world["context"]
+    artifact = workflow.upload(aws, "run-bot", b"bot")
+    ctx = context(run_id="run-bot")
+    ctx["dag_run"].triggering_user_name = "alice"
+    version = register_operator(artifact, registered_by="ci-bot", ladder=ALICE_APPROVES).execute(ctx)
+    _refused(
+        lambda: _register_approve(world, ALICE_APPROVES, "alice", version["arn"]), "registered this version"
+    )
+    assert _status(aws, version["arn"]) == "PendingManualApproval"
+
+
+def test_long_registrant_list_is_not_truncated_away(world):
+    """Registrants are joined and cut at 256 characters: a registrant named last silently drops out and may
+    then approve her own version. Either the registration is refused or carol's answer is."""
+    aws, context = world["aws"], world["context"]
+    ladder = {**LADDER, "registration_approvers": ["bob", "carol"]}
+    artifact = workflow.upload(aws, "run-long", b"long")
+    try:
+        version = register_operator(
+            artifact, registrants=["x" * 125, "y" * 125, "carol"], ladder=ladder
+        ).execute(context(run_id="run-long"))
+    except (AirflowFailException, InvalidInputError) as refusal:  # refusing a list that does not fit holds
+        assert "carol" in str(refusal) or "registrant" in str(refusal).lower(), str(refusal)
+        return
+    _refused(lambda: _register_approve(world, ladder, "carol", version["arn"]), "registered this version")
+    assert _status(aws, version["arn"]) == "PendingManualApproval"
+
+
+# ------------------------------------------------------------------------------ automation and decisions
+def test_automation_cannot_undo_a_persons_rejection_via_pending(world):
+    """bob rejects v (a person's decision). Automation may not approve over it (test_bypass checks the direct
+    way). Here it first resets the version to PendingManualApproval, then approves it as 'pending'."""
+    aws, context = world["aws"], world["context"]
+    arn = workflow.register(aws, context, "run-rej", b"rej")["arn"]
+    _reject(world, arn)
+    assert _status(aws, arn) == "Rejected"
+    try:
+        for status in ("PendingManualApproval", "Approved"):
+            SetModelApprovalOperator(
+                task_id=f"set-{status}",
+                model_package_arn=arn,
+                status=status,
+                reason="retry",
+                ladder=AUTOMATION,
+            ).execute(context(task_id=f"set-{status}"))
+    except AirflowFailException as refusal:
+        assert "Refused" in str(refusal)
+    assert _status(aws, arn) == "Rejected", "a person's rejection was overwritten by automation"
+
+
+def test_automation_cannot_reopen_a_rejection_for_another_answer(world):
+    """Same, with a ladder that allows no automated approval at all: automation reopens bob's rejection, and
+    the registration approval (which must never overwrite a decision made elsewhere) asks again."""
+    aws, context = world["aws"], world["context"]
+    arn = workflow.register(aws, context, "run-rej2", b"rej2")["arn"]
+    _reject(world, arn)
+    try:
+        SetModelApprovalOperator(
+            task_id="reopen", model_package_arn=arn, status="PendingManualApproval", ladder=LADDER
+        ).execute(context(task_id="reopen"))
+        # ... and a new registration approval now "decides" over bob's rejection (here bob changes his
+        # mind, but any registration approver, e.g. in a scheduled run, would do).
+        _register_approve(world, LADDER, "bob", arn, run_id="second-look")
+    except AirflowFailException as refusal:
+        assert "Refused" in str(refusal)
+    assert _status(aws, arn) == "Rejected", "automation reopened a person's decision"
+
+
+# ------------------------------------------------------------------------------ the ladder is policy
+def test_task_ladder_cannot_widen_the_variable_approvers(world, monkeypatch):
+    """The release is configured in the modelreg_ladder Variable; a task's approvers may narrow it, never
+    widen it. A task that passes its own ``ladder=`` naming mallory as registration approver widens it."""
+    from airflow_modelreg.config import resolve_ladder
+
+    monkeypatch.setenv("AIRFLOW_VAR_MODELREG_LADDER", json.dumps(LADDER))
+    assert resolve_ladder(None).registration_approvers == ("bob",)  # the Variable is what governs
+    aws, context = world["aws"], world["context"]
+    arn = workflow.register(aws, context, "run-var", b"var")["arn"]
+    mallorys = {**LADDER, "registration_approvers": ["mallory"]}
+    _refused(lambda: _register_approve(world, mallorys, "mallory", arn), "differs from the 'modelreg_ladder'")
+    assert _status(aws, arn) == "PendingManualApproval"
+
+
+def test_task_ladder_cannot_enable_automation_the_variable_forbids(world, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_MODELREG_LADDER", json.dumps(LADDER))
+    aws, context = world["aws"], world["context"]
+    artifact = workflow.upload(aws, "run-auto", b"auto")
+    _refused(
+        lambda: register_operator(artifact, initial_status="Approved", ladder=AUTOMATION).execute(
+            context(run_id="run-auto")
+        ),
+        "differs from the 'modelreg_ladder'",
+    )
+
+
+def test_commit_rechecks_a_quorum_raised_after_the_request(world):
+    """prod needed 1 approval when asked; the ladder now needs 2: commit must not go ahead with 1."""
+    arn = _approved(world, "q")
+    request = prepare_step(arn, "prod", world["context"], ladder=PROD_LADDER, run_id="q")
+    answer_step(request, 0, "dave", world["context"], ladder=PROD_LADDER, run_id="q")
+    stricter = {
+        **PROD_LADDER,
+        "environments": [{**PROD_LADDER["environments"][0], "approvers": ["dave", "erin"], "quorum": 2}],
+    }
+    _refused(lambda: commit_step(request, world["context"], ladder=stricter, run_id="q"), "1 of 2")
+    assert read_pointer(world["aws"], "prod") is None
+
+
+def test_commit_rechecks_an_approver_removed_after_the_answer(world):
+    arn = _approved(world, "rm")
+    request = prepare_step(arn, "prod", world["context"], ladder=PROD_LADDER, run_id="rm")
+    answer_step(request, 0, "dave", world["context"], ladder=PROD_LADDER, run_id="rm")
+    without_dave = {
+        **PROD_LADDER,
+        "environments": [{**PROD_LADDER["environments"][0], "approvers": ["erin"]}],
+    }
+    _refused(lambda: commit_step(request, world["context"], ladder=without_dave, run_id="rm"))
+    assert read_pointer(world["aws"], "prod") is None
+
+
+def test_answer_through_an_edited_request_does_not_count(world):
+    """The approve task's request (XCom) is edited to say environment 'dev' so that bob, dev's approver, may
+    answer a request for 'test' (carol's). The commit reads the request back from the audit log."""
+    arn = _approved(world, "edit")
+    promote(arn, "dev", world["context"], run_id="edit-dev")
+    request = prepare_step(arn, "test", world["context"], run_id="edit-test")
+    forged = {**request, "environment": "dev", "approvers": ["bob"]}
+    answer_step(forged, 0, "bob", world["context"], run_id="edit-test")
+    _refused(lambda: commit_step(request, world["context"], run_id="edit-test"), "0 of 1")
+    assert read_pointer(world["aws"], "test") is None
+
+
+# ------------------------------------------------------------------------------ climbing the ladder
+def test_version_rolled_back_out_of_dev_climbs_no_further(world):
+    """v2 reached dev and test; dev is then rolled back (v2 is bad). README: 'a version ... rolled back out,
+    anywhere it is promoted ... refused'; issue 12: 'a rolled-back version cannot climb further without a new
+    approval'. Promoting v2 from test to uat must be refused."""
+    context = world["context"]
+    v1, v2 = _approved(world, "rb1"), _approved(world, "rb2")
+    promote(v1, "dev", context, run_id="v1-dev")
+    promote(v2, "dev", context, run_id="v2-dev")
+    promote(v2, "test", context, run_id="v2-test")
+    promote(None, "dev", context, run_id="rollback-dev", action="rollback")
+    assert read_pointer(world["aws"], "dev")["arn"] == v1
+    world["aws"].reset_calls()
+    _refused(lambda: prepare_step(v2, "uat", context, run_id="climb"), "rolled back")
+    assert governed_writes(world["aws"]) == {}
+
+
+def test_promotion_under_another_parameter_prefix_does_not_skip_the_real_environment(world):
+    """``parameter_prefix`` is a templated task parameter. Promoting v to dev under '/sandbox' leaves the
+    real dev (/modelreg/churn/dev) untouched, yet writes v's dev stage record; v then climbs to the real test
+    without ever running in the real dev."""
+    context = world["context"]
+    from airflow_modelreg.operators.promote import CommitPromotionOperator
+
+    arn = _approved(world, "px")
+    request = prepare_step(arn, "dev", context, run_id="px-dev", parameter_prefix="/sandbox")
+    answer_step(request, 0, "bob", context, run_id="px-dev")
+    CommitPromotionOperator(
+        task_id="promote_to_dev.commit", request=request, ladder=LADDER, parameter_prefix="/sandbox"
+    ).execute(context(task_id="promote_to_dev.commit", run_id="px-dev"))
+    assert read_pointer(world["aws"], "dev", prefix="/sandbox")["arn"] == arn
+    assert read_pointer(world["aws"], "dev") is None
+    _refused(lambda: prepare_step(arn, "test", context, run_id="px-test"), "skip")
+
+
+def test_hand_made_version_with_provider_metadata_is_not_promoted(world):
+    """Someone with sagemaker:CreateModelPackage (not denied by docs/governance.md's example policy unless a
+    ladder stage is set) creates a version directly as Approved, copying the provider's modelreg: digest
+    and URI keys and naming no registrant. The provider never registered it (no 'registered' event) and
+    nobody approved it; README: 'modelreg: metadata written by anyone but the provider' is refused."""
+    aws, context = world["aws"], world["context"]
+    real = workflow.register(aws, context, "run-real", b"real")  # the group exists, and a real digest
+    props = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=real["arn"])[
+        "CustomerMetadataProperties"
+    ]
+    artifact = workflow.upload(aws, "run-hand", b"real")  # same bytes, so the digest matches
+    forged = aws.boto3_client("sagemaker").create_model_package(
+        ModelPackageGroupName="churn",
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "img:latest", "ModelDataUrl": artifact}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        CustomerMetadataProperties={
+            "modelreg:artifact-sha256": props["modelreg:artifact-sha256"],
+            "modelreg:artifact-uri": artifact,
+        },
+    )["ModelPackageArn"]
+    aws.reset_calls()
+    _refused(lambda: prepare_step(forged, "dev", context, run_id="hand-dev"))
+    assert governed_writes(aws) == {}
+
+
+# ------------------------------------------------------------------------------ deploy and traffic
+def test_deploy_refuses_a_version_prod_ran_two_changes_ago(world):
+    v1, v2, v3 = _in_prod(world, "d1", "d2", "d3")
+    world["aws"].reset_calls()
+    _refused(lambda: _deploy(world, [("champion", v1, 1.0), ("challenger", v3, 0.0)]), v1)
+    assert governed_writes(world["aws"]) == {}
+
+
+def test_deploy_never_serves_the_version_rolled_back_out(world):
+    v1, v2 = _in_prod(world, "r1", "r2")
+    promote(
+        None, "prod", world["context"], people=["dave"], ladder=PROD_LADDER, run_id="rb", action="rollback"
+    )
+    assert read_pointer(world["aws"], "prod")["arn"] == v1
+    world["aws"].reset_calls()
+    _refused(lambda: _deploy(world, [("champion", v1, 1.0), ("challenger", v2, 0.0)]), v2)
+    _refused(lambda: _deploy(world, [("live", v2, 1.0)], run_id="deploy-2"), v2)
+    assert governed_writes(world["aws"]) == {}
+
+
+def test_deploy_refuses_an_unpromoted_shadow_variant(world):
+    (v1,) = _in_prod(world, "sh1")
+    rogue = _approved(world, "sh-rogue")
+    world["aws"].reset_calls()
+    _refused(
+        lambda: DeployModelOperator(
+            task_id="deploy",
+            environment="prod",
+            endpoint_name="churn-prod",
+            variants=[{"name": "live", "model_package_arn": v1}],
+            shadow_variants=[{"name": "shadow", "model_package_arn": rogue}],
+            execution_role_arn=workflow.ROLE,
+            poll_interval=0.1,
+            ladder=PROD_LADDER,
+        ).execute(world["context"](task_id="deploy")),
+        rogue,
+    )
+    assert governed_writes(world["aws"]) == {}
+
+
+def test_second_rollback_never_restores_the_bad_version(world):
+    v1, v2, v3 = _in_prod(world, "s1", "s2", "s3")
+    people = {"people": ["dave"], "ladder": PROD_LADDER, "action": "rollback"}
+    promote(None, "prod", world["context"], run_id="rb-1", **people)
+    assert read_pointer(world["aws"], "prod")["arn"] == v2
+    promote(None, "prod", world["context"], run_id="rb-2", **people)
+    assert read_pointer(world["aws"], "prod")["arn"] == v1
+
+
+def test_deploy_refuses_a_squatted_endpoint_config(world):
+    """Config names derive from the request, so anyone may compute one. A config of that name, made by hand
+    with a model serving an unpromoted version, must not be used (ensure_model refuses a squatted model;
+    the config should get the same check). docs/governance.md's policy does not deny CreateEndpointConfig."""
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "c1", "c2")
+    rogue = _approved(world, "rogue")  # Approved, never promoted anywhere
+    op = DeployModelOperator(
+        task_id="deploy",
+        environment="prod",
+        endpoint_name="churn-prod",
+        variants=[
+            {"name": "champion", "model_package_arn": v1, "weight": 1.0},
+            {"name": "challenger", "model_package_arn": v2, "weight": 0.0},
+        ],
+        execution_role_arn=workflow.ROLE,
+        poll_interval=0.1,
+        ladder=PROD_LADDER,
+    )
+    planned = op.deployment_plan()
+    sm = aws.boto3_client("sagemaker")
+    sm.create_model(
+        ModelName="squat", ExecutionRoleArn=workflow.ROLE, Containers=[{"ModelPackageName": rogue}]
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=planned["config"],
+        ProductionVariants=[
+            {
+                "VariantName": name,
+                "ModelName": "squat",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+            for name, weight in (("champion", 1.0), ("challenger", 0.0))
+        ],
+    )
+    try:
+        op.execute(world["context"](task_id="deploy"))
+    except AirflowFailException as refusal:
+        assert "Refused" in str(refusal)
+    endpoint = sm.list_endpoints(NameContains="churn-prod")["Endpoints"]
+    if endpoint:
+        assert _served(aws) <= {v1, v2}, f"churn-prod serves {_served(aws)}"
+
+
+def test_shift_traffic_refuses_a_swapped_artifact(world):
+    """The challenger's artifact is replaced in S3 after deployment; shifting all traffic to it must be
+    refused as everywhere a model is used ('artifact changed since registration')."""
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "t1", "t2")
+    _deploy(world, [("champion", v1, 1.0), ("challenger", v2, 0.0)])
+    aws.boto3_client("s3").put_object(
+        Bucket=workflow.BUCKET, Key="churn/run-t2/model.tar.gz", Body=b"swapped after approval"
+    )
+    aws.reset_calls()
+    _refused(
+        lambda: ShiftTrafficOperator(
+            task_id="shift",
+            environment="prod",
+            endpoint_name="churn-prod",
+            to_variant="challenger",
+            from_variant="champion",
+            steps=[100],
+            bake_seconds=0,
+            poll_interval=0.1,
+            ladder=PROD_LADDER,
+        ).execute(world["context"](task_id="shift")),
+        "changed since registration",
+    )
+    assert governed_writes(aws) == {}
+
+
+def test_shift_traffic_to_a_raw_model_variant(world):
+    """A hand-made churn-prod whose challenger is a raw model (image + S3 artifact, no model package): the
+    version it serves cannot be told, so the shift must be refused."""
+    aws = world["aws"]
+    (v1,) = _in_prod(world, "w1")
+    sm = aws.boto3_client("sagemaker")
+    sm.create_model(ModelName="pkg", ExecutionRoleArn=workflow.ROLE, Containers=[{"ModelPackageName": v1}])
+    sm.create_model(
+        ModelName="raw",
+        ExecutionRoleArn=workflow.ROLE,
+        PrimaryContainer={"Image": "img:latest", "ModelDataUrl": f"s3://{workflow.BUCKET}/evil.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="hand",
+        ProductionVariants=[
+            {
+                "VariantName": name,
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+            for name, model, weight in (("champion", "pkg", 1.0), ("challenger", "raw", 0.0))
+        ],
+    )
+    sm.create_endpoint(EndpointName="churn-prod", EndpointConfigName="hand")
+    aws.set_endpoint_state("churn-prod", settle_now=True)
+    aws.reset_calls()
+    _refused(
+        lambda: ShiftTrafficOperator(
+            task_id="shift",
+            environment="prod",
+            endpoint_name="churn-prod",
+            to_variant="challenger",
+            from_variant="champion",
+            steps=[100],
+            bake_seconds=0,
+            poll_interval=0.1,
+            ladder=PROD_LADDER,
+        ).execute(world["context"](task_id="shift"))
+    )
+    assert {c for c in governed_writes(aws) if "UpdateEndpointWeights" in c} == set()
