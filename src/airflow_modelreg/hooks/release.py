@@ -71,6 +71,25 @@ class ReleaseRecords:
         self.config = config
         self.parameter_prefix = parameter_prefix
 
+    @classmethod
+    def of_task(
+        cls, task: Any, ladder: EnvironmentLadder, parameter_prefix: str = "/modelreg"
+    ) -> ReleaseRecords:
+        """The records as an AWS operator or sensor reaches them: its connection, region, TLS and botocore
+        settings, and its own hook as the registry when it is a registry hook (one client, not two)."""
+        from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+
+        hook = task.hook
+        return cls(
+            ladder,
+            aws_conn_id=task.aws_conn_id,
+            region_name=task.region_name,
+            verify=task.verify,
+            config=task.botocore_config,
+            parameter_prefix=parameter_prefix,
+            registry=hook if isinstance(hook, ModelRegistryHook) else None,
+        )
+
     # ------------------------------------------------------------------------------------ stores
     @cached_property
     def registry(self) -> Any:

@@ -90,15 +90,7 @@ class _ReleaseOperator(AwsBaseOperator[ModelRegistryHook]):
 
     @cached_property
     def records(self) -> ReleaseRecords:
-        return ReleaseRecords(
-            self.ladder_in_use,
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-            parameter_prefix=self.parameter_prefix,
-            registry=self.hook if isinstance(self.hook, ModelRegistryHook) else None,
-        )
+        return ReleaseRecords.of_task(self, self.ladder_in_use, self.parameter_prefix)
 
     def refuse(self, group: str | None, what: str, refusal: GovernanceError, **fields: Any) -> None:
         self.records.refusal(group, what, str(refusal), **fields)

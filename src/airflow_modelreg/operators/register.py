@@ -284,14 +284,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         from airflow_modelreg.hooks.release import ReleaseRecords, event_key
 
         ladder = resolve_ladder(self.ladder)
-        records = ReleaseRecords(
-            ladder,
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-            registry=self.hook,
-        )
+        records = ReleaseRecords.of_task(self, ladder)
         try:
             self._validate()
             policy.check_registration_status(ladder, self.initial_status)

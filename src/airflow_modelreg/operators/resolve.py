@@ -62,15 +62,7 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
         ladder = resolve_ladder(self.ladder)
         group = validate_group_name(self.group)
         env = ladder.get(self.environment)
-        records = ReleaseRecords(
-            ladder,
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-            parameter_prefix=self.parameter_prefix,
-            registry=self.hook,
-        )
+        records = ReleaseRecords.of_task(self, ladder, self.parameter_prefix)
         try:
             pointer = records.current(group, env.name)
             if pointer is None:

@@ -82,14 +82,7 @@ class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
         if self.status is not None:
             validate_approval_status(self.status)
         ladder = resolve_ladder(self.ladder)
-        records = ReleaseRecords(
-            ladder,
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-            registry=self.hook,
-        )
+        records = ReleaseRecords.of_task(self, ladder)
         version, facts = records.version(self.model_package_arn)
         if self.status is not None:
             status, reason = self.status, self.reason

@@ -97,14 +97,7 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
     def check_approver(self, version: dict[str, Any]) -> str:
         """The allowed approver who approved ``version``, from this provider's audit log; refused (and the
         refusal audited) when it was someone else, automation, or cannot be told."""
-        records = ReleaseRecords(
-            resolve_ladder(self.ladder),
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-            registry=self.hook,
-        )
+        records = ReleaseRecords.of_task(self, resolve_ladder(self.ladder))
         facts = policy.VersionFacts.from_description(version)
         try:
             allowed = policy.allowed_approvers(records.ladder, self.environment, self.allowed_approvers)
