@@ -111,3 +111,23 @@ def test_a_bad_log_uri_is_an_error_naming_it(aws, capsys):
 def test_a_missing_bucket_is_an_error_naming_it(aws, capsys):
     assert main(["audit", "churn", "--audit-log", "s3://no-such-audit-bucket/audit", "--verify"]) == 2
     assert "no-such-audit-bucket" in capsys.readouterr().err
+
+
+def test_the_audit_reads_without_importing_airflow_when_the_connection_is_in_the_environment(aws, log_uri):
+    """With the connection in ``AIRFLOW_CONN_AWS_DEFAULT`` the command reads the log through plain boto3:
+    Airflow's start-up (seconds of CPU) is not paid for an audit."""
+    import os
+    import subprocess
+    import sys
+
+    assert os.environ["AIRFLOW_CONN_AWS_DEFAULT"]  # what the stand-in's environment sets
+    snippet = (
+        "import sys; from airflow_modelreg.cli import main; "
+        f"code = main(['audit', 'churn', '--audit-log', {log_uri!r}, '--format', 'json', '--verify']); "
+        "print('AIRFLOW-IMPORTED' if 'airflow' in sys.modules else 'NO-AIRFLOW', file=sys.stderr); "
+        "sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "NO-AIRFLOW" in done.stderr
+    assert [row["event"] for row in json.loads(done.stdout)] == ["registered", "decided", "promoted", "promoted"]

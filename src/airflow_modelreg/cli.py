@@ -3,28 +3,96 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 
 def _ladder(value: str | None):
-    from airflow_modelreg.config import resolve_ladder
+    """The ladder to read the audit with: ``--ladder`` (JSON or @file), else the ``modelreg_ladder`` Variable,
+    else the default. From an argument or the Variable's environment variable, Airflow is not imported."""
+    from airflow_modelreg.domain.environments import EnvironmentLadder
 
     if value and value.startswith("@"):
         value = Path(value[1:]).read_text()
-    try:
-        if value:  # reading the audit with the ladder asked for: nothing is governed by it here
-            from airflow_modelreg.domain.environments import EnvironmentLadder
+    if value:  # reading the audit with the ladder asked for: nothing is governed by it here
+        return EnvironmentLadder.from_config(value)
+    from_env = os.environ.get("AIRFLOW_VAR_MODELREG_LADDER")
+    if from_env:
+        return EnvironmentLadder.from_config(from_env)
+    from airflow_modelreg.config import resolve_ladder
 
-            return EnvironmentLadder.from_config(value)
+    try:
         return resolve_ladder(None)
     except Exception as error:  # no Airflow metadata database here: the default ladder is still useful
-        if value:
-            raise
         print(f"(using the default ladder: {error})", file=sys.stderr)
-        from airflow_modelreg.domain.environments import EnvironmentLadder
-
         return EnvironmentLadder()
+
+
+# Connection extras a plain boto3 session can honour; anything else (a role to assume, a profile, botocore
+# settings) goes through the Amazon provider's AwsBaseHook.
+_PLAIN_EXTRAS = {"region_name", "endpoint_url", "aws_session_token"}
+
+
+def plain_clients(conn_id: str) -> tuple[Any, Any] | None:
+    """boto3 S3 and SageMaker clients for an AWS connection given as an environment variable
+    (``AIRFLOW_CONN_<ID>``, JSON or URI), built without importing Airflow, whose start-up costs seconds of
+    CPU; ``None`` when the connection lives elsewhere (the metadata database, a secrets backend) or needs
+    the Amazon provider's machinery."""
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not raw:
+        return None
+    if raw.lstrip().startswith("{"):
+        document = json.loads(raw)
+        conn_type, login, password = (
+            document.get("conn_type"),
+            document.get("login"),
+            document.get("password"),
+        )
+        extra = document.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra.strip() else {}
+    else:
+        parsed = urlsplit(raw)
+        conn_type = parsed.scheme.replace("-", "_")
+        login = unquote(parsed.username) if parsed.username else None
+        password = unquote(parsed.password) if parsed.password else None
+        extra = dict(parse_qsl(parsed.query))
+    if conn_type != "aws" or not isinstance(extra, dict) or set(extra) - _PLAIN_EXTRAS:
+        return None
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id=login or None,
+        aws_secret_access_key=password or None,
+        aws_session_token=extra.get("aws_session_token"),
+        region_name=extra.get("region_name"),
+    )
+    options: dict[str, Any] = {"config": Config(retries={"mode": "standard"})}
+    if extra.get("endpoint_url"):
+        options["endpoint_url"] = extra["endpoint_url"]
+    return session.client("s3", **options), session.client("sagemaker", **options)
+
+
+class _RegistryReader:
+    """What the audit reads of the registry, through a plain boto3 SageMaker client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def list_versions(self, group: str, status: str | None = None) -> Any:
+        from airflow_modelreg.aws_calls import list_version_summaries
+
+        return list_version_summaries(self.client, group, status)
+
+    def describe_version(self, arn: str) -> dict[str, Any]:
+        from airflow_modelreg.aws_calls import call_aws
+
+        return call_aws(f"Model version {arn}", self.client.describe_model_package, ModelPackageName=arn)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +129,6 @@ def _audit(args: argparse.Namespace) -> int:
     from airflow_modelreg.domain import audit_log
     from airflow_modelreg.domain.audit import render
     from airflow_modelreg.domain.errors import ModelRegError
-    from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 
     ladder = None
     log_uri = args.audit_log
@@ -76,10 +143,19 @@ def _audit(args: argparse.Namespace) -> int:
         )
         return 2
 
-    from airflow_modelreg.hooks.audit_log import AuditLogHook, audit_trail
+    from airflow_modelreg.audit_store import S3AuditLog, audit_trail
 
-    log_hook = AuditLogHook(aws_conn_id=args.aws_conn_id, log_uri=log_uri)
-    registry: ModelRegistryHook | None = ModelRegistryHook(aws_conn_id=args.aws_conn_id)
+    clients = plain_clients(args.aws_conn_id)
+    log_hook: Any
+    registry: Any
+    if clients is not None:
+        log_hook, registry = S3AuditLog(clients[0], log_uri), _RegistryReader(clients[1])
+    else:
+        from airflow_modelreg.hooks.audit_log import AuditLogHook
+        from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+
+        log_hook = AuditLogHook(aws_conn_id=args.aws_conn_id, log_uri=log_uri)
+        registry = ModelRegistryHook(aws_conn_id=args.aws_conn_id)
     try:
         events = audit_trail(args.group, log_hook=log_hook, registry_hook=registry)
     except ModelRegError as error:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from airflow_modelreg.domain.errors import NotFoundError, RegistryError
+from airflow_modelreg.aws_calls import call_aws  # noqa: F401 - the hooks import it from here
 from airflow_modelreg.domain.validation import parse_s3_uri
 
 # AWS throttles and sometimes answers 5xx; botocore's "standard" mode retries both with backoff. Used
@@ -105,17 +103,3 @@ class ModelRegBaseHook(AwsBaseHook):
             Body=text.encode(),
             ContentType=content_type,
         )
-
-
-def call_aws(what: str, call: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """Call an AWS API, turning its error into one that names the resource involved."""
-    try:
-        return call(**kwargs)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", str(error))
-        if code in ("ResourceNotFound", "NoSuchKey", "NoSuchBucket", "ParameterNotFound", "404") or (
-            "does not exist" in message or "Could not find" in message or "not found" in message
-        ):
-            raise NotFoundError(f"{what}: not found ({code}: {message})") from error
-        raise RegistryError(f"{what} failed: {code}: {message}") from error

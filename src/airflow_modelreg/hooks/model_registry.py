@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from airflow_modelreg.aws_calls import list_version_summaries
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain.errors import GovernanceError, NotFoundError, RegistryError
 from airflow_modelreg.domain.validation import (
@@ -87,24 +88,7 @@ class ModelRegistryHook(ModelRegBaseHook):
         self, group: str, status: str | None = None, newest_first: bool = True, page_size: int = 100
     ) -> Iterator[dict[str, Any]]:
         """Yield version summaries of ``group`` (paginated), optionally only those with ``status``."""
-        validate_group_name(group)
-        if status is not None:
-            validate_approval_status(status)
-        kwargs: dict[str, Any] = {
-            "ModelPackageGroupName": group,
-            "SortBy": "CreationTime",
-            "SortOrder": "Descending" if newest_first else "Ascending",
-            "MaxResults": page_size,
-        }
-        if status:
-            kwargs["ModelApprovalStatus"] = status
-        while True:
-            page = call_aws(f"Listing versions of group {group!r}", self.conn.list_model_packages, **kwargs)
-            yield from page.get("ModelPackageSummaryList", [])
-            token = page.get("NextToken")
-            if not token:
-                return
-            kwargs["NextToken"] = token
+        return list_version_summaries(self.conn, group, status, newest_first, page_size)
 
     def latest_approved_version(self, group: str) -> dict[str, Any] | None:
         """The newest ``Approved`` version of ``group`` (described), or ``None``."""
