@@ -84,9 +84,12 @@ class ScriptedApprover:
         return found
 
     def wait_for(
-        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 120.0, poll: float = 0.2
+        self, dag_id: str | None = None, task_id: str | None = None, timeout: float = 900.0, poll: float = 0.2
     ) -> PendingRequest:
-        """Wait until a matching request is ``awaiting_input`` (polled every ``poll`` seconds), and return it."""
+        """Wait until a matching request is ``awaiting_input`` (polled every ``poll`` seconds), and return it.
+
+        The default bound is generous: on a loaded 2-core machine the tasks before an approval (training,
+        scoring a batch) can take minutes, and a person does not give up after two."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for request in self.pending(dag_id, task_id):

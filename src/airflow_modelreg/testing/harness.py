@@ -172,12 +172,17 @@ class InProcessAirflow:
     @staticmethod
     def fail_running_runs(dag_id: str) -> None:
         from airflow.models.dagrun import DagRun
+        from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
-        from airflow.utils.state import DagRunState
+        from airflow.utils.state import DagRunState, State, TaskInstanceState
 
         with create_session() as session:
             for dag_run in session.query(DagRun).filter_by(dag_id=dag_id, state=DagRunState.RUNNING):
                 dag_run.state = DagRunState.FAILED
+                # Its unfinished tasks too: dag.test() recomputes the run's state from them.
+                for ti in session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id):
+                    if ti.state not in State.finished:
+                        ti.state = TaskInstanceState.FAILED
 
     @staticmethod
     def task_states(dag_run: Any) -> dict[str, str]:
