@@ -130,4 +130,9 @@ def test_the_audit_reads_without_importing_airflow_when_the_connection_is_in_the
     done = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "NO-AIRFLOW" in done.stderr
-    assert [row["event"] for row in json.loads(done.stdout)] == ["registered", "decided", "promoted", "promoted"]
+    assert [row["event"] for row in json.loads(done.stdout)] == [
+        "registered",
+        "decided",
+        "promoted",
+        "promoted",
+    ]

@@ -212,7 +212,10 @@ CASES: list[tuple[str, Callable[[dict], Any], str]] = [
     ),
     (
         "ladder environment without approvers",
-        _promote(environment="dev", ladder={"environments": [{"name": "dev", "approvers": []}]}),
+        _promote(
+            environment="dev",
+            ladder={"audit_log": LADDER["audit_log"], "environments": [{"name": "dev", "approvers": []}]},
+        ),
         "approver",
     ),
     ("ladder that is not JSON", _promote(environment="dev", ladder="{environments: dev}"), "ladder"),

@@ -22,6 +22,7 @@ from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import (
     AUDIT_BUCKET,
     LADDER,
+    advance_endpoint,
     answer,
     answer_step,
     commit_step,
@@ -245,6 +246,7 @@ def _shift_to_unpromoted(world):
         ],
     )
     sm.create_endpoint(EndpointName="churn-prod", EndpointConfigName="hand-made")
+    advance_endpoint(world["aws"], "churn-prod", "InService")  # a live endpoint, as SageMaker makes it
     world["aws"].reset_calls()
     try:
         return ShiftTrafficOperator(
@@ -260,6 +262,7 @@ def _shift_to_unpromoted(world):
     finally:
         writes = write_calls(world["aws"])
         sm.delete_endpoint(EndpointName="churn-prod")
+        advance_endpoint(world["aws"], "churn-prod", None)
         sm.delete_endpoint_config(EndpointConfigName="hand-made")
         for name in ("v5", "v4"):
             sm.delete_model(ModelName=f"hand-{name}")
@@ -471,7 +474,7 @@ CASES: list[tuple[str, Callable[[dict], None] | None, Callable[[dict], Any], str
         "automation approves over a person's rejection",
         None,
         _set_status("v3", "Approved", AUTOMATION),
-        "never over a person's decision",
+        "never over a decision made before",
     ),
     (
         "automation approves in a one-environment ladder",

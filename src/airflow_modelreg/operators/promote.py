@@ -155,6 +155,12 @@ class PreparePromotionOperator(_ReleaseOperator):
         self.verify_artifact = verify_artifact
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        if self.environment and not self.ladder_in_use.approvers_for(self.environment):
+            # A configuration error, found before anything is read or written: nobody could be asked.
+            raise AirflowFailException(
+                f"No approvers are configured for environment {self.environment!r}: set them in the ladder "
+                "(Variable 'modelreg_ladder'). Refusing to ask nobody."
+            )
         if self.action == "promote":
             validate_model_package_arn(self.model_package_arn)
             described, facts = self.records.version(str(self.model_package_arn))
