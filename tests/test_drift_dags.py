@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_modelreg.demo.traffic import baseline_csv, write_capture
-from airflow_modelreg.operators.promote import PromoteModelVersionOperator
-from tests.helpers import answer, register_operator
+from tests.helpers import AUDIT_BUCKET, promote, register_operator
 
 BUCKET = "modelreg-demo"
 CAPTURE = f"s3://{BUCKET}/capture/churn-prod"
-PROD_ONLY = {"registration_approvers": ["bob"], "environments": [{"name": "prod", "approvers": ["dave"]}]}
+PROD_ONLY = {
+    "audit_log": f"s3://{AUDIT_BUCKET}/log",
+    "registration_approvers": ["bob"],
+    "environments": [{"name": "prod", "approvers": ["dave"]}],
+}
 
 
 @pytest.fixture
@@ -26,16 +29,13 @@ def prod_model(airflow, aws, ladder_variable, make_context):
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="churn/v1/model.tar.gz", Body=b"model")
     s3.put_object(Bucket=BUCKET, Key="churn/v1/baseline.csv", Body=baseline_csv().encode())
-    version = register_operator(f"s3://{BUCKET}/churn/v1/model.tar.gz").execute(make_context())
+    version = register_operator(f"s3://{BUCKET}/churn/v1/model.tar.gz", ladder=PROD_ONLY).execute(
+        make_context()
+    )
     aws.boto3_client("sagemaker").update_model_package(
         ModelPackageArn=version["arn"], ModelApprovalStatus="Approved"
     )
-    context = make_context(task_id="promote")
-    op = PromoteModelVersionOperator(
-        task_id="promote", model_package_arn=version["arn"], environment="prod", ladder=PROD_ONLY
-    )
-    op.check_can_request(op.hook.describe_version(version["arn"]), context)
-    op.execute_complete(context, answer("dave"))
+    promote(version["arn"], "prod", make_context, ["dave"], ladder=PROD_ONLY)
     return s3
 
 

@@ -66,10 +66,17 @@ def test_credentials_appear_in_no_log_xcom_or_email(
     places["approval email"] = "\n".join(message.as_string() for _, message in smtp_server.messages)
     assert smtp_server.messages, "the approver was not emailed"
 
-    promoted = workflow.promote(registered["arn"], "dev", make_context)
+    promoted = workflow.promote(registered["arn"], "dev", make_context, run_id="promote-1-dev")
     places["promotion XCom"] = json.dumps(promoted, default=str)
     second = workflow.register(aws, make_context, "run-2", b"two")
     workflow.approve(second["arn"], make_context, run_id="approve-2")
+    # Both up to prod (prod runs the second and ran the first): what the deployment may serve.
+    for arn, name, environments in (
+        (registered["arn"], "1", ("test", "uat", "prod")),
+        (second["arn"], "2", ("dev", "test", "uat", "prod")),
+    ):
+        for environment in environments:
+            workflow.promote(arn, environment, make_context, run_id=f"promote-{name}-{environment}")
     places["deployment XCom"] = json.dumps(
         workflow.deploy(registered["arn"], second["arn"], make_context), default=str
     )
