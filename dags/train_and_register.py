@@ -37,7 +37,9 @@ with DAG(
         "shift": Param(0.0, type="number", description="Shift of the training data (retraining after drift)"),
         "reason": Param("scheduled training", type="string", description="Why this run trains"),
         "drift_report": Param(
-            None, type=["null", "string"], description="Drift report that asked for this run (none: leave empty)"
+            None,
+            type=["null", "string"],
+            description="Drift report that asked for this run (none: leave empty)",
         ),
     },
     doc_md=__doc__,

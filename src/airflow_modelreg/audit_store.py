@@ -76,6 +76,13 @@ class AuditLogStore:
     Airflow hook; :class:`S3AuditLog` takes a boto3 client, for readers without Airflow (the command line).
     """
 
+    # Given by the subclass (annotations only: the hook's come from AwsBaseHook).
+    conn: Any
+    log: Any
+    log_uri: str
+    bucket: str
+    prefix: str
+
     # ------------------------------------------------------------------------------- the API
     def append(self, group: str, kind: str, *, key: str | None = None, **fields: Any) -> dict[str, Any]:
         """Append an event to ``group``'s log and return it as stored.
