@@ -30,10 +30,19 @@ class Tally:
             self.cases[kind].append({"case": case, "outcome": outcome, "detail": detail[:300]})
 
     def write(self) -> None:
+        """Merge this process's cases into the results, case by case, under a file lock: every xdist worker
+        writes its own share of each class, and a partial run (one class) keeps the others' last results."""
+        import fcntl
+
         RESULTS.parent.mkdir(exist_ok=True)
-        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        previous.update(self.cases)  # a partial run (one class) keeps the other classes' last results
-        RESULTS.write_text(json.dumps(previous, indent=2, sort_keys=True))
+        with open(RESULTS.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            for kind, cases in self.cases.items():
+                merged = {entry["case"]: entry for entry in previous.get(kind, [])}
+                merged.update({entry["case"]: entry for entry in cases})
+                previous[kind] = list(merged.values())
+            RESULTS.write_text(json.dumps(previous, indent=2, sort_keys=True))
 
 
 _TALLY = Tally()
