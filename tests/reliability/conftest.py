@@ -39,9 +39,9 @@ class Tally:
             fcntl.flock(lock, fcntl.LOCK_EX)
             previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
             for kind, cases in self.cases.items():
-                merged = {entry["case"]: entry for entry in previous.get(kind, [])}
-                merged.update({entry["case"]: entry for entry in cases})
-                previous[kind] = list(merged.values())
+                ours = {entry["case"] for entry in cases}  # a case may record several rounds: keep them all
+                kept = [entry for entry in previous.get(kind, []) if entry["case"] not in ours]
+                previous[kind] = kept + cases
             RESULTS.write_text(json.dumps(previous, indent=2, sort_keys=True))
 
 
