@@ -5,16 +5,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.approval import APPROVE, Approver, Decision
@@ -24,8 +22,9 @@ from airflow_modelreg.domain.validation import validate_model_package_arn
 from airflow_modelreg.domain.versions import CardContext, summarize, version_card
 from airflow_modelreg.hooks.identities import ApproverIdentities
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.hooks.release import ReleaseRecords, event_key
+from airflow_modelreg.hooks.release import event_key
 from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.operators.hitl import ExactlyOnceApprovalOperator
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
@@ -59,7 +58,7 @@ def reason_form() -> ParamsDict:
     )
 
 
-class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ExactlyOnceApprovalOperator):
+class GovernedApprovalOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook], ExactlyOnceApprovalOperator):
     """What every approval request of the provider shares: the ladder and its records, the approvers
     resolved to the auth manager's ids, the reason form, the answer read back as an :class:`Approver`, and
     an answer applied exactly once whatever its timing (:class:`ExactlyOnceApprovalOperator`: a retry applies
@@ -102,14 +101,6 @@ class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ExactlyOnceAp
         self.ladder = ladder
         self.parameter_prefix = parameter_prefix
 
-    @cached_property
-    def ladder_in_use(self) -> EnvironmentLadder:
-        return resolve_ladder(self.ladder)
-
-    @cached_property
-    def records(self) -> ReleaseRecords:
-        return ReleaseRecords.of_task(self, self.ladder_in_use, self.parameter_prefix)
-
     def ask(self, context: Context, names: Sequence[str], subject: str, body: str) -> Any:
         """Open the request for ``names`` (resolved to the auth manager's ids) with a fresh, empty form."""
         resolved = ApproverIdentities(self.ladder_in_use.identities).assigned_users(list(names))
@@ -128,10 +119,6 @@ class GovernedApprovalOperator(AwsBaseOperator[ModelRegistryHook], ExactlyOnceAp
         reason = str((event.get("params_input") or {}).get(REASON_PARAM) or "").strip()
         at = event.get("responded_at")
         return approver, chosen, reason, at if isinstance(at, datetime) else datetime.now(UTC)
-
-    def refuse(self, group: str | None, what: str, refusal: GovernanceError, **fields: Any) -> None:
-        self.records.refusal(group, what, str(refusal), **fields)
-        raise AirflowFailException(str(refusal)) from refusal
 
     def card_baseline(self, version: Mapping[str, Any]) -> dict[str, Any] | None:
         """The approved version to compare with: the newest approved one other than this version."""

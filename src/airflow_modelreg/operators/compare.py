@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.standard.operators.hitl import HITLOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.domain import markdown as mdx
 from airflow_modelreg.domain import policy
@@ -69,8 +68,7 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
             policy.check_endpoint_binding(self.ladder_in_use, self.environment, self.endpoint_name)
             allowed = policy.allowed_approvers(self.ladder_in_use, self.environment, self.approvers)
         except GovernanceError as refusal:
-            self.records.refusal(None, f"compare variants of {self.endpoint_name}", str(refusal))
-            raise AirflowFailException(str(refusal)) from refusal
+            self.refuse(None, f"compare variants of {self.endpoint_name}", refusal)
         self.assigned_users = ApproverIdentities(self.ladder_in_use.identities).assigned_users(allowed)  # type: ignore[assignment]
         self.persist_link(context, self.endpoint_name)
         end = datetime.now(UTC)
@@ -94,10 +92,7 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
             refusal = policy.Refused(
                 f"Refused: {person.get('name')!r} is not an approver of {self.environment!r}."
             )
-            self.records.refusal(
-                None, f"{person.get('name')} answered {chosen} on {self.endpoint_name}", str(refusal)
-            )
-            raise AirflowFailException(str(refusal))
+            self.refuse(None, f"{person.get('name')} answered {chosen} on {self.endpoint_name}", refusal)
         endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
         challenger_arn = self.version_of_variant(endpoint, self.challenger) if endpoint else None
         if chosen == self.ROLL_BACK:

@@ -6,7 +6,6 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -14,7 +13,6 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.deployment import (
@@ -36,8 +34,9 @@ from airflow_modelreg.domain.validation import (
 )
 from airflow_modelreg.hooks.endpoint import FAILED, IN_PROGRESS, WAITING_FOR_SERVICE, EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.hooks.release import ReleaseRecords, event_key
+from airflow_modelreg.hooks.release import event_key
 from airflow_modelreg.links.model_registry import EndpointLink
+from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 from airflow_modelreg.triggers.endpoint import (
     EndpointDeletedTrigger,
@@ -73,7 +72,7 @@ def capture_content_type_header(versions: Iterable[Mapping[str, Any]]) -> dict[s
     return header or None
 
 
-class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
+class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
     """An operator on the endpoints of one environment.
 
     The environment is required: its ladder entry binds the endpoints it may act on, and its connection
@@ -97,10 +96,6 @@ class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
         self.ladder = ladder
         self.parameter_prefix = parameter_prefix
 
-    @cached_property
-    def ladder_in_use(self) -> EnvironmentLadder:
-        return resolve_ladder(self.ladder)
-
     @property
     def _hook_parameters(self) -> dict[str, Any]:
         # The endpoint lives in the environment's account: its connection when the ladder names one.
@@ -110,10 +105,6 @@ class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
             params["aws_conn_id"] = env.aws_conn_id
             params["region_name"] = None  # the environment's connection says where
         return params
-
-    @cached_property
-    def records(self) -> ReleaseRecords:
-        return ReleaseRecords.of_task(self, self.ladder_in_use, self.parameter_prefix)
 
     @property
     def registry(self) -> ModelRegistryHook:
@@ -141,10 +132,7 @@ class EndpointOperatorBase(AwsBaseOperator[EndpointHook]):
             allowed = self.records.deployable(group, self.environment, rehash=verify_artifact, asked=arns)
             policy.check_deployable(allowed, arns, endpoint_name)
         except GovernanceError as refusal:
-            self.records.refusal(
-                group, f"serve {', '.join(arns)} on {endpoint_name} ({self.environment})", str(refusal)
-            )
-            raise AirflowFailException(str(refusal)) from refusal
+            self.refuse(group, f"serve {', '.join(arns)} on {endpoint_name} ({self.environment})", refusal)
         return allowed
 
     def persist_link(self, context: Context, endpoint_name: str) -> None:
@@ -388,12 +376,11 @@ class DeployModelOperator(EndpointOperatorBase):
                 plan["config"], plan["production"], plan["shadow"], plan["capture"]
             )
         except GovernanceError as refusal:  # a model or config of the planned name, not made by this plan
-            self.records.refusal(
+            self.refuse(
                 group_from_arn(plan["production"][0][0].model_package_arn),
                 f"deploy to {self.endpoint_name} ({self.environment})",
-                str(refusal),
+                refusal,
             )
-            raise AirflowFailException(str(refusal)) from refusal
 
     def recover_failed(
         self, context: Context, plan: dict[str, Any], deadline: float, endpoint: dict[str, Any]

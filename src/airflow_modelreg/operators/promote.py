@@ -25,7 +25,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -33,7 +32,6 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
 from airflow_modelreg.assets import approved_model_asset
-from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.approval import APPROVE
 from airflow_modelreg.domain.environments import EnvironmentLadder
@@ -50,9 +48,10 @@ from airflow_modelreg.domain.pointers import (
 from airflow_modelreg.domain.validation import validate_group_name, validate_model_package_arn
 from airflow_modelreg.domain.versions import CardContext, summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.hooks.release import ReleaseRecords, approval_key, event_key, now_iso
+from airflow_modelreg.hooks.release import approval_key, event_key, now_iso
 from airflow_modelreg.links.model_registry import ModelVersionLink
 from airflow_modelreg.operators.approval import GovernedApprovalOperator
+from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def request_key(request_id: str) -> str:
     return f"requested:{request_id}"
 
 
-class _ReleaseOperator(AwsBaseOperator[ModelRegistryHook]):
+class _ReleaseOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook]):
     """The ladder and its records, for the prepare and commit tasks."""
 
     aws_hook_class = ModelRegistryHook
@@ -83,18 +82,6 @@ class _ReleaseOperator(AwsBaseOperator[ModelRegistryHook]):
         super().__init__(**kwargs)
         self.ladder = ladder
         self.parameter_prefix = parameter_prefix
-
-    @cached_property
-    def ladder_in_use(self) -> EnvironmentLadder:
-        return resolve_ladder(self.ladder)
-
-    @cached_property
-    def records(self) -> ReleaseRecords:
-        return ReleaseRecords.of_task(self, self.ladder_in_use, self.parameter_prefix)
-
-    def refuse(self, group: str | None, what: str, refusal: GovernanceError, **fields: Any) -> None:
-        self.records.refusal(group, what, str(refusal), **fields)
-        raise AirflowFailException(str(refusal)) from refusal
 
 
 # ------------------------------------------------------------------------------------------ prepare
