@@ -49,10 +49,10 @@ def ab(a: str, b: str, wa: float = 100, wb: float = 0) -> list[dict[str, Any]]:
 
 def deploy_operator(variants, **kwargs: Any) -> DeployModelOperator:
     kwargs.setdefault("poll_interval", 0.1)
+    kwargs.setdefault("ladder", PROD_LADDER)
     return DeployModelOperator(
         task_id="deploy",
         environment="prod",
-        ladder=PROD_LADDER,
         endpoint_name=ENDPOINT,
         variants=variants,
         execution_role_arn=ROLE,
@@ -64,10 +64,10 @@ def shift_operator(alarms=(), **kwargs: Any) -> ShiftTrafficOperator:
     kwargs.setdefault("steps", [10, 50, 100])
     kwargs.setdefault("bake_seconds", 0.3)
     kwargs.setdefault("poll_interval", 0.1)
+    kwargs.setdefault("ladder", PROD_LADDER)
     return ShiftTrafficOperator(
         task_id="shift",
         environment="prod",
-        ladder=PROD_LADDER,
         endpoint_name=ENDPOINT,
         to_variant="challenger",
         from_variant="champion",

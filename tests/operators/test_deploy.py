@@ -6,8 +6,6 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_modelreg.hooks.audit_log import AuditLogHook
-from airflow_modelreg.operators.deploy import DeployModelOperator
-from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import (
     PROD_LADDER,
     governed_writes,
@@ -17,8 +15,7 @@ from tests.helpers import (
     register_operator,
     write_calls,
 )
-
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+from tests.operators.deploying import ab, deploy_operator, shift_operator, weights
 
 
 @pytest.fixture
@@ -47,33 +44,13 @@ def versions(aws, bucket, make_context):
     return make
 
 
-def _deploy(variants, **kwargs):
-    kwargs.setdefault("poll_interval", 0.1)
-    return DeployModelOperator(
-        task_id="deploy",
-        environment="prod",
-        ladder=PROD_LADDER,
-        endpoint_name="churn-prod",
-        variants=variants,
-        execution_role_arn=ROLE,
-        **kwargs,
-    )
-
-
 def _events(kind):
     return AuditLogHook(log_uri=PROD_LADDER["audit_log"]).events("churn", kind=kind)
 
 
-def _ab(a, b, wa=90, wb=10):
-    return [
-        {"name": "champion", "model_package_arn": a, "weight": wa},
-        {"name": "challenger", "model_package_arn": b, "weight": wb},
-    ]
-
-
 def test_ab_endpoint_from_two_approved_versions_and_rerun_changes_nothing(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
-    result = _deploy(_ab(a, b), data_capture_uri="s3://capture-bucket/churn-prod").execute(
+    result = deploy_operator(ab(a, b, 90, 10), data_capture_uri="s3://capture-bucket/churn-prod").execute(
         make_context(task_id="deploy")
     )
     assert result["changed"] is True
@@ -89,7 +66,7 @@ def test_ab_endpoint_from_two_approved_versions_and_rerun_changes_nothing(aws, v
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://capture-bucket/churn-prod"
 
     aws.reset_calls()
-    again = _deploy(_ab(a, b), data_capture_uri="s3://capture-bucket/churn-prod").execute(
+    again = deploy_operator(ab(a, b, 90, 10), data_capture_uri="s3://capture-bucket/churn-prod").execute(
         make_context(task_id="deploy")
     )
     assert again["changed"] is False and again["config"] == result["config"]
@@ -105,7 +82,7 @@ def test_ab_endpoint_from_two_approved_versions_and_rerun_changes_nothing(aws, v
 
 def test_shadow_variant_is_deployed(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
-    op = _deploy(
+    op = deploy_operator(
         [{"name": "live", "model_package_arn": a}],
         shadow_variants=[{"name": "shadow", "model_package_arn": b}],
     )
@@ -120,7 +97,7 @@ def test_unapproved_version_is_refused_before_any_write(aws, versions, make_cont
     a, b = versions("Approved", status)
     aws.reset_calls()
     with pytest.raises(AirflowFailException, match="was never promoted to 'prod'"):
-        _deploy(_ab(a, b)).execute(make_context(task_id="deploy"))
+        deploy_operator(ab(a, b, 90, 10)).execute(make_context(task_id="deploy"))
     assert governed_writes(aws) == {}
 
 
@@ -129,15 +106,15 @@ def test_changed_artifact_is_refused(aws, versions, bucket, make_context):
     aws.boto3_client("s3").put_object(Bucket=bucket, Key="churn/0/model.tar.gz", Body=b"tampered")
     aws.reset_calls()
     with pytest.raises(AirflowFailException, match="changed since registration"):
-        _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
+        deploy_operator([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
     assert {k for k in write_calls(aws) if k.startswith("sagemaker")} == set()
 
 
 def test_blue_green_update_carries_the_requested_deployment_config(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
     alarm = put_alarm(aws)
-    _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
-    result = _deploy(
+    deploy_operator([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
+    result = deploy_operator(
         [{"name": "live", "model_package_arn": b}],
         routing="canary",
         step_percent=10,
@@ -162,10 +139,12 @@ def test_blue_green_update_carries_the_requested_deployment_config(aws, versions
 def test_blue_green_update_rolled_back_by_alarm_fails_the_task(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
     alarm = put_alarm(aws)
-    first = _deploy([{"name": "live", "model_package_arn": a}]).execute(make_context(task_id="deploy"))
+    first = deploy_operator([{"name": "live", "model_package_arn": a}]).execute(
+        make_context(task_id="deploy")
+    )
     aws.boto3_client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors")
     with pytest.raises(AirflowFailException, match="was rolled back"):
-        _deploy(
+        deploy_operator(
             [{"name": "live", "model_package_arn": b}],
             routing="linear",
             step_percent=25,
@@ -175,31 +154,10 @@ def test_blue_green_update_rolled_back_by_alarm_fails_the_task(aws, versions, ma
     assert endpoint["EndpointConfigName"] == first["config"]
 
 
-def _shift(alarm, **kwargs):
-    return ShiftTrafficOperator(
-        task_id="shift",
-        environment="prod",
-        ladder=PROD_LADDER,
-        endpoint_name="churn-prod",
-        to_variant="challenger",
-        from_variant="champion",
-        steps=[10, 50, 100],
-        bake_seconds=1.0,
-        poll_interval=0.1,
-        alarms=[alarm],
-        **kwargs,
-    )
-
-
-def _weights(aws):
-    endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName="churn-prod")
-    return {v["VariantName"]: v.get("CurrentWeight", 0.0) for v in endpoint["ProductionVariants"]}
-
-
 def test_canary_shift_reaches_full_traffic_when_alarms_stay_ok(aws, versions, make_context):
     a, b = versions("Approved", "Approved")
     alarm = put_alarm(aws)
-    _deploy(_ab(a, b, 100, 0)).execute(make_context(task_id="deploy"))
-    result = _shift(alarm).execute(make_context(task_id="shift"))
+    deploy_operator(ab(a, b, 100, 0)).execute(make_context(task_id="deploy"))
+    result = shift_operator([alarm], bake_seconds=1.0).execute(make_context(task_id="shift"))
     assert result["weights"] == {"challenger": 100.0, "champion": 0.0}
-    assert _weights(aws) == {"champion": 0.0, "challenger": 100.0}
+    assert weights(aws) == {"champion": 0.0, "challenger": 100.0}

@@ -15,8 +15,8 @@ from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
 from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from airflow_modelreg.sensors.drift import ModelDriftSensor
 from tests.helpers import LADDER, PROD_LADDER, promote, put_artifact, register_operator, write_calls
+from tests.operators.deploying import ROLE
 
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/{}"
 # Prod, serving the endpoints these cases deploy to.
 SERVING = {

@@ -18,7 +18,6 @@ from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.promote import CommitPromotionOperator
 from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
 from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
-from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import (
     AUDIT_BUCKET,
     LADDER,
@@ -31,6 +30,7 @@ from tests.helpers import (
     register_operator,
     write_calls,
 )
+from tests.operators.deploying import ROLE, shift_operator
 from tests.reliability import workflow
 
 AUTOMATION = {**LADDER, "automated_registration_approval": True}
@@ -91,7 +91,7 @@ def _deploy(name: str, environment: str = "prod", endpoint: str = "churn-prod") 
             environment=environment,
             endpoint_name=endpoint,
             variants=[{"name": "live", "model_package_arn": world[name]}],
-            execution_role_arn=workflow.ROLE,
+            execution_role_arn=ROLE,
             poll_interval=0.1,
             ladder=LADDER,
         ).execute(world["context"](task_id="deploy"))
@@ -229,7 +229,7 @@ def _shift_to_unpromoted(world):
     for name in ("v5", "v4"):
         sm.create_model(
             ModelName=f"hand-{name}",
-            ExecutionRoleArn=workflow.ROLE,
+            ExecutionRoleArn=ROLE,
             Containers=[{"ModelPackageName": world[name]}],
         )
     sm.create_endpoint_config(
@@ -249,16 +249,9 @@ def _shift_to_unpromoted(world):
     advance_endpoint(world["aws"], "churn-prod", "InService")  # a live endpoint, as SageMaker makes it
     world["aws"].reset_calls()
     try:
-        return ShiftTrafficOperator(
-            task_id="shift",
-            environment="prod",
-            endpoint_name="churn-prod",
-            to_variant="challenger",
-            from_variant="champion",
-            steps=[100],
-            bake_seconds=0,
-            ladder=LADDER,
-        ).execute(world["context"](task_id="shift"))
+        return shift_operator(steps=[100], bake_seconds=0, ladder=LADDER).execute(
+            world["context"](task_id="shift")
+        )
     finally:
         writes = write_calls(world["aws"])
         sm.delete_endpoint(EndpointName="churn-prod")

@@ -19,7 +19,6 @@ from airflow_modelreg.domain.errors import InvalidInputError
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
 from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
-from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import (
     LADDER,
     PROD_LADDER,
@@ -32,6 +31,7 @@ from tests.helpers import (
     read_pointer,
     register_operator,
 )
+from tests.operators.deploying import ROLE, deploy_operator, shift_operator
 from tests.reliability import workflow
 
 AUTOMATION = {**LADDER, "automated_registration_approval": True}
@@ -90,14 +90,8 @@ def _in_prod(world, *names: str) -> list[str]:
 
 
 def _deploy(world, variants: list[tuple[str, str, float]], ladder=PROD_LADDER, run_id: str = "deploy-run"):
-    return DeployModelOperator(
-        task_id="deploy",
-        environment="prod",
-        endpoint_name="churn-prod",
-        variants=[{"name": n, "model_package_arn": arn, "weight": w} for n, arn, w in variants],
-        execution_role_arn=workflow.ROLE,
-        poll_interval=0.1,
-        ladder=ladder,
+    return deploy_operator(
+        [{"name": n, "model_package_arn": arn, "weight": w} for n, arn, w in variants], ladder=ladder
     ).execute(world["context"](task_id="deploy", run_id=run_id))
 
 
@@ -347,7 +341,7 @@ def test_deploy_refuses_an_unpromoted_shadow_variant(world):
             endpoint_name="churn-prod",
             variants=[{"name": "live", "model_package_arn": v1}],
             shadow_variants=[{"name": "shadow", "model_package_arn": rogue}],
-            execution_role_arn=workflow.ROLE,
+            execution_role_arn=ROLE,
             poll_interval=0.1,
             ladder=PROD_LADDER,
         ).execute(world["context"](task_id="deploy")),
@@ -380,15 +374,13 @@ def test_deploy_refuses_a_squatted_endpoint_config(world):
             {"name": "champion", "model_package_arn": v1, "weight": 1.0},
             {"name": "challenger", "model_package_arn": v2, "weight": 0.0},
         ],
-        execution_role_arn=workflow.ROLE,
+        execution_role_arn=ROLE,
         poll_interval=0.1,
         ladder=PROD_LADDER,
     )
     planned = op.deployment_plan()
     sm = aws.boto3_client("sagemaker")
-    sm.create_model(
-        ModelName="squat", ExecutionRoleArn=workflow.ROLE, Containers=[{"ModelPackageName": rogue}]
-    )
+    sm.create_model(ModelName="squat", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": rogue}])
     sm.create_endpoint_config(
         EndpointConfigName=planned["config"],
         ProductionVariants=[
@@ -422,17 +414,7 @@ def test_shift_traffic_refuses_a_swapped_artifact(world):
     )
     aws.reset_calls()
     _refused(
-        lambda: ShiftTrafficOperator(
-            task_id="shift",
-            environment="prod",
-            endpoint_name="churn-prod",
-            to_variant="challenger",
-            from_variant="champion",
-            steps=[100],
-            bake_seconds=0,
-            poll_interval=0.1,
-            ladder=PROD_LADDER,
-        ).execute(world["context"](task_id="shift")),
+        lambda: shift_operator(steps=[100], bake_seconds=0).execute(world["context"](task_id="shift")),
         "changed since registration",
     )
     assert governed_writes(aws) == {}
@@ -444,10 +426,10 @@ def test_shift_traffic_to_a_raw_model_variant(world):
     aws = world["aws"]
     (v1,) = _in_prod(world, "w1")
     sm = aws.boto3_client("sagemaker")
-    sm.create_model(ModelName="pkg", ExecutionRoleArn=workflow.ROLE, Containers=[{"ModelPackageName": v1}])
+    sm.create_model(ModelName="pkg", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": v1}])
     sm.create_model(
         ModelName="raw",
-        ExecutionRoleArn=workflow.ROLE,
+        ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": "img:latest", "ModelDataUrl": f"s3://{workflow.BUCKET}/evil.tar.gz"},
     )
     sm.create_endpoint_config(
@@ -467,16 +449,7 @@ def test_shift_traffic_to_a_raw_model_variant(world):
     aws.set_endpoint_state("churn-prod", settle_now=True)
     aws.reset_calls()
     _refused(
-        lambda: ShiftTrafficOperator(
-            task_id="shift",
-            environment="prod",
-            endpoint_name="churn-prod",
-            to_variant="challenger",
-            from_variant="champion",
-            steps=[100],
-            bake_seconds=0,
-            poll_interval=0.1,
-            ladder=PROD_LADDER,
-        ).execute(world["context"](task_id="shift"))
+        lambda: shift_operator(steps=[100], bake_seconds=0).execute(world["context"](task_id="shift"))
     )
     assert {c for c in governed_writes(aws) if "UpdateEndpointWeights" in c} == set()
+

@@ -7,11 +7,9 @@ import re
 from typing import Any
 
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
-from airflow_modelreg.operators.deploy import DeployModelOperator
-from airflow_modelreg.operators.traffic import ShiftTrafficOperator
 from tests.helpers import AUDIT_BUCKET, LADDER, answer, promote_step_by_step, put_artifact, register_operator
+from tests.operators.deploying import ab, deploy_operator, shift_operator
 
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 BUCKET = "reliability-models"
 PEOPLE = {"dev": "bob", "test": "carol", "uat": "carol", "prod": "dave"}
 
@@ -67,33 +65,12 @@ def two_in_prod(aws, context, ladder=LADDER) -> tuple[str, str]:
 def deploy(
     champion: str, challenger: str, context, run_id: str = "deploy-run", ladder=LADDER
 ) -> dict[str, Any]:
-    op = DeployModelOperator(
-        task_id="deploy",
-        environment="prod",
-        ladder=ladder,
-        endpoint_name="churn-prod",
-        variants=[
-            {"name": "champion", "model_package_arn": champion, "weight": 90},
-            {"name": "challenger", "model_package_arn": challenger, "weight": 10},
-        ],
-        execution_role_arn=ROLE,
-        poll_interval=0.1,
-    )
+    op = deploy_operator(ab(champion, challenger, 90, 10), ladder=ladder)
     return op.execute(context(task_id="deploy", run_id=run_id))
 
 
 def shift(context, run_id: str = "shift-run", ladder=LADDER) -> dict[str, Any]:
-    op = ShiftTrafficOperator(
-        task_id="shift",
-        environment="prod",
-        ladder=ladder,
-        endpoint_name="churn-prod",
-        to_variant="challenger",
-        from_variant="champion",
-        steps=[50, 100],
-        bake_seconds=0.2,
-        poll_interval=0.1,
-    )
+    op = shift_operator(steps=[50, 100], bake_seconds=0.2, ladder=ladder)
     return op.execute(context(task_id="shift", run_id=run_id))
 
 
