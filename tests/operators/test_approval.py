@@ -113,6 +113,19 @@ def test_unassigned_user_is_forbidden_and_a_reject_records_the_reason(
     assert "accuracy regressed on the holdout" in described["ApprovalDescription"]
 
 
+def test_a_templated_approver_list_that_widens_the_ladder_is_refused_in_a_dag_run(
+    airflow, aws, ladder_variable, registered
+):
+    """``approvers="{{ params.approvers }}"``: a run triggered with mallory in its params asks nobody."""
+    ladder_variable(LADDER)
+    version = registered()
+    dag_run = airflow.run("approve_version", {"arn": version["arn"], "approvers": ["mallory"]})
+    assert str(dag_run.state) == "failed"
+    assert airflow.task_states(dag_run)["approve"] == "failed"
+    assert airflow.approver("mallory").pending("approve_version") == []
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+
+
 def test_a_decision_made_elsewhere_meanwhile_is_never_overwritten(aws, registered, make_context):
     version = registered()
     aws.boto3_client("sagemaker").update_model_package(

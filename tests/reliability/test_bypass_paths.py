@@ -449,7 +449,50 @@ def test_shift_traffic_to_a_raw_model_variant(world):
     aws.set_endpoint_state("churn-prod", settle_now=True)
     aws.reset_calls()
     _refused(
-        lambda: shift_operator(steps=[100], bake_seconds=0).execute(world["context"](task_id="shift"))
+        lambda: shift_operator(steps=[100], bake_seconds=0).execute(world["context"](task_id="shift")),
+        "serves no version of the model registry",
     )
     assert {c for c in governed_writes(aws) if "UpdateEndpointWeights" in c} == set()
 
+
+# ------------------------------------------------------------------------------ comparing variants
+def _compare(**kwargs):
+    from airflow_modelreg.operators.compare import CompareVariantsOperator
+
+    kwargs.setdefault("endpoint_name", "churn-prod")
+    return CompareVariantsOperator(
+        task_id="compare",
+        environment="prod",
+        champion="champion",
+        challenger="challenger",
+        ladder=PROD_LADDER,
+        **kwargs,
+    )
+
+
+def test_comparing_variants_of_an_endpoint_outside_the_environment_is_refused(world):
+    aws = world["aws"]
+    aws.reset_calls()
+    _refused(
+        lambda: _compare(endpoint_name="churn-shadow").execute(world["context"](task_id="compare")),
+        "churn-shadow",
+    )
+    assert governed_writes(aws) == {}
+
+
+def test_an_answer_from_someone_not_an_approver_of_the_environment_changes_no_weight(world):
+    """Whoever answers the comparison (an XCom or REST call made to look like a HITL answer) must be one of
+    prod's approvers: mallory's "Roll back" is refused and the weights stay."""
+    from tests.operators.deploying import weights
+
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "c1", "c2")
+    _deploy(world, [("champion", v1, 0.5), ("challenger", v2, 0.5)])
+    before = weights(aws)
+    operator = _compare()
+    mallory = {**answer("mallory", option=operator.ROLL_BACK), "params_input": {}}
+    _refused(
+        lambda: operator.execute_complete(world["context"](task_id="compare"), mallory),
+        "'mallory' is not an approver of 'prod'",
+    )
+    assert weights(aws) == before
