@@ -10,7 +10,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from airflow_modelreg.domain.errors import NotFoundError, RegistryError
-from airflow_modelreg.domain.validation import validate_approval_status, validate_group_name
+from airflow_modelreg.domain.validation import (
+    validate_approval_status,
+    validate_group_name,
+    validate_model_package_arn,
+)
 
 
 def call_aws(what: str, call: Callable[..., Any], /, **kwargs: Any) -> Any:
@@ -25,6 +29,12 @@ def call_aws(what: str, call: Callable[..., Any], /, **kwargs: Any) -> Any:
         ):
             raise NotFoundError(f"{what}: not found ({code}: {message})") from error
         raise RegistryError(f"{what} failed: {code}: {message}") from error
+
+
+def describe_version(client: Any, arn: str) -> dict[str, Any]:
+    """``DescribeModelPackage`` of a version, its ARN checked first."""
+    validate_model_package_arn(arn)
+    return call_aws(f"Model version {arn}", client.describe_model_package, ModelPackageName=arn)
 
 
 def list_version_summaries(

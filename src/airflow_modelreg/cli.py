@@ -90,9 +90,9 @@ class _RegistryReader:
         return list_version_summaries(self.client, group, status)
 
     def describe_version(self, arn: str) -> dict[str, Any]:
-        from airflow_modelreg.aws_calls import call_aws
+        from airflow_modelreg.aws_calls import describe_version
 
-        return call_aws(f"Model version {arn}", self.client.describe_model_package, ModelPackageName=arn)
+        return describe_version(self.client, arn)
 
 
 def main(argv: list[str] | None = None) -> int:

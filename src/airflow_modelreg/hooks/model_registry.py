@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from airflow_modelreg.aws_calls import list_version_summaries
+from airflow_modelreg.aws_calls import describe_version, list_version_summaries
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain.errors import GovernanceError, NotFoundError, RegistryError
 from airflow_modelreg.domain.validation import (
@@ -81,8 +81,7 @@ class ModelRegistryHook(ModelRegBaseHook):
         return response["ModelPackageArn"]
 
     def describe_version(self, arn: str) -> dict[str, Any]:
-        validate_model_package_arn(arn)
-        return call_aws(f"Model version {arn}", self.conn.describe_model_package, ModelPackageName=arn)
+        return describe_version(self.conn, arn)
 
     def list_versions(
         self, group: str, status: str | None = None, newest_first: bool = True, page_size: int = 100
