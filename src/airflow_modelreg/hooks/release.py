@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
@@ -170,7 +170,6 @@ class ReleaseRecords:
             self.tampering(
                 group, environment, f"{name} holds a value airflow-modelreg never writes: {malformed}"
             )
-            raise AssertionError("unreachable") from malformed
 
     def current(self, group: str, environment: str) -> Pointer | None:
         """What the environment runs, once the pointer, the version's stage record and the audit log agree.
@@ -232,7 +231,7 @@ class ReleaseRecords:
             )
         return pointer
 
-    def tampering(self, group: str, environment: str | None, what: str) -> None:
+    def tampering(self, group: str, environment: str | None, what: str) -> NoReturn:
         """Record a disagreement between the records in the audit log, then refuse."""
         log.error("AUDIT tampering: %s", what)
         try:
