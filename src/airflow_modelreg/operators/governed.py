@@ -11,14 +11,16 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError
+from airflow_modelreg.domain.pointers import DEFAULT_PREFIX
 from airflow_modelreg.hooks.release import ReleaseRecords
 
 
 class GovernedTask:
-    """Mixed into an AWS operator that sets ``ladder`` and ``parameter_prefix`` in its ``__init__``."""
+    """Mixed into an AWS operator or sensor that sets ``ladder`` (and, to reach other pointers,
+    ``parameter_prefix``) in its ``__init__``."""
 
     ladder: EnvironmentLadder | Mapping[str, Any] | str | None
-    parameter_prefix: str
+    parameter_prefix: str = DEFAULT_PREFIX
 
     @cached_property
     def ladder_in_use(self) -> EnvironmentLadder:

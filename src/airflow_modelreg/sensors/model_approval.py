@@ -17,22 +17,21 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from airflow_modelreg.config import resolve_ladder
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError, NotFoundError
 from airflow_modelreg.domain.validation import validate_model_package_arn
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.hooks.release import ReleaseRecords
 from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.triggers.model_approval import ModelApprovalTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
+class ModelApprovalSensor(GovernedTask, AwsBaseSensor[ModelRegistryHook]):
     """Wait until a version is Approved or Rejected, by whoever decides and wherever.
 
     Approved succeeds and returns the version's summary; Rejected fails with the decision's description,
@@ -97,15 +96,13 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
     def check_approver(self, version: dict[str, Any]) -> str:
         """The allowed approver who approved ``version``, from this provider's audit log; refused (and the
         refusal audited) when it was someone else, automation, or cannot be told."""
-        records = ReleaseRecords.of_task(self, resolve_ladder(self.ladder))
         facts = policy.VersionFacts.from_description(version)
         try:
-            allowed = policy.allowed_approvers(records.ladder, self.environment, self.allowed_approvers)
-            decisions = records.audit.events(facts.group, kind="decided", version=facts.number)
+            allowed = policy.allowed_approvers(self.ladder_in_use, self.environment, self.allowed_approvers)
+            decisions = self.records.audit.events(facts.group, kind="decided", version=facts.number)
             return policy.check_decided_by(facts, decisions, allowed)
         except GovernanceError as refusal:
-            records.refusal(facts.group, f"count the approval of {facts.arn}", str(refusal))
-            raise AirflowFailException(str(refusal)) from refusal
+            self.refuse(facts.group, f"count the approval of {facts.arn}", refusal)
         except InvalidInputError as error:
             raise AirflowFailException(str(error)) from error
 
@@ -140,9 +137,7 @@ class ModelApprovalSensor(AwsBaseSensor[ModelRegistryHook]):
         try:
             validate_model_package_arn(self.model_package_arn)
             if self.checks_approver:  # a list that widens the ladder's fails now, not after the wait
-                policy.allowed_approvers(
-                    resolve_ladder(self.ladder), self.environment, self.allowed_approvers
-                )
+                policy.allowed_approvers(self.ladder_in_use, self.environment, self.allowed_approvers)
         except (InvalidInputError, GovernanceError) as error:
             raise AirflowFailException(str(error)) from error
         if not self.deferrable:
