@@ -34,6 +34,7 @@ from typing import Any
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 WORKER_SERVICE = "airflow-worker"
 CELERY_WORKERS = 2
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 # Settings the harness changes for a 2-core test machine and for test speed; everything else comes from
 # the compose file. None of these changes what a task, an approval or a deferred wait does.
@@ -175,6 +176,7 @@ class ComposeStack:
         guard's; the API server generates passwords for users it does not find there).
     :param extra_executors: executors tasks may choose by name, after compose's executor (the default).
     :param aws_address: ``host:port`` of the AWS stand-in (compose's ``aws-standin`` service).
+    :param celery_workers: how many ``airflow-worker`` processes (compose's ``--scale airflow-worker=N``).
     """
 
     def __init__(
@@ -187,6 +189,7 @@ class ComposeStack:
         people: Mapping[str, str] | None = None,
         extra_executors: Iterable[str] = (),
         aws_address: str | None = None,
+        celery_workers: int = CELERY_WORKERS,
     ) -> None:
         self.compose = ComposeFile(compose_file)
         self.home = home
@@ -198,6 +201,7 @@ class ComposeStack:
         self.people = dict(people or {})
         self.extra_executors = tuple(extra_executors)
         self.aws_address = aws_address
+        self.celery_workers = celery_workers
         self.passwords_file = home / "secrets" / "passwords.json"
         self.processes = ManagedProcesses(home / "process-logs")
         self.postgres: Any = None
@@ -266,13 +270,14 @@ class ComposeStack:
             self.env = self.environment(socket_dir, redis_port)
             self.write_passwords(self.env)
             self.migrate()
+            self.create_users()
             airflow = [sys.executable, "-m", "airflow"]
             for service in AIRFLOW_SERVICES:
                 command = self.compose.command(service)
                 if command == ["api-server"]:
                     command += ["--host", "127.0.0.1", "--port", str(self.port)]
                 self.processes.start(service, airflow + command, self.env)
-            for number in range(1, CELERY_WORKERS + 1):
+            for number in range(1, self.celery_workers + 1):
                 command = self.compose.command(WORKER_SERVICE)
                 command += ["--celery-hostname", f"worker{number}@%h"]
                 # Each worker serves its task logs on its own port (one per container in compose).
@@ -286,17 +291,24 @@ class ComposeStack:
 
     def migrate(self) -> None:
         """What the compose file's ``airflow-init`` service runs before anything else starts."""
+        self.airflow_cli("db", "migrate")
+
+    def create_users(self) -> None:
+        """Users in the auth manager's own store: none for the simple auth manager (the passwords file)."""
+
+    def airflow_cli(self, *arguments: str, timeout: float = 300) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
+            [sys.executable, "-m", "airflow", *arguments],
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+                f"airflow {' '.join(arguments)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
             )
+        return result.stdout
 
     def wait_healthy(self, timeout: float) -> None:
         import httpx
@@ -331,3 +343,56 @@ class ComposeStack:
             with contextlib.suppress(Exception):
                 self.postgres.cleanup()
             self.postgres = None
+
+
+class FabComposeStack(ComposeStack):
+    """The same stack under the FAB auth manager, as a team with its own user database runs it.
+
+    People are real rows in FAB's ``ab_user`` table (numeric ids), created after the migration the way
+    ``airflow users create`` does, all at once: role ``User`` for the people, ``Viewer`` for the approval
+    guard, so nobody is an admin. The metadata database is also the Airflow connection ``airflow_metadata``,
+    from which a ladder's ``{"kind": "fab", "conn_id": "airflow_metadata"}`` identities read approvers' ids.
+    """
+
+    METADATA_CONN_ID = "airflow_metadata"
+
+    def environment(self, postgres_socket: Path, redis_port: int) -> dict[str, str]:
+        env = super().environment(postgres_socket, redis_port)
+        env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
+        env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", None)
+        env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", None)
+        env[f"AIRFLOW_CONN_{self.METADATA_CONN_ID.upper()}"] = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        return env
+
+    def write_passwords(self, env: Mapping[str, str]) -> None:
+        """No passwords file: FAB keeps password hashes in its own tables (see :meth:`create_users`)."""
+
+    def create_users(self) -> None:
+        guard = json.loads(self.env["AIRFLOW_CONN_MODELREG_AIRFLOW_API"])
+        users = [[name, password, "User"] for name, password in self.people.items()]
+        users.append([guard["login"], guard["password"], "Viewer"])
+        # One process for every user (``airflow users create`` is one process, ~5 s, per user).
+        result = subprocess.run(
+            [sys.executable, "-c", _CREATE_FAB_USERS],
+            input=json.dumps(users),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"creating FAB users failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+            )
+
+
+# What ``airflow users create`` runs (airflow.providers.fab.auth_manager.cli_commands.user_command), per user.
+_CREATE_FAB_USERS = """
+import json, sys
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+with get_application_builder() as appbuilder:
+    for name, password, role_name in json.load(sys.stdin):
+        role = appbuilder.sm.find_role(role_name)
+        if appbuilder.sm.add_user(name, name.capitalize(), "Test", f"{name}@example.com", role, password) is None:
+            raise SystemExit(f"FAB did not create {name}")
+"""
