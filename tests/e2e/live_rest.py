@@ -79,3 +79,21 @@ def event_logs(rest: Any, dag_id: str, run_id: str, event: str) -> list[dict[str
     )
     response.raise_for_status()
     return response.json()["event_logs"]
+
+
+def clear(
+    rest: Any, dag_id: str, run_id: str, task_ids: list[str] | None = None, user: str = "alice"
+) -> None:
+    """Clear a run's tasks (all of them when ``task_ids`` is None) as the UI's Clear button does."""
+    body: dict[str, Any] = {
+        "dry_run": False,
+        "dag_run_id": run_id,
+        "only_failed": False,
+        "reset_dag_runs": True,
+        "include_downstream": False,
+    }
+    if task_ids is not None:
+        body["task_ids"] = task_ids
+    response = rest.post(f"/api/v2/dags/{dag_id}/clearTaskInstances", json=body, headers=headers(rest, user))
+    assert response.status_code == 200, response.text
+    assert response.json()["task_instances"], f"nothing was cleared in {dag_id}/{run_id}"
