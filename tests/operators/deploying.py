@@ -81,17 +81,28 @@ def weights(aws, key: str = "CurrentWeight") -> dict[str, float]:
     return {v["VariantName"]: v.get(key, 0.0) for v in endpoint["ProductionVariants"]}
 
 
-async def _first_event(trigger) -> dict[str, Any]:
+def triggered(deferred: TaskDeferred) -> dict[str, Any]:
+    """The first event of a deferral's trigger, re-created from its serialized arguments (as the triggerer)."""
+    trigger = type(deferred.trigger)(**deferred.trigger.serialize()[1])
+    return asyncio.run(first_event(trigger))
+
+
+async def first_event(trigger) -> dict[str, Any]:
     async for event in trigger.run():
         return event.payload
     raise AssertionError(f"{trigger!r} ended without an event")
 
 
-def run_deferrable(operator, context, limit: int = 50) -> tuple[Any, list[str]]:
+def run_deferrable(
+    operator, context, limit: int = 50, resume: tuple[str, dict[str, Any]] | None = None
+) -> tuple[Any, list[str]]:
     """Run a deferrable operator to the end as Airflow would: each deferral's trigger is serialized and
     re-created from its arguments (what reaches the triggerer), run to its first event, and the task resumed
-    with it. Returns the result and the names of the triggers that ran."""
+    with it. ``resume`` (method name, event) starts from a deferral already taken. Returns the result and
+    the names of the triggers that ran."""
     method, kwargs, ran = operator.execute, {}, []
+    if resume is not None:
+        method, kwargs = getattr(operator, resume[0]), {"event": resume[1]}
     for _ in range(limit):
         try:
             return method(context, **kwargs), ran
@@ -99,7 +110,7 @@ def run_deferrable(operator, context, limit: int = 50) -> tuple[Any, list[str]]:
             path, trigger_kwargs = deferred.trigger.serialize()
             trigger = type(deferred.trigger)(**trigger_kwargs)
             ran.append(type(trigger).__name__)
-            event = asyncio.run(_first_event(trigger))
+            event = asyncio.run(first_event(trigger))
             method, kwargs = getattr(operator, deferred.method_name), {"event": event}
     raise AssertionError(f"still deferring after {limit} triggers: {ran}")
 

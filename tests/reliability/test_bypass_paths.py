@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
 
 from airflow_modelreg.domain.errors import InvalidInputError
+from airflow_modelreg.hooks.audit_log import AuditLogHook
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
 from airflow_modelreg.operators.deploy import DeployModelOperator
 from airflow_modelreg.operators.set_approval import SetModelApprovalOperator
 from tests.helpers import (
     LADDER,
     PROD_LADDER,
+    advance_endpoint,
     answer,
     answer_step,
     commit_step,
@@ -31,7 +34,15 @@ from tests.helpers import (
     read_pointer,
     register_operator,
 )
-from tests.operators.deploying import ROLE, deploy_operator, shift_operator
+from tests.operators.deploying import (
+    ROLE,
+    ab,
+    deploy_operator,
+    run_deferrable,
+    shift_operator,
+    transitions,
+    triggered,
+)
 from tests.reliability import workflow
 
 AUTOMATION = {**LADDER, "automated_registration_approval": True}
@@ -328,6 +339,82 @@ def test_deploy_never_serves_the_version_rolled_back_out(world):
     _refused(lambda: _deploy(world, [("champion", v1, 1.0), ("challenger", v2, 0.0)]), v2)
     _refused(lambda: _deploy(world, [("live", v2, 1.0)], run_id="deploy-2"), v2)
     assert governed_writes(world["aws"]) == {}
+
+
+def _config_of(aws, endpoint: str = "churn-prod") -> str:
+    return aws.boto3_client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+
+
+def _revoke(aws, arn: str) -> None:
+    aws.boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription="revoked: leak found"
+    )
+
+
+def test_a_version_revoked_while_its_deployment_waits_in_the_triggerer_is_not_left_serving(world):
+    """Allowed when it starts, the deployment waits (minutes on AWS) while the version is revoked in the
+    registry. When the wait ends, the deploy must neither report success nor leave the endpoint serving the
+    revoked version: the endpoint goes back to the config it served before, and the refusal is audited."""
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "w1", "w2")
+    _deploy(world, [("champion", v1, 1.0)], run_id="before")
+    before = _config_of(aws)
+    operator = deploy_operator(ab(v1, v2, 100, 0), deferrable=True)
+    context = world["context"](task_id="deploy", run_id="during")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    _revoke(aws, v2)
+    event = triggered(deferred.value)
+    assert event["status"] == "InService" and event["config"] != before  # the new config went live
+    _refused(
+        lambda: run_deferrable(operator, context, resume=(deferred.value.method_name, event)), v2, "Rejected"
+    )
+    advance_endpoint(aws, "churn-prod", "InService")
+    assert _config_of(aws) == before
+    assert _served(aws) == {v1}
+    refusals = AuditLogHook(log_uri=PROD_LADDER["audit_log"]).events("churn", kind="refused")
+    assert any(v2 in event["reason"] and "Rejected" in event["reason"] for event in refusals)
+
+
+def test_a_version_revoked_while_a_blocking_deployment_waits_is_not_left_serving(world):
+    """The same, with the deployment waiting in the worker (not deferrable)."""
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "b1", "b2")
+    _deploy(world, [("champion", v1, 1.0)], run_id="before")
+    before = _config_of(aws)
+
+    def revoke_then_let_the_update_finish() -> None:
+        # Transitions wait for this thread (not for a clock): the revocation always lands mid-update.
+        while aws.peek_endpoint("churn-prod")["EndpointStatus"] != "Updating":
+            threading.Event().wait(0.01)
+        _revoke(aws, v2)
+        aws.set_endpoint_state("churn-prod", settle_now=True)
+
+    revoker = threading.Thread(target=revoke_then_let_the_update_finish, daemon=True)
+    with transitions(aws, 3600):
+        revoker.start()
+        _refused(
+            lambda: _deploy(world, [("champion", v1, 1.0), ("challenger", v2, 0.0)], run_id="during"), v2
+        )
+        revoker.join(timeout=10)
+    advance_endpoint(aws, "churn-prod", "InService")
+    assert _config_of(aws) == before
+    assert _served(aws) == {v1}
+
+
+def test_a_new_endpoint_whose_version_was_revoked_while_it_was_created_is_deleted(world):
+    aws = world["aws"]
+    (v1,) = _in_prod(world, "n1")
+    operator = deploy_operator([{"name": "live", "model_package_arn": v1, "weight": 1.0}], deferrable=True)
+    context = world["context"](task_id="deploy", run_id="new")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    _revoke(aws, v1)
+    event = triggered(deferred.value)
+    _refused(
+        lambda: run_deferrable(operator, context, resume=(deferred.value.method_name, event)), v1, "Rejected"
+    )
+    advance_endpoint(aws, "churn-prod", None)  # deleted: it never served anything approved
 
 
 def test_deploy_refuses_an_unpromoted_shadow_variant(world):

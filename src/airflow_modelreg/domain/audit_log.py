@@ -33,6 +33,7 @@ KINDS = (
     "promoted",
     "rolled-back",
     "deployed",
+    "deployment-undone",
     "traffic-shifted",
     "traffic-rolled-back",
     "refused",

@@ -72,6 +72,16 @@ def capture_content_type_header(versions: Iterable[Mapping[str, Any]]) -> dict[s
     return header or None
 
 
+def undo_to(plan: Mapping[str, Any], previous: str | None) -> dict[str, Any]:
+    """What taking back a change to ``plan["config"]`` means: going back to ``previous`` (``None``: the
+    endpoint did not exist, so deleting it)."""
+    return {
+        "config": plan["config"],
+        "previous": previous,
+        "group": group_from_arn(plan["production"][0][0].model_package_arn),
+    }
+
+
 class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
     """An operator on the endpoints of one environment.
 
@@ -331,7 +341,7 @@ class DeployModelOperator(EndpointOperatorBase):
             self.prepare(plan)
             if self.hook.create_endpoint(name, plan["config"], tags={"managed-by": "airflow-modelreg"}):
                 self.log.info("Creating endpoint %s with %s", name, plan["config"])
-                return self.wait(context, plan, deadline, then="check")
+                return self.wait(context, plan, deadline, then="check", undo=undo_to(plan, None))
             self.log.info("Endpoint %s appeared meanwhile (another try created it); looking again.", name)
             return self.converge(context, plan, deadline)
         ours = plan["config"] in (self.hook.pending_config(endpoint), endpoint["EndpointConfigName"])
@@ -343,7 +353,8 @@ class DeployModelOperator(EndpointOperatorBase):
                 self.log.info(
                     "%s is %s to %s already (an earlier try): waiting for it.", name, status, plan["config"]
                 )
-                return self.wait(context, plan, deadline, then="check")
+                before = endpoint["EndpointConfigName"] if status == "Updating" else None
+                return self.wait(context, plan, deadline, then="check", undo=undo_to(plan, before))
             self.log.info(
                 "%s is %s: waiting for it before deciding (SageMaker refuses changes meanwhile).",
                 name,
@@ -364,7 +375,8 @@ class DeployModelOperator(EndpointOperatorBase):
         self.prepare(plan)
         self.hook.update_endpoint(name, plan["config"], plan["routing"])
         self.log.info("Updating %s to %s (%s)", name, plan["config"], self.routing)
-        return self.wait(context, plan, deadline, then="check")
+        undo = undo_to(plan, endpoint["EndpointConfigName"])
+        return self.wait(context, plan, deadline, then="check", undo=undo)
 
     def prepare(self, plan: dict[str, Any]) -> None:
         """The models and the endpoint config the plan names (each created only if missing)."""
@@ -408,10 +420,14 @@ class DeployModelOperator(EndpointOperatorBase):
         deadline: float,
         then: str,
         waiter: str = "EndpointInService",
+        undo: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Wait for the endpoint with a waiter of ``waiters/endpoint.json``, in the triggerer when deferrable,
-        then go on with ``then``: ``check`` the deployment, or ``reconsider`` what to do next."""
-        state = {"then": then, "deadline": deadline}
+        then go on with ``then``: ``check`` the deployment, or ``reconsider`` what to do next. ``undo`` says
+        what the endpoint served before a change of this task (see :meth:`undo_refused_change`)."""
+        state: dict[str, Any] = {"then": then, "deadline": deadline}
+        if undo:
+            state["undo"] = dict(undo)
         remaining = deadline - time.time()
         if remaining <= 0:
             raise AirflowException(
@@ -441,17 +457,73 @@ class DeployModelOperator(EndpointOperatorBase):
             endpoint = self.hook.wait_for(self.endpoint_name, waiter, self.poll_interval, remaining)
         except RegistryError as error:
             raise AirflowException(str(error)) from error
-        return self.resume(context, plan, {**endpoint_event(endpoint), "state": state})
+        return self.execute_complete(context, {**endpoint_event(endpoint), "state": state})
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """After every wait, in the triggerer or in the worker: the versions were checked (artifacts
+        re-hashed) before the writes, and are checked again now, since a wait lasts minutes and the release
+        may have changed meanwhile (a version revoked, rolled back out, the pointer moved on)."""
         if event.get("status") in ("error", "timeout"):
             # A retry looks at the endpoint afresh and carries on from where it is: worth it.
             raise AirflowException(f"Waiting for {self.endpoint_name} failed: {event.get('message')}")
-        # The versions were checked (artifacts re-hashed) before the writes; approval is checked again.
-        return self.resume(context, self.deployment_plan(verify_artifact=False), event)
+        state = event.get("state") or {}
+        try:
+            plan = self.deployment_plan(verify_artifact=False)
+        except AirflowFailException as refusal:  # refused now, though allowed when the change was made
+            self.undo_refused_change(context, state, refusal)
+            raise
+        return self.resume(context, plan, event)
+
+    def undo_refused_change(
+        self, context: Context, state: Mapping[str, Any], refusal: AirflowFailException
+    ) -> None:
+        """Take back this task's change of the endpoint when its versions were refused during the wait: the
+        endpoint goes back to the config it served before (``UpdateEndpoint``), or is deleted when this
+        task created it, so nothing refused is left serving. Only when the endpoint is on this task's config
+        (a change made since by someone else, or rolled back by SageMaker, is left alone); a change still in
+        progress is waited for first (SageMaker refuses an update meanwhile), then looked at again."""
+        undo = state.get("undo")
+        if not undo:
+            return
+        name = self.endpoint_name
+        endpoint = self.hook.describe_endpoint(name)
+        if endpoint is None:
+            return
+        status = endpoint["EndpointStatus"]
+        if undo["config"] == self.hook.pending_config(endpoint) and status in IN_PROGRESS:
+            self.log.warning(
+                "AUDIT undo: %s is still %s to %s, which is refused now; waiting for it to finish to take it "
+                "back.",
+                name,
+                status,
+                undo["config"],
+            )
+            self.wait(context, {}, float(state["deadline"]), then="undo", undo=undo)
+            return  # not deferrable: the wait came back here, through execute_complete, and took it back
+        if endpoint["EndpointConfigName"] != undo["config"] or status != "InService":
+            return
+        previous = undo.get("previous")
+        if previous:
+            self.log.warning(
+                "AUDIT undo: %s goes back from %s to %s: %s", name, undo["config"], previous, refusal
+            )
+            self.hook.update_endpoint(name, previous, None)
+        else:
+            self.log.warning("AUDIT undo: deleting %s, created by this task: %s", name, refusal)
+            self.hook.delete_endpoint(name)
+        self.records.record(
+            undo["group"],
+            "deployment-undone",
+            key=event_key("deployment-undone", run_key_of(context)),
+            environment=self.environment,
+            airflow_run=airflow_run_of(context),
+            reason=str(refusal)[:1000],
+            details={"endpoint": name, "config": undo["config"], "back_to": previous},
+        )
 
     def resume(self, context: Context, plan: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         state = event.get("state") or {}
+        # "undo": a change refused during its wait was waited for to take it back, and is allowed again.
         if event.get("status") in WAITING_FOR_SERVICE:  # moving again since the wait ended (maintenance...)
             return self.wait(context, plan, float(state["deadline"]), then=state["then"])
         if state.get("then") == "reconsider":
