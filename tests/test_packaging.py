@@ -1,0 +1,117 @@
+"""The provider as a user installs it: ``uv build`` makes a wheel and an sdist; the wheel is installed with pip
+into a clean virtualenv next to the oldest Airflow this provider supports (not the lock's), and every module
+Airflow lists for it (``get_provider_info``) imports there. Needs the package index, as any install does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+# The floor pyproject.toml declares for apache-airflow; the lock runs the tests on a newer one.
+OLDEST_AIRFLOW = "3.3.0"
+
+IMPORT_EVERY_PROVIDER_MODULE = """
+import importlib, json
+from importlib.metadata import entry_points, version
+from airflow_modelreg.get_provider_info import get_provider_info
+
+info = get_provider_info()
+modules = [m for kind in ("hooks", "operators", "sensors", "triggers") for entry in info[kind]
+           for m in entry["python-modules"]]
+classes = info["notifications"] + info["extra-links"]
+for name in modules:
+    importlib.import_module(name)
+for path in classes:
+    module, _, attribute = path.rpartition(".")
+    getattr(importlib.import_module(module), attribute)
+print(json.dumps({
+    "airflow": version("apache-airflow"),
+    "imported": len(modules) + len(classes),
+    "entry_points": [e.value for e in entry_points(group="apache_airflow_provider")],
+}))
+"""
+
+
+def _uv() -> str:
+    found = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
+    assert Path(found).exists(), "uv is not installed (make bootstraps it into .tools/)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [_uv(), "build", "--quiet", "--out-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return out
+
+
+def test_uv_build_makes_a_wheel_and_an_sdist_with_the_typed_package(dist):
+    (wheel,) = dist.glob("airflow_modelreg-*.whl")
+    (sdist,) = dist.glob("airflow_modelreg-*.tar.gz")
+    names = zipfile.ZipFile(wheel).namelist()
+    for expected in (
+        "airflow_modelreg/get_provider_info.py",
+        "airflow_modelreg/py.typed",
+        "airflow_modelreg/waiters/endpoint.json",
+    ):
+        assert expected in names, f"{expected} is not in the wheel"
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "apache_airflow_provider" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    with tarfile.open(sdist) as archive:
+        members = {Path(m).relative_to(Path(m).parts[0]).as_posix() for m in archive.getnames() if "/" in m}
+    assert {"pyproject.toml", "src/airflow_modelreg/get_provider_info.py", "CHANGELOG.md"} <= members
+
+
+def test_wheel_installs_with_pip_next_to_the_oldest_supported_airflow(dist, tmp_path):
+    (wheel,) = dist.glob("airflow_modelreg-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(wheel),
+            f"apache-airflow=={OLDEST_AIRFLOW}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert installed.returncode == 0, installed.stderr[-4000:]
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env["AIRFLOW_HOME"] = str(home)
+    ran = subprocess.run(
+        [str(python), "-c", IMPORT_EVERY_PROVIDER_MODULE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    report = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert report["airflow"] == OLDEST_AIRFLOW
+    assert report["imported"] >= 20
+    assert "airflow_modelreg.get_provider_info:get_provider_info" in report["entry_points"]
