@@ -300,6 +300,18 @@ class AuditLogStore:
         ]
         if index:
             problems += log.index_problems(index, _parsed(stored))
+        elif top > 1:
+            # Every append rewrites the index after its event, so only a first append that stopped early
+            # leaves events without one: with more than one event, the index was deleted, and with it the
+            # one record of how far the log went (deleting the newest events too would leave no gap).
+            problems.append(
+                log.Problem(
+                    top,
+                    "missing",
+                    f"the index {self._index_key(group)} is missing although events 1-{top} exist: it was "
+                    f"deleted, so events after {top} may have been deleted with it",
+                )
+            )
         return report.with_problems(problems, notes)
 
     # --------------------------------------------------------------------------------- layout

@@ -396,6 +396,25 @@ def test_verify_names_an_index_that_hides_the_latest_event(aws, hook, s3, bucket
     assert (None, "index-mismatch") in found(hook.verify_log(GROUP))
 
 
+def test_verify_reports_the_newest_events_deleted_with_the_index(aws, hook, s3, bucket):
+    """Deleting the newest event and the index leaves no gap in the chain; the missing index says so."""
+    promotions(hook, 3)
+    hook.append(GROUP, "refused", reason="dave may not approve his own model")
+    assert hook.verify_log(GROUP).ok
+    s3.delete_object(Bucket=bucket, Key=f"audit/{GROUP}/events/{4:012d}.json")
+    s3.delete_object(Bucket=bucket, Key=f"audit/{GROUP}/index.json")
+    report = hook.verify_log(GROUP)
+    assert not report.ok
+    assert (3, "missing") in found(report)
+    assert any("index.json is missing" in problem.message for problem in report.problems)
+
+
+def test_a_first_append_that_stopped_before_its_index_is_not_tampering(aws, hook, s3, bucket):
+    hook.append(GROUP, "registered", version=1)
+    s3.delete_object(Bucket=bucket, Key=f"audit/{GROUP}/index.json")
+    assert hook.verify_log(GROUP).ok
+
+
 # ---------------------------------------------------------------------- the audit with a registry
 def test_the_audit_notes_decisions_made_outside_airflow(aws, hook):
     from airflow_modelreg.hooks.model_registry import ModelRegistryHook

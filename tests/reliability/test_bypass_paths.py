@@ -42,6 +42,7 @@ from tests.operators.deploying import (
     shift_operator,
     transitions,
     triggered,
+    weights,
 )
 from tests.reliability import workflow
 
@@ -583,3 +584,99 @@ def test_an_answer_from_someone_not_an_approver_of_the_environment_changes_no_we
         "'mallory' is not an approver of 'prod'",
     )
     assert weights(aws) == before
+
+
+# ------------------------------------------------- found by an adversarial review (issue 12), each first failing
+def _challenger_share(aws) -> float:
+    current = weights(aws, "DesiredWeight")
+    return current["challenger"] / (current["challenger"] + current["champion"])
+
+
+def test_a_traffic_shift_stops_and_restores_when_its_version_is_revoked_mid_shift(world):
+    """v2 is revoked while the shift waits at 10% (in the triggerer): no further step is written, the
+    starting weights go back, and the refusal names the version."""
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "s1", "s2")
+    _deploy(world, [("champion", v1, 1.0), ("challenger", v2, 0.0)])
+    operator = shift_operator(steps=[10, 50, 100], bake_seconds=0.2, deferrable=True)
+    context = world["context"](task_id="shift", run_id="shift-run")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)  # 10% set; waiting for InService
+    _revoke(aws, v2)
+    event = triggered(deferred.value)
+    _refused(lambda: run_deferrable(operator, context, resume=(deferred.value.method_name, event)), v2)
+    advance_endpoint(aws, "churn-prod", "InService")
+    assert _challenger_share(aws) == 0.0
+    rollbacks = AuditLogHook(log_uri=PROD_LADDER["audit_log"]).events("churn", kind="traffic-rolled-back")
+    assert any("Rejected" in event["reason"] for event in rollbacks)
+
+
+def test_a_blocking_traffic_shift_stops_when_its_version_is_revoked_during_a_bake(world):
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "b1", "b2")
+    _deploy(world, [("champion", v1, 1.0), ("challenger", v2, 0.0)])
+    revoked = threading.Event()
+
+    def revoke_at_ten_percent() -> None:
+        while not revoked.is_set():
+            if weights(aws, "DesiredWeight").get("challenger", 0) > 0:
+                _revoke(aws, v2)
+                revoked.set()
+            threading.Event().wait(0.01)
+
+    revoker = threading.Thread(target=revoke_at_ten_percent, daemon=True)
+    revoker.start()
+    # The bake is long enough for the revoker to see 10% (it polls every 10 ms) on a loaded machine.
+    operator = shift_operator(steps=[10, 100], bake_seconds=5.0)
+    _refused(lambda: operator.execute(world["context"](task_id="shift", run_id="shift-blocking")), v2)
+    revoked.set()
+    revoker.join(timeout=10)
+    advance_endpoint(aws, "churn-prod", "InService")
+    assert _challenger_share(aws) == 0.0
+
+
+def _compare_operator():
+    from airflow_modelreg.operators.compare import CompareVariantsOperator
+
+    return CompareVariantsOperator(
+        task_id="compare",
+        environment="prod",
+        endpoint_name="churn-prod",
+        champion="champion",
+        challenger="challenger",
+        ladder=PROD_LADDER,
+    )
+
+
+@pytest.mark.parametrize("how", ["revoked", "two promotions ago"])
+def test_roll_back_in_a_variant_comparison_never_gives_all_traffic_to_a_champion_prod_may_not_serve(
+    world, how
+):
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "c1", "c2")
+    _deploy(world, [("champion", v1, 0.5), ("challenger", v2, 0.5)])
+    before = weights(aws, "DesiredWeight")
+    if how == "revoked":
+        _revoke(aws, v1)
+    else:
+        _in_prod(world, "c3")  # v1 is neither prod's current version nor the one before
+    operator = _compare_operator()
+    dave = {**answer("dave", option=operator.ROLL_BACK), "params_input": {}}
+    _refused(lambda: operator.execute_complete(world["context"](task_id="compare"), dave), v1)
+    assert weights(aws, "DesiredWeight") == before
+
+
+def test_a_deferrable_deployment_to_another_account_waits_on_the_endpoint_there(world, monkeypatch):
+    """The environment's connection is used for the endpoint, by the worker and by the triggerer alike."""
+    aws = world["aws"]
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_PROD", aws.connection_json("222222222222"))
+    ladder = {**PROD_LADDER, "environments": [{**PROD_LADDER["environments"][0], "aws_conn_id": "aws_prod"}]}
+    v1 = _approved(world, "x1")
+    promote(v1, "prod", world["context"], people=["dave"], ladder=ladder, run_id="prod-x1")
+    operator = deploy_operator(
+        [{"name": "live", "model_package_arn": v1, "weight": 1.0}], ladder=ladder, deferrable=True
+    )
+    result, _ = run_deferrable(operator, world["context"](task_id="deploy", run_id="x-deploy"))
+    prod = aws.boto3_client("sagemaker", account_id="222222222222")
+    assert prod.describe_endpoint(EndpointName="churn-prod")["EndpointStatus"] == "InService"
+    assert result["config"] == prod.describe_endpoint(EndpointName="churn-prod")["EndpointConfigName"]

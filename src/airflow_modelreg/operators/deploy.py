@@ -117,6 +117,12 @@ class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
         return params
 
     @property
+    def endpoint_connection(self) -> dict[str, Any]:
+        """Where a trigger finds the endpoint and its alarms: the environment's account, as :attr:`hook`."""
+        params = self._hook_parameters
+        return {"aws_conn_id": params["aws_conn_id"], "region_name": params["region_name"]}
+
+    @property
     def registry(self) -> ModelRegistryHook:
         return self.records.registry
 
@@ -445,8 +451,7 @@ class DeployModelOperator(EndpointOperatorBase):
                     waiter_delay=self.poll_interval,
                     waiter_max_attempts=max(1, math.ceil(remaining / self.poll_interval)),
                     state=state,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
+                    **self.endpoint_connection,
                     verify=self.verify,
                     botocore_config=self.botocore_config,
                 ),

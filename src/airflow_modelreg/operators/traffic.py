@@ -112,14 +112,9 @@ class ShiftTrafficOperator(EndpointOperatorBase):
             self.hook.alarm_states(list(self.alarms))  # refuse alarms that do not exist, before any write
         except (InvalidInputError, NotFoundError) as error:
             raise AirflowFailException(str(error)) from error  # a configuration error: retrying cannot help
-        receiving = self.version_of_variant(endpoint, self.to_variant)
-        self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=True)
         self.persist_link(context, self.endpoint_name)
         recorded = self.recorded_start(context)
-        if recorded is None:
-            original = weights
-            self.record_start(context, {"endpoint": self.endpoint_name, "weights": original})
-        else:
+        if recorded is not None:
             original = {name: float(weight) for name, weight in recorded["weights"].items()}
             self.log.info(
                 "An earlier try started this shift from %s (the endpoint has %s now): those are the weights "
@@ -127,8 +122,8 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                 original,
                 weights,
             )
-            if recorded.get("rollback"):  # that try could not finish rolling back: finish it
-                rollback = recorded["rollback"]
+            if recorded.get("rollback"):  # that try could not finish rolling back: finish it (no check:
+                rollback = recorded["rollback"]  # the weights go back to what served before the shift)
                 return self.proceed(
                     context,
                     {
@@ -137,9 +132,26 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                         "original": original,
                         "phase": "rollback",
                         "alarms": rollback["alarms"],
+                        "refused": rollback.get("refused"),
                     },
                 )
+        receiving = self.version_of_variant(endpoint, self.to_variant)
+        self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=True)
+        if recorded is None:
+            original = weights
+            self.record_start(context, {"endpoint": self.endpoint_name, "weights": original})
         return self.proceed(context, {"plan": plan, "index": 0, "original": original, "phase": "shift"})
+
+    def refusal_since_start(self) -> str | None:
+        """Check the receiving variant's version again after a bake (minutes long: it may have been revoked,
+        rolled back out, or the environment's pointer moved on meanwhile); the refusal, audited, or None."""
+        endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
+        receiving = self.version_of_variant(endpoint, self.to_variant) if endpoint else None
+        try:
+            self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=False)
+        except AirflowFailException as refusal:
+            return str(refusal)
+        return None
 
     def recorded_start(self, context: Context) -> dict[str, Any] | None:
         """What the first try of this shift recorded (its starting weights), if this is a retry."""
@@ -211,8 +223,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                     waiter_delay=self.poll_interval,
                     waiter_max_attempts=max(1, math.ceil(self.max_wait_seconds / self.poll_interval)),
                     state=state,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
+                    **self.endpoint_connection,
                     verify=self.verify,
                     botocore_config=self.botocore_config,
                 ),
@@ -246,8 +257,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                 trigger=TrafficBakeTrigger(
                     alarms=list(self.alarms),
                     bake_until=state["bake_until"],
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
+                    **self.endpoint_connection,
                     botocore_config=self.botocore_config,
                     poll_interval=self.poll_interval,
                     state=state,
@@ -275,6 +285,9 @@ class ShiftTrafficOperator(EndpointOperatorBase):
             raise AirflowException(
                 f"Watching the alarms of {self.endpoint_name} failed: {event.get('message')}"
             )
+        refused = self.refusal_since_start()
+        if refused:  # no further step: the starting weights go back, as when an alarm fires
+            return self.proceed(context, {**state, "phase": "rollback", "alarms": [], "refused": refused})
         if state["index"] + 1 < len(state["plan"]):
             return self.proceed(context, {**state, "index": state["index"] + 1, "phase": "shift"})
         endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
@@ -311,6 +324,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
         outcome = (
             f"weights restored {original}" if restored else f"weights NOT restored to {original}: {problem}"
         )
+        cause = state.get("refused") or f"CloudWatch alarm(s) {', '.join(alarms)} in ALARM"
         try:
             endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
             arn = self.version_of_variant(endpoint, self.to_variant) if endpoint else None
@@ -326,7 +340,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                     version=version_from_arn(arn),
                     arn=arn,
                     environment=self.environment,
-                    reason=f"CloudWatch alarm(s) {', '.join(alarms)} in ALARM at {percent}%: {outcome}",
+                    reason=f"{cause} at {percent}%: {outcome}"[:1000],
                     airflow_run=airflow_run_of(context),
                     details={
                         "endpoint": self.endpoint_name,
@@ -339,10 +353,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
             self.log.error(
                 "AUDIT: could not record the rollback of %s on its version: %s", self.endpoint_name, error
             )
-        message = (
-            f"Traffic shift on {self.endpoint_name} rolled back at {percent}%: CloudWatch alarm(s) "
-            f"{', '.join(alarms)} in ALARM. "
-        )
+        message = f"Traffic shift on {self.endpoint_name} rolled back at {percent}%: {cause}. "
         if restored:
             self.record_start(context, {"endpoint": self.endpoint_name, "weights": original})
             raise AirflowFailException(message + f"Weights restored to {original}.")
@@ -352,7 +363,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
             {
                 "endpoint": self.endpoint_name,
                 "weights": original,
-                "rollback": {"alarms": list(alarms), "percent": percent},
+                "rollback": {"alarms": list(alarms), "percent": percent, "refused": state.get("refused")},
             },
         )
         raise AirflowException(message + f"Restoring the weights to {original} failed: {problem}")
