@@ -51,11 +51,14 @@ with DAG(
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from airflow_modelreg.demo.training import auc, generate, predict
+        from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 
         assert params is not None
         s3 = S3Hook(aws_conn_id="aws_default")
-        bucket, key = model["artifact"].removeprefix("s3://").split("/", 1)
-        archive = s3.get_key(key, bucket_name=bucket).get()["Body"].read()
+        # The bytes the resolve task verified, checked again: the object could change in between.
+        archive = ModelRegistryHook(aws_conn_id="aws_default").read_verified_artifact(
+            model["artifact"], model["digest"]
+        )
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             member = tar.extractfile("model.json")
             assert member is not None

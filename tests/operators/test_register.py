@@ -90,7 +90,9 @@ def test_client_token_covers_a_crash_before_the_audit_event(aws, bucket, make_co
     assert [e["arn"] for e in registered] == [retry["arn"]]
 
 
-@pytest.mark.parametrize("change", ["new bytes at the same URI", "another artifact", "other metrics"])
+@pytest.mark.parametrize(
+    "change", ["new bytes at the same URI", "another artifact", "other metrics", "no metrics at all"]
+)
 def test_a_retry_with_other_inputs_is_refused(aws, bucket, make_context, change):
     artifact = put_artifact(aws, bucket)
     first = register_operator(artifact).execute(make_context())
@@ -99,8 +101,10 @@ def test_a_retry_with_other_inputs_is_refused(aws, bucket, make_context, change)
         put_artifact(aws, bucket, body=b"retrained")
     elif change == "another artifact":
         artifact = put_artifact(aws, bucket, key="churn/other/model.tar.gz", body=b"retrained")
-    else:
+    elif change == "other metrics":
         kwargs["metrics"] = {"auc": 0.5, "accuracy": 0.5}
+    else:  # the evaluation produced nothing this time: not the version registered with metrics
+        kwargs["metrics"] = None
     with pytest.raises(AirflowFailException, match="inputs differ"):
         register_operator(artifact, **kwargs).execute(make_context(try_number=2))
     assert [v["ModelPackageArn"] for v in _versions(aws)] == [first["arn"]]

@@ -680,3 +680,64 @@ def test_a_deferrable_deployment_to_another_account_waits_on_the_endpoint_there(
     prod = aws.boto3_client("sagemaker", account_id="222222222222")
     assert prod.describe_endpoint(EndpointName="churn-prod")["EndpointStatus"] == "InService"
     assert result["config"] == prod.describe_endpoint(EndpointName="churn-prod")["EndpointConfigName"]
+
+
+def test_the_approval_sensor_cannot_tell_who_decided_after_a_reversal_and_back_outside_airflow(world):
+    """bob approves through Airflow; in Studio someone rejects and approves again: the status is the one
+    recorded, but the decision is no longer bob's to credit."""
+    from airflow_modelreg.sensors.model_approval import ModelApprovalSensor
+
+    arn = _approved(world, "flip")
+    sm = world["aws"].boto3_client("sagemaker")
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription="leak")
+    sm.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="mallory"
+    )
+    sensor = ModelApprovalSensor(
+        task_id="wait", model_package_arn=arn, allowed_approvers=["bob"], ladder=LADDER
+    )
+    with pytest.raises(AirflowFailException, match="cannot be told") as refused:
+        sensor.poke(world["context"](task_id="wait"))
+    assert "mallory" in str(refused.value)
+
+
+def test_the_approval_sensor_still_credits_an_untouched_decision(world):
+    from airflow_modelreg.sensors.model_approval import ModelApprovalSensor
+
+    arn = _approved(world, "kept")
+    sensor = ModelApprovalSensor(
+        task_id="wait", model_package_arn=arn, allowed_approvers=["bob"], ladder=LADDER
+    )
+    assert sensor.poke(world["context"](task_id="wait"))
+
+
+def test_batch_inference_refuses_an_artifact_swapped_after_it_was_resolved(world, ladder_variable):
+    """The reference batch_inference DAG scores only the bytes the resolve task verified: its evidence then
+    goes to the next environment's approvers."""
+    import importlib.util
+
+    from airflow_modelreg.operators.resolve import ResolveApprovedModelOperator
+    from tests.conftest import ROOT
+
+    aws = world["aws"]
+    ladder_variable(LADDER)
+    arn = _approved(world, "scored")
+    promote(arn, "dev", world["context"], run_id="to-dev")
+    model = ResolveApprovedModelOperator(
+        task_id="resolve", group="churn", environment="dev", ladder=LADDER
+    ).execute(world["context"](task_id="resolve"))
+    bucket, key = model["artifact"].removeprefix("s3://").split("/", 1)
+    aws.boto3_client("s3").put_object(Bucket=bucket, Key=key, Body=b"another model")
+    spec = importlib.util.spec_from_file_location("batch_inference_dag", ROOT / "dags" / "batch_inference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    score = module.dag.get_task("score_batch").python_callable
+    params = {"group": "churn", "environment": "dev", "bucket": bucket, "rows": 50, "seed": 11}
+    with pytest.raises(Exception, match="not the approved one"):
+        score(model, params=params, run_id="r1")
+    assert "predictions" not in {o["Key"].split("/")[1] for o in _listing(aws, bucket)}
+
+
+def _listing(aws, bucket: str) -> list[dict]:
+    return aws.boto3_client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])

@@ -13,6 +13,7 @@ the version's group, the version's stage record and the audit log agree.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,6 +273,11 @@ def check_status_change(
         )
 
 
+def description_digest(description: str) -> str:
+    """SHA-256 of a version's ``ApprovalDescription``, kept in the ``decided`` event that wrote it."""
+    return hashlib.sha256(description.encode()).hexdigest()
+
+
 def check_decided_by(
     version: VersionFacts, decisions: Sequence[Mapping[str, Any]], allowed: Sequence[str]
 ) -> str:
@@ -295,6 +301,16 @@ def check_decided_by(
             f"Refused: {said}, but the last decision this provider recorded is {latest.get('status')} "
             f"by {(latest.get('actor') or {}).get('name')}: it was changed outside Airflow since, so who "
             "decided cannot be told."
+        )
+    written = (latest.get("details") or {}).get("description_sha256")
+    if written and written != description_digest(version.description):
+        # Changed outside Airflow and back (Rejected, then Approved again in Studio, say): the status is the
+        # one recorded, but the registry's description is not the one this provider wrote with it.
+        raise Refused(
+            f"Refused: {said}, but its approval description ({version.description or 'none'!r}) is not the "
+            f"one written with the decision this provider recorded ({latest.get('status')} by "
+            f"{(latest.get('actor') or {}).get('name')}): the decision was changed outside Airflow since, so "
+            "who decided cannot be told."
         )
     actor = latest.get("actor") or {}
     name = str(actor.get("name") or "")

@@ -221,6 +221,22 @@ class ModelRegistryHook(ModelRegBaseHook):
             digest.update(chunk)
         return digest.hexdigest()
 
+    def read_verified_artifact(self, uri: str, sha256: str) -> bytes:
+        """The artifact's bytes, refused (``GovernanceError``) unless they hash to ``sha256``: what a task
+        that uses a resolved model should load, since the object could change after the resolve task
+        verified it (``ResolveApprovedModelOperator`` returns ``artifact`` and ``digest``)."""
+        bucket, key = parse_s3_uri(uri, "model artifact URI")
+        body = call_aws(f"Model artifact {uri}", self.s3_client.get_object, Bucket=bucket, Key=key)[
+            "Body"
+        ].read()
+        actual = hashlib.sha256(body).hexdigest()
+        if actual != sha256:
+            raise GovernanceError(
+                f"Refused: the artifact {uri} is not the approved one (SHA-256 {actual} != approved {sha256}); "
+                "it changed after the version was resolved. Nothing was scored with it."
+            )
+        return body
+
     def check_artifact_exists(self, uri: str) -> None:
         bucket, key = parse_s3_uri(uri, "model artifact URI")
         call_aws(f"Model artifact {uri}", self.s3_client.head_object, Bucket=bucket, Key=key)

@@ -215,7 +215,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
             actor={"id": name, "name": name},
             reason=facts.description.partition("Reason: ")[2] or None,
             airflow_run=airflow_run_of(context),
-            details={"automated": False},
+            details={"automated": False, "description_sha256": policy.description_digest(facts.description)},
         )
         return {
             **summarize(described),
@@ -267,7 +267,12 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
             actor={"id": approver.id, "name": approver.name},
             reason=reason,
             airflow_run=decision.airflow_run,
-            details={"automated": False},
+            details={
+                "automated": False,
+                "description_sha256": policy.description_digest(
+                    str(decided.get("ApprovalDescription") or decision.description())
+                ),
+            },
         )
         ExactlyOnceApprovalOperator.execute_complete(
             self, context, event

@@ -424,7 +424,8 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
                 "same URI)"
             )
         recorded = md.metrics_from_metadata(props)
-        if metrics and recorded != {name: float(value) for name, value in metrics.items()}:
+        # Always compared: a retry whose evaluation produced nothing is not the version registered with metrics.
+        if recorded != {name: float(value) for name, value in metrics.items()}:
             differences.append(f"metrics recorded {recorded} != {dict(metrics)}")
         if differences:
             message = (
