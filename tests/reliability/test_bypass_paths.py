@@ -741,3 +741,20 @@ def test_batch_inference_refuses_an_artifact_swapped_after_it_was_resolved(world
 
 def _listing(aws, bucket: str) -> list[dict]:
     return aws.boto3_client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
+
+
+def test_a_cleared_registration_approval_never_reports_a_decision_changed_outside_airflow_as_its_own(world):
+    """bob rejects in run R; in Studio the version is approved; run R's approval task is cleared. Its new
+    try must not report "Approved by bob" (what the registry says now, under the name this run recorded)."""
+    arn = workflow.register(world["aws"], world["context"], "run-cleared", b"cleared")["arn"]
+    with contextlib.suppress(AirflowSkipException):
+        _register_approve(world, LADDER, "bob", arn, option="Reject", run_id="run-r")
+    world["aws"].boto3_client("sagemaker").update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="approved in studio"
+    )
+    cleared = RequestModelApprovalOperator(task_id="approve", model_package_arn=arn, ladder=LADDER)
+    message = _refused(
+        lambda: cleared.execute(world["context"](task_id="approve", run_id="run-r", try_number=2)),
+        "changed outside Airflow",
+    )
+    assert "Rejected by bob" in message

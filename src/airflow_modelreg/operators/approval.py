@@ -204,19 +204,45 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
         if run_key != run_key_of(context):
             return None
         facts = policy.VersionFacts.from_description(described)
-        self.log.info("An earlier try of this run recorded %s by %s; completing it.", facts.status, name)
-        event = self.records.record(
-            facts.group,
-            "decided",
-            key=event_key("decided", run_key),
-            version=facts.number,
-            arn=facts.arn,
-            status=facts.status,
-            actor={"id": name, "name": name},
-            reason=facts.description.partition("Reason: ")[2] or None,
-            airflow_run=airflow_run_of(context),
-            details={"automated": False, "description_sha256": policy.description_digest(facts.description)},
-        )
+        # The marker stays when the decision is changed in Studio afterwards: report only what this run
+        # decided, and refuse when the registry no longer holds it (the status or the description it wrote).
+        event = self.records.audit.find(facts.group, event_key("decided", run_key))
+        if event is not None:
+            written = (event.get("details") or {}).get("description_sha256")
+            changed = event.get("status") != facts.status or (
+                written is not None and written != policy.description_digest(facts.description)
+            )
+            recorded = f"{event.get('status')} by {name}"
+        else:  # the registry write went through, the audit event did not: the description names this run
+            changed = airflow_run_of(context) not in facts.description
+            recorded = f"a decision by {name}"
+        if changed:
+            self.refuse(
+                facts.group,
+                f"report the decision of {run_key} on {facts.arn}",
+                policy.Refused(
+                    f"Refused: this task run recorded {recorded} on {facts.arn}, but the registry now says "
+                    f"{facts.status} ({facts.description or 'no description'}): the decision was changed outside "
+                    "Airflow since, so this run does not report it as its own."
+                ),
+            )
+        if event is None:
+            self.log.info("An earlier try of this run recorded %s by %s; completing it.", facts.status, name)
+            event = self.records.record(
+                facts.group,
+                "decided",
+                key=event_key("decided", run_key),
+                version=facts.number,
+                arn=facts.arn,
+                status=facts.status,
+                actor={"id": name, "name": name},
+                reason=facts.description.partition("Reason: ")[2] or None,
+                airflow_run=airflow_run_of(context),
+                details={
+                    "automated": False,
+                    "description_sha256": policy.description_digest(facts.description),
+                },
+            )
         return {
             **summarize(described),
             "decision": {"status": facts.status, "by": {"name": name}, "at": event.get("at")},
