@@ -21,15 +21,22 @@ EXTRA_EXECUTORS = ("LocalExecutor", "LateExitLocalExecutor:tests.e2e.late_exit.L
 LIVE_DAGS = ROOT / "tests" / "dags" / "live"
 
 
-@pytest.fixture(scope="session")
-def live_airflow(standin):
-    home = Path(tempfile.mkdtemp(prefix="modelreg-live-airflow-"))
-    base = airflow_environment(home, [*DAG_FOLDERS, LIVE_DAGS])
+def compose_base_environment(home: Path, dag_folders: list[Path]) -> dict[str, str]:
+    """The harness's environment for a compose stack: without the SQLite-only connect arguments (the stack's
+    metadata database is PostgreSQL)."""
+    base = airflow_environment(home, dag_folders)
     for sqlite_only in (
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC",
     ):
         base.pop(sqlite_only)
+    return base
+
+
+@pytest.fixture(scope="session")
+def live_airflow(standin):
+    home = Path(tempfile.mkdtemp(prefix="modelreg-live-airflow-"))
+    base = compose_base_environment(home, [*DAG_FOLDERS, LIVE_DAGS])
     late_exit_markers = home / "late-exit"
     late_exit_markers.mkdir()
     stack = ComposeStack(

@@ -19,9 +19,10 @@ import pytest
 import sqlalchemy as sa
 
 from airflow_modelreg.testing.approver import ApprovalRefused, ScriptedApprover
-from airflow_modelreg.testing.harness import USERS, airflow_environment
+from airflow_modelreg.testing.harness import USERS
 from airflow_modelreg.testing.live import FabComposeStack
 from tests.conftest import DAG_FOLDERS, ROOT
+from tests.e2e.conftest import compose_base_environment
 from tests.e2e.live_rest import trigger, wait_run
 from tests.helpers import LADDER, put_artifact, register_operator
 
@@ -38,16 +39,10 @@ FAB_LADDER = {
 @pytest.fixture(scope="module")
 def fab_airflow(standin):
     home = Path(tempfile.mkdtemp(prefix="modelreg-fab-airflow-"))
-    base = airflow_environment(home, DAG_FOLDERS)
-    for sqlite_only in (
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC",
-    ):
-        base.pop(sqlite_only)
     stack = FabComposeStack(
         ROOT / "docker-compose.yaml",
         home,
-        base_environment=base,
+        base_environment=compose_base_environment(home, list(DAG_FOLDERS)),
         people={**USERS, "admin": secrets.token_urlsafe(16)},
         aws_address=standin.endpoint_url.split("//", 1)[1],
         extra_environment={"AIRFLOW_VAR_MODELREG_LADDER": json.dumps(FAB_LADDER)},
@@ -81,19 +76,23 @@ def _fab_ids(stack: FabComposeStack) -> dict[str, str]:
         engine.dispose()
 
 
-def _registered(aws, bucket, make_context, registered_by: str) -> dict:
-    return register_operator(put_artifact(aws, bucket), registered_by=registered_by).execute(make_context())
+def _asked(fab_rest, aws, bucket, make_context, registered_by: str, approvers: list[str], person: str):
+    """A version registered by ``registered_by``, its approval requested from ``approvers``, and the request
+    as ``person`` sees it awaiting input. Returns (version, run id, ``person``'s approver, the request)."""
+    version = register_operator(put_artifact(aws, bucket), registered_by=registered_by).execute(
+        make_context()
+    )
+    run_id = trigger(fab_rest, "approve_version", {"arn": version["arn"], "approvers": approvers})
+    approver = _approver(fab_rest, person)
+    request = approver.wait_for("approve_version", timeout=300)
+    assert request.run_id == run_id
+    return version, run_id, approver, request
 
 
 def test_fab_approvers_are_asked_by_their_numeric_ids_and_only_they_can_answer(
     fab_airflow, fab_rest, aws, bucket, make_context
 ):
-    version = _registered(aws, bucket, make_context, registered_by="alice")
-    run_id = trigger(fab_rest, "approve_version", {"arn": version["arn"], "approvers": ["bob"]})
-    bob = _approver(fab_rest, "bob")
-    request = bob.wait_for("approve_version", timeout=300)
-    assert request.run_id == run_id
-
+    version, run_id, bob, request = _asked(fab_rest, aws, bucket, make_context, "alice", ["bob"], "bob")
     ids = _fab_ids(fab_airflow)
     assert ids["bob"].isdigit() and ids["bob"] != "bob"
     # Asked by the auth manager's id (what Airflow checks), shown by name (what people know).
@@ -120,11 +119,9 @@ def test_fab_registrant_is_not_asked_and_cannot_answer_by_id_or_name(
 ):
     """Separation of duties compares names with names: bob registered, so bob's FAB id is never assigned
     even though the ladder lists him, and his answer is refused; carol decides."""
-    version = _registered(aws, bucket, make_context, registered_by="bob")
-    run_id = trigger(fab_rest, "approve_version", {"arn": version["arn"], "approvers": ["bob", "carol"]})
-    carol = _approver(fab_rest, "carol")
-    request = carol.wait_for("approve_version", timeout=300)
-    assert request.run_id == run_id
+    version, run_id, carol, request = _asked(
+        fab_rest, aws, bucket, make_context, "bob", ["bob", "carol"], "carol"
+    )
     ids = _fab_ids(fab_airflow)
     assert request.assigned_users == [{"id": ids["carol"], "name": "carol"}]
 
