@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-SERVER_ERROR_ATTEMPTS = 3
+SERVER_ERROR_ATTEMPTS = 5
 
 
 class ApprovalRefused(Exception):
@@ -53,17 +53,29 @@ class ScriptedApprover:
         self.username = username
         # Time between seeing a request and answering it, summed (a person's time, not Airflow's).
         self.looked_seconds = 0.0
-        response = client.post("/auth/token", json={"username": username, "password": password})
+        response = self._send("post", "/auth/token", json={"username": username, "password": password})
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, f"login as {username} failed: {response.text}")
         self._headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request, sent again after a server error.
+
+        A 5xx rolled its transaction back (SQLite busy on a loaded machine, say): a person would reload the
+        page or press the button again."""
+        for attempt in range(SERVER_ERROR_ATTEMPTS):
+            response = getattr(self.client, method)(path, **kwargs)
+            if response.status_code < 500 or attempt == SERVER_ERROR_ATTEMPTS - 1:
+                return response
+            time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def pending(self, dag_id: str | None = None, task_id: str | None = None) -> list[PendingRequest]:
         params: dict[str, Any] = {"response_received": "false"}
         if task_id:
             params["task_id"] = task_id
         path = f"/api/v2/dags/{dag_id or '~'}/dagRuns/~/hitlDetails"
-        response = self.client.get(path, params=params, headers=self._headers)
+        response = self._send("get", path, params=params, headers=self._headers)
         response.raise_for_status()
         found = []
         for item in response.json().get("hitl_details", []):
@@ -103,16 +115,12 @@ class ScriptedApprover:
             f"/api/v2/dags/{request.dag_id}/dagRuns/{request.run_id}/taskInstances/"
             f"{request.task_id}/{request.map_index}/hitlDetails"
         )
-        for attempt in range(SERVER_ERROR_ATTEMPTS):
-            response = self.client.patch(
-                path,
-                json={"chosen_options": [option], "params_input": {"reason": reason}},
-                headers=self._headers,
-            )
-            # A 5xx rolled its transaction back (SQLite busy under load, say): answer again, as a person would.
-            if response.status_code < 500 or attempt == SERVER_ERROR_ATTEMPTS - 1:
-                break
-            time.sleep(0.5)
+        response = self._send(
+            "patch",
+            path,
+            json={"chosen_options": [option], "params_input": {"reason": reason}},
+            headers=self._headers,
+        )
         if response.status_code >= 300:
             raise ApprovalRefused(response.status_code, response.text)
         self.looked_seconds += time.monotonic() - request.seen_at

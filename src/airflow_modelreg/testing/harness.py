@@ -101,6 +101,10 @@ def migrate_database(env: Mapping[str, str]) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
 
 
+# How long a request may stay unanswered after a test's answering side is done before the run is ended.
+UNANSWERED_AFTER_SIDE_S = 300.0
+
+
 class InProcessAirflow:
     """Runs DAGs with ``dag.test()`` and answers approvals through the in-process REST application."""
 
@@ -150,24 +154,75 @@ class InProcessAirflow:
         Returns the finished DagRun; an exception raised by ``while_running`` is raised here.
         """
         outcome: dict[str, Any] = {}
+        test_returned = threading.Event()
 
         def side() -> None:
             try:
                 outcome["result"] = while_running() if while_running else None
+                # Done answering, yet a request may still wait (a test that answers one approval of two):
+                # after a while with nobody left to answer, that is an error, not a run to wait on forever.
+                if self._awaits_input_unanswered(dag_id, test_returned, UNANSWERED_AFTER_SIDE_S):
+                    raise TimeoutError(
+                        f"{dag_id}: a task still awaited input {UNANSWERED_AFTER_SIDE_S:.0f} s after "
+                        "everything the test answers was answered"
+                    )
             except BaseException as error:  # handed to the caller below
                 outcome["error"] = error
-                # dag.test() would wait forever for the answer that will not come: end the run.
-                self.fail_running_runs(dag_id)
+                # dag.test() would wait forever for the answer that will not come: end the run, and keep
+                # ending it until dag.test() returns. Once is not enough: a side that fails early (a
+                # server error before the request appeared) runs before dag.test() has created the run,
+                # and on a busy machine the write itself can meet a locked database.
+                while not test_returned.is_set():
+                    with contextlib.suppress(Exception):
+                        self.fail_running_runs(dag_id)
+                    test_returned.wait(1.0)
 
         thread = threading.Thread(target=side, name=f"while-{dag_id}", daemon=True)
         if while_running:
             thread.start()
-        dag_run = self.dag(dag_id).test(run_conf=dict(conf or {}), mark_success_pattern=mark_success_pattern)
+        try:
+            dag_run = self.dag(dag_id).test(
+                run_conf=dict(conf or {}), mark_success_pattern=mark_success_pattern
+            )
+        finally:
+            test_returned.set()
         if while_running:
             thread.join(timeout=60)
         if "error" in outcome:
             raise outcome["error"]
         return dag_run
+
+    @staticmethod
+    def _awaits_input_unanswered(dag_id: str, test_returned: threading.Event, seconds: float) -> bool:
+        """Whether a run of ``dag_id`` kept a task awaiting input for ``seconds`` before dag.test() returned."""
+        from airflow.models.dagrun import DagRun
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from airflow.utils.state import DagRunState, TaskInstanceState
+
+        waited = 0.0
+        while not test_returned.wait(2.0):
+            try:
+                with create_session() as session:
+                    waiting = (
+                        session.query(TaskInstance)
+                        .join(
+                            DagRun,
+                            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
+                        )
+                        .filter(
+                            TaskInstance.dag_id == dag_id,
+                            TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                            DagRun.state == DagRunState.RUNNING,
+                        )
+                        .count()
+                    )
+            except Exception:  # a locked database on a busy machine: look again
+                continue
+            waited = waited + 2.0 if waiting else 0.0
+            if waited >= seconds:
+                return True
+        return False
 
     @staticmethod
     def fail_running_runs(dag_id: str) -> None:
