@@ -98,10 +98,7 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
         if chosen == self.ROLL_BACK:
             # All traffic goes to the champion: only if the environment may serve its version now (it may
             # have been revoked, or promoted past twice, since it was deployed), checked like a deployment.
-            champion_arn = self.version_of_variant(endpoint, self.champion) if endpoint else None
-            self.check_serving(
-                self.endpoint_name, [champion_arn] if champion_arn else [], verify_artifact=True
-            )
+            self.check_variant_serving(self.endpoint_name, endpoint, self.champion, verify_artifact=True)
             self.hook.set_weights(self.endpoint_name, {self.champion: 1.0, self.challenger: 0.0})
             self.log.info("Rolled %s back to %s", self.endpoint_name, self.champion)
         if challenger_arn:

@@ -151,6 +151,14 @@ class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
             self.refuse(group, f"serve {', '.join(arns)} on {endpoint_name} ({self.environment})", refusal)
         return allowed
 
+    def check_variant_serving(
+        self, endpoint_name: str, endpoint: Mapping[str, Any], variant: str, verify_artifact: bool
+    ) -> None:
+        """:meth:`check_serving` for the version one variant of a running endpoint serves (a variant serving
+        no registered version, a raw model, is refused as such)."""
+        arn = self.version_of_variant(endpoint, variant) if endpoint else None
+        self.check_serving(endpoint_name, [arn] if arn else [], verify_artifact=verify_artifact)
+
     def persist_link(self, context: Context, endpoint_name: str) -> None:
         EndpointLink.persist(
             context=context,

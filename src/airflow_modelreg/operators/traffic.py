@@ -135,8 +135,7 @@ class ShiftTrafficOperator(EndpointOperatorBase):
                         "refused": rollback.get("refused"),
                     },
                 )
-        receiving = self.version_of_variant(endpoint, self.to_variant)
-        self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=True)
+        self.check_variant_serving(self.endpoint_name, endpoint, self.to_variant, verify_artifact=True)
         if recorded is None:
             original = weights
             self.record_start(context, {"endpoint": self.endpoint_name, "weights": original})
@@ -146,9 +145,8 @@ class ShiftTrafficOperator(EndpointOperatorBase):
         """Check the receiving variant's version again after a bake (minutes long: it may have been revoked,
         rolled back out, or the environment's pointer moved on meanwhile); the refusal, audited, or None."""
         endpoint = self.hook.describe_endpoint(self.endpoint_name) or {}
-        receiving = self.version_of_variant(endpoint, self.to_variant) if endpoint else None
         try:
-            self.check_serving(self.endpoint_name, [receiving] if receiving else [], verify_artifact=False)
+            self.check_variant_serving(self.endpoint_name, endpoint, self.to_variant, verify_artifact=False)
         except AirflowFailException as refusal:
             return str(refusal)
         return None
