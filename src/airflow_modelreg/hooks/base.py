@@ -37,6 +37,12 @@ def _fingerprint(conn_config: Any) -> str:
     return hashlib.sha256(repr(sorted(fields.items(), key=lambda kv: kv[0])).encode()).hexdigest()
 
 
+def _config_key(config: Config) -> str:
+    """A botocore ``Config`` by value: it has no ``__repr__`` of its own, and its default one shows the
+    object's address, which would make every hook's config look new."""
+    return repr(sorted((name, repr(getattr(config, name, None))) for name in Config.OPTION_DEFAULTS))
+
+
 class ModelRegBaseHook(AwsBaseHook):
     """``AwsBaseHook`` whose clients retry throttling and 5xx errors unless configured otherwise, and are
     shared within a process.
@@ -50,9 +56,9 @@ class ModelRegBaseHook(AwsBaseHook):
 
     def _get_config(self, config: Config | None = None) -> Config:
         config = super()._get_config(config)
-        if config.retries is None:
-            config = config.merge(Config(retries=DEFAULT_RETRIES))
-        return config
+        # A copy every time: botocore rewrites a client's retries dict in place ("max_attempts": 10 becomes
+        # "total_max_attempts": 11), which would change the shared default and any config a DAG passes.
+        return config.merge(Config(retries=dict(config.retries or DEFAULT_RETRIES)))
 
     def get_client_type(
         self, region_name: str | None = None, config: Config | None = None, deferrable: bool = False
@@ -64,7 +70,7 @@ class ModelRegBaseHook(AwsBaseHook):
             service,
             region_name,
             self.conn_config.get_service_endpoint_url(service_name=service),
-            repr(self._get_config(config)),
+            _config_key(self._get_config(config)),
             str(self.verify),
             _fingerprint(self.conn_config),
         )

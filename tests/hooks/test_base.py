@@ -1,0 +1,42 @@
+"""Hooks of one connection share their boto3 clients within a process; anything that changes a client
+(its botocore config, its region, its connection) gets a client of its own."""
+
+from __future__ import annotations
+
+from botocore.config import Config
+
+from airflow_modelreg.hooks.base import DEFAULT_RETRIES, ModelRegBaseHook
+from airflow_modelreg.hooks.model_registry import ModelRegistryHook
+
+
+def test_hooks_of_one_connection_share_one_client_per_service(aws):
+    first, second = ModelRegistryHook(), ModelRegistryHook()
+    assert first.conn is second.conn
+    # A task's several hooks (the registry's S3 sibling, say) reuse the clients of the service too.
+    assert first.s3_client is ModelRegBaseHook(client_type="s3").conn
+    assert first.conn.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+
+
+def test_an_equal_botocore_config_shares_and_a_different_one_does_not(aws):
+    two_attempts = ModelRegistryHook(config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    same_again = ModelRegistryHook(config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    three_attempts = ModelRegistryHook(config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    assert two_attempts.conn is same_again.conn
+    assert three_attempts.conn is not two_attempts.conn
+    assert (
+        three_attempts.conn.meta.config.retries["total_max_attempts"] == 4
+    )  # botocore counts the first try too
+    assert two_attempts.conn.meta.config.retries["total_max_attempts"] == 3
+    # botocore rewrites a client's retries in place; the provider's default and a DAG's config stay as given.
+    assert DEFAULT_RETRIES == {"mode": "standard", "max_attempts": 10}
+    given = Config(retries={"mode": "standard", "max_attempts": 5})
+    assert ModelRegistryHook(config=given).conn.meta.config.retries["total_max_attempts"] == 6
+    assert given.retries == {"mode": "standard", "max_attempts": 5}
+
+
+def test_another_region_or_connection_gets_its_own_client(aws, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_OTHER", aws.connection_json())
+    default = ModelRegistryHook()
+    assert ModelRegistryHook(region_name="eu-west-1").conn is not default.conn
+    assert ModelRegistryHook(region_name="eu-west-1").conn.meta.region_name == "eu-west-1"
+    assert ModelRegistryHook(aws_conn_id="aws_other").conn is not default.conn
