@@ -82,7 +82,8 @@ def test_a_rollback_that_must_wait_restores_the_weights_and_is_audited(aws, endp
     watcher = threading.Thread(target=alarm_and_maintenance_during_the_fifty_percent_bake, daemon=True)
     watcher.start()
     with pytest.raises(AirflowFailException, match="rolled back at 50%"):
-        shift_operator([endpoint], bake_seconds=60).execute(make_context(task_id="shift"))
+        # The shift starts at 50%: a long bake the alarm can interrupt, with no 10% bake to sit through first.
+        shift_operator([endpoint], steps=[50, 100], bake_seconds=60).execute(make_context(task_id="shift"))
     watcher.join()
     assert fired.is_set()
     assert weights(aws) == ORIGINAL
