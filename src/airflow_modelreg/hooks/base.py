@@ -37,6 +37,12 @@ def _fingerprint(conn_config: Any) -> str:
     return hashlib.sha256(repr(sorted(fields.items(), key=lambda kv: kv[0])).encode()).hexdigest()
 
 
+def forget_clients() -> None:
+    """Drop the clients this process keeps: the next hook builds its own (new credentials, say)."""
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()
+
+
 def _config_key(config: Config) -> str:
     """A botocore ``Config`` by value: it has no ``__repr__`` of its own, and its default one shows the
     object's address, which would make every hook's config look new."""

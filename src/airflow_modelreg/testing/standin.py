@@ -550,10 +550,17 @@ class StandInClient:
         return self._request("POST", "/_standin/captures/flush", {})["records"]
 
     def reset(self) -> None:
-        """Forget every AWS resource (moto's own reset)."""
+        """Forget every AWS resource (moto's own reset), the credentials STS issued included.
+
+        Clients this process's hooks keep hold such credentials (a connection that assumes a role); with
+        them forgotten, moto would file their calls under its default account. So they are dropped too, as
+        after a credential rotation in AWS."""
         urllib.request.urlopen(
             urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST"), timeout=30
         ).read()
+        from airflow_modelreg.hooks.base import forget_clients
+
+        forget_clients()
 
 
 def _quiet_handler() -> Any:
