@@ -91,9 +91,6 @@ def test_wheel_installs_with_pip_next_to_the_oldest_supported_airflow(dist, tmp_
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            # The test imports a few hundred modules once: compiling the thousands pip installs would
-            # cost more CPU than the whole rest of the test.
-            "--no-compile",
             str(wheel),
             f"apache-airflow=={OLDEST_AIRFLOW}",
         ],
