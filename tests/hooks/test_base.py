@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from airflow_modelreg.hooks.base import DEFAULT_RETRIES, ModelRegBaseHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
@@ -40,3 +42,23 @@ def test_another_region_or_connection_gets_its_own_client(aws, monkeypatch):
     assert ModelRegistryHook(region_name="eu-west-1").conn is not default.conn
     assert ModelRegistryHook(region_name="eu-west-1").conn.meta.region_name == "eu-west-1"
     assert ModelRegistryHook(aws_conn_id="aws_other").conn is not default.conn
+
+
+def test_after_the_stand_in_forgets_issued_credentials_a_role_connection_gets_a_new_client(aws, monkeypatch):
+    """moto's reset forgets the credentials STS issued; a client still holding them would land its calls
+    in moto's default account. The reset drops those clients (and keeps the others)."""
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_PROD", aws.connection_json("222222222222"))
+    ModelRegBaseHook(aws_conn_id="aws_prod", client_type="ssm").conn.put_parameter(
+        Name="/before", Value="1", Type="String"
+    )
+    default_client = ModelRegBaseHook(client_type="ssm").conn
+    aws.reset()
+
+    ModelRegBaseHook(aws_conn_id="aws_prod", client_type="ssm").conn.put_parameter(
+        Name="/after", Value="2", Type="String"
+    )
+    in_prod = aws.boto3_client("ssm", account_id="222222222222")
+    assert in_prod.get_parameter(Name="/after")["Parameter"]["Value"] == "2"
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        aws.boto3_client("ssm").get_parameter(Name="/after")
+    assert ModelRegBaseHook(client_type="ssm").conn is default_client

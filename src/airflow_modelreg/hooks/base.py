@@ -37,10 +37,13 @@ def _fingerprint(conn_config: Any) -> str:
     return hashlib.sha256(repr(sorted(fields.items(), key=lambda kv: kv[0])).encode()).hexdigest()
 
 
-def forget_clients() -> None:
-    """Drop the clients this process keeps: the next hook builds its own (new credentials, say)."""
+def forget_clients(assumed_roles_only: bool = False) -> None:
+    """Drop the clients this process keeps, or only those of connections that assume a role (whose
+    temporary credentials the issuer may have revoked): the next hook builds its own."""
     with _CLIENTS_LOCK:
-        _CLIENTS.clear()
+        for key in list(_CLIENTS):
+            if not assumed_roles_only or key[-1]:
+                del _CLIENTS[key]
 
 
 def _config_key(config: Config) -> str:
@@ -79,6 +82,7 @@ class ModelRegBaseHook(AwsBaseHook):
             _config_key(self._get_config(config)),
             str(self.verify),
             _fingerprint(self.conn_config),
+            bool(getattr(self.conn_config, "role_arn", None)),  # last: forget_clients(assumed_roles_only)
         )
         with _CLIENTS_LOCK:
             client = _CLIENTS.get(key)

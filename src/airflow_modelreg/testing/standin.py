@@ -552,15 +552,15 @@ class StandInClient:
     def reset(self) -> None:
         """Forget every AWS resource (moto's own reset), the credentials STS issued included.
 
-        Clients this process's hooks keep hold such credentials (a connection that assumes a role); with
-        them forgotten, moto would file their calls under its default account. So they are dropped too, as
-        after a credential rotation in AWS."""
+        Clients this process's hooks keep for a connection that assumes a role hold such credentials; with
+        them forgotten, moto would file their calls under its default account. So those clients are dropped
+        too, as when AWS revokes a role's sessions."""
         urllib.request.urlopen(
             urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST"), timeout=30
         ).read()
         from airflow_modelreg.hooks.base import forget_clients
 
-        forget_clients()
+        forget_clients(assumed_roles_only=True)
 
 
 def _quiet_handler() -> Any:
