@@ -34,9 +34,10 @@ env: | $(UV)
 demo: env
 	$(RUN) python -m airflow_modelreg.demo
 
-# Two processes: unit and in-process tests spread over both, every live-Airflow (e2e) test on one of them
-# (the xdist group "live"), so one live Airflow serves the session.
-XDIST := -n 2 --dist loadgroup
+# Three processes on two cores: many tests wait on something (botocore's backoff under injected faults,
+# endpoint transitions, a live Airflow), so a third keeps the CPU busy meanwhile. Every live-Airflow (e2e)
+# test runs on one of them (the xdist group "live"), so one live Airflow serves the session.
+XDIST := -n 3 --dist loadgroup
 
 # make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten).
 test: env
