@@ -51,3 +51,34 @@ def _running_runs(dag_id: str) -> list[str]:
         return [
             run.run_id for run in session.query(DagRun).filter_by(dag_id=dag_id, state=DagRunState.RUNNING)
         ]
+
+
+def test_an_answer_whose_resume_dag_test_overwrote_is_applied_once(airflow, aws, pending_version):
+    """``dag.test()`` writes a task's parked state after the task returns; an answer taken in between is
+    recorded but its resume is overwritten. The run must still finish with that answer, applied once."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    def answer_and_lose_the_resume():
+        bob = airflow.approver("bob")
+        request = bob.wait_for("approve_version")
+        bob.approve(request, reason="looks right")
+        with create_session() as session:  # what dag.test()'s late write of the parked state does
+            ti = (
+                session.query(TaskInstance)
+                .filter_by(dag_id=request.dag_id, run_id=request.run_id, task_id=request.task_id)
+                .one()
+            )
+            ti.state = TaskInstanceState.AWAITING_INPUT
+
+    writes_before = aws.usage()["calls"].get("sagemaker:UpdateModelPackage", 0)
+    dag_run = airflow.run(
+        "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]}, answer_and_lose_the_resume
+    )
+    assert str(dag_run.state) == "success"
+    described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=pending_version["arn"])
+    assert (
+        described["ModelApprovalStatus"] == "Approved" and "looks right" in described["ApprovalDescription"]
+    )
+    assert aws.usage()["calls"].get("sagemaker:UpdateModelPackage", 0) - writes_before == 1

@@ -178,8 +178,15 @@ class InProcessAirflow:
                     test_returned.wait(1.0)
 
         thread = threading.Thread(target=side, name=f"while-{dag_id}", daemon=True)
+        keeper = threading.Thread(
+            target=self._keep_answers_applied,
+            args=(dag_id, test_returned),
+            name=f"resume-{dag_id}",
+            daemon=True,
+        )
         if while_running:
             thread.start()
+            keeper.start()
         try:
             dag_run = self.dag(dag_id).test(
                 run_conf=dict(conf or {}), mark_success_pattern=mark_success_pattern
@@ -188,9 +195,58 @@ class InProcessAirflow:
             test_returned.set()
         if while_running:
             thread.join(timeout=60)
+            keeper.join(timeout=60)
         if "error" in outcome:
             raise outcome["error"]
         return dag_run
+
+    @staticmethod
+    def _keep_answers_applied(dag_id: str, test_returned: threading.Event) -> None:
+        """Resume a task whose answer ``dag.test()`` overwrote, as the answer's PATCH would have.
+
+        ``dag.test()`` runs a task in-process and then sets the task's state to the one the task ended in
+        (airflow/sdk/definitions/dag.py ``_run_task``: ``ti.set_state(taskrun_result.ti.state)``). An answer
+        that arrives after the task parked but before that write is taken (the request says
+        ``response_received``) and its resume (``scheduled``) is overwritten with ``awaiting_input``: the
+        run would wait forever for an answer already given. A scheduler never does that write, so this is
+        ``dag.test()``'s own race; the keeper resumes such a task once it has stayed so for a second, through
+        the function the PATCH route calls.
+        """
+        from airflow.models.dagrun import DagRun
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils.session import create_session
+        from airflow.utils.state import DagRunState, TaskInstanceState
+
+        seen: dict[str, int] = {}
+        while not test_returned.wait(0.5):
+            try:
+                with create_session() as session:
+                    parked_answered = (
+                        session.query(TaskInstance, HITLDetail)
+                        .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                        .join(
+                            DagRun,
+                            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
+                        )
+                        .filter(
+                            TaskInstance.dag_id == dag_id,
+                            TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                            HITLDetail.responded_at.is_not(None),
+                            DagRun.state == DagRunState.RUNNING,
+                        )
+                        .all()
+                    )
+                    for ti, detail in parked_answered:
+                        seen[str(ti.id)] = seen.get(str(ti.id), 0) + 1
+                        if seen[str(ti.id)] >= 2:
+                            payload = detail.as_resume_event_payload()
+                            handle_event_submit(TriggerEvent(payload), task_instance=ti, session=session)
+                            seen.pop(str(ti.id))
+            except Exception:  # a locked database on a busy machine: look again
+                continue
 
     @staticmethod
     def _awaits_input_unanswered(dag_id: str, test_returned: threading.Event, seconds: float) -> bool:
