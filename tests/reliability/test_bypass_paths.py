@@ -682,6 +682,39 @@ def test_a_deferrable_deployment_to_another_account_waits_on_the_endpoint_there(
     assert result["config"] == prod.describe_endpoint(EndpointName="churn-prod")["EndpointConfigName"]
 
 
+def test_a_deferrable_traffic_shift_in_another_account_shifts_and_bakes_there(world, monkeypatch):
+    """A shift whose environment lives in another account: the worker's weight changes and the triggerer's
+    waits and bakes all use the environment's connection; the registry's account has no such endpoint."""
+    aws = world["aws"]
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_PROD", aws.connection_json("222222222222"))
+    ladder = {**PROD_LADDER, "environments": [{**PROD_LADDER["environments"][0], "aws_conn_id": "aws_prod"}]}
+    v1, v2 = _approved(world, "s1"), _approved(world, "s2")
+    promote(v1, "prod", world["context"], people=["dave"], ladder=ladder, run_id="prod-s1")
+    promote(v2, "prod", world["context"], people=["dave"], ladder=ladder, run_id="prod-s2")
+    deploy = deploy_operator(
+        [
+            {"name": "champion", "model_package_arn": v1, "weight": 1.0},
+            {"name": "challenger", "model_package_arn": v2, "weight": 0.0},
+        ],
+        ladder=ladder,
+        deferrable=True,
+    )
+    run_deferrable(deploy, world["context"](task_id="deploy", run_id="s-deploy"))
+
+    shift = shift_operator(steps=[50, 100], bake_seconds=0.1, ladder=ladder, deferrable=True)
+    result, ran = run_deferrable(shift, world["context"](task_id="shift", run_id="s-shift"))
+    assert "TrafficBakeTrigger" in ran
+    prod = aws.boto3_client("sagemaker", account_id="222222222222")
+    current = {
+        v["VariantName"]: v["CurrentWeight"]
+        for v in prod.describe_endpoint(EndpointName="churn-prod")["ProductionVariants"]
+    }
+    assert current == {"champion": 0.0, "challenger": 100.0} and result["weights"] == current
+    assert "churn-prod" not in {
+        e["EndpointName"] for e in aws.boto3_client("sagemaker").list_endpoints()["Endpoints"]
+    }
+
+
 def test_the_approval_sensor_cannot_tell_who_decided_after_a_reversal_and_back_outside_airflow(world):
     """bob approves through Airflow; in Studio someone rejects and approves again: the status is the one
     recorded, but the decision is no longer bob's to credit."""
