@@ -201,6 +201,23 @@ class InProcessAirflow:
         return dag_run
 
     @staticmethod
+    def _awaiting_input(session: Any, dag_id: str, *also: Any) -> Any:
+        """A query of the tasks of ``dag_id``'s running runs that await input (with ``also`` selected)."""
+        from airflow.models.dagrun import DagRun
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.state import DagRunState, TaskInstanceState
+
+        return (
+            session.query(TaskInstance, *also)
+            .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
+            .filter(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                DagRun.state == DagRunState.RUNNING,
+            )
+        )
+
+    @staticmethod
     def _keep_answers_applied(dag_id: str, test_returned: threading.Event) -> None:
         """Resume a task whose answer ``dag.test()`` overwrote, as the answer's PATCH would have.
 
@@ -212,31 +229,20 @@ class InProcessAirflow:
         ``dag.test()``'s own race; the keeper resumes such a task once it has stayed so for a second, through
         the function the PATCH route calls.
         """
-        from airflow.models.dagrun import DagRun
         from airflow.models.hitl import HITLDetail
         from airflow.models.taskinstance import TaskInstance
         from airflow.models.trigger import handle_event_submit
         from airflow.triggers.base import TriggerEvent
         from airflow.utils.session import create_session
-        from airflow.utils.state import DagRunState, TaskInstanceState
 
         seen: dict[str, int] = {}
         while not test_returned.wait(0.5):
             try:
                 with create_session() as session:
                     parked_answered = (
-                        session.query(TaskInstance, HITLDetail)
+                        InProcessAirflow._awaiting_input(session, dag_id, HITLDetail)
                         .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
-                        .join(
-                            DagRun,
-                            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
-                        )
-                        .filter(
-                            TaskInstance.dag_id == dag_id,
-                            TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
-                            HITLDetail.responded_at.is_not(None),
-                            DagRun.state == DagRunState.RUNNING,
-                        )
+                        .filter(HITLDetail.responded_at.is_not(None))
                         .all()
                     )
                     for ti, detail in parked_answered:
@@ -251,28 +257,13 @@ class InProcessAirflow:
     @staticmethod
     def _awaits_input_unanswered(dag_id: str, test_returned: threading.Event, seconds: float) -> bool:
         """Whether a run of ``dag_id`` kept a task awaiting input for ``seconds`` before dag.test() returned."""
-        from airflow.models.dagrun import DagRun
-        from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
-        from airflow.utils.state import DagRunState, TaskInstanceState
 
         waited = 0.0
         while not test_returned.wait(2.0):
             try:
                 with create_session() as session:
-                    waiting = (
-                        session.query(TaskInstance)
-                        .join(
-                            DagRun,
-                            (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id),
-                        )
-                        .filter(
-                            TaskInstance.dag_id == dag_id,
-                            TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
-                            DagRun.state == DagRunState.RUNNING,
-                        )
-                        .count()
-                    )
+                    waiting = InProcessAirflow._awaiting_input(session, dag_id).count()
             except Exception:  # a locked database on a busy machine: look again
                 continue
             waited = waited + 2.0 if waiting else 0.0
