@@ -65,6 +65,17 @@ def pytest_unconfigure(config):
         hog.stop()
 
 
+def pytest_collection_modifyitems(config, items):
+    # Longest first: xdist hands out tests in collection order, and a three-minute test collected last
+    # (the workflow under throttling, alphabetically late) kept one worker busy minutes after the others
+    # had finished. Stable: everything else keeps its order.
+    def expected_seconds(item) -> float:
+        marker = item.get_closest_marker("slow")
+        return 0 if marker is None else marker.kwargs.get("seconds", 20)
+
+    items.sort(key=expected_seconds, reverse=True)
+
+
 def pytest_report_header(config):
     hog = getattr(config, "_cpu_hog", None)
     if hog is not None:

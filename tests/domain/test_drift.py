@@ -254,7 +254,6 @@ def test_rows_with_too_many_and_too_few_values_are_each_counted(baseline):
     assert acc.report()["rows"] == 10 and acc.report()["malformed_lines"] == 2
 
 
-
 @pytest.mark.parametrize("encoding", ["BASE64", "CSV"])
 def test_a_short_row_among_captured_rows_is_malformed_and_an_empty_value_is_missing(baseline, encoding):
     """The fast path parses a whole block at once: a row short of a value must not pass for a row with a
@@ -268,6 +267,7 @@ def test_a_short_row_among_captured_rows_is_malformed_and_an_empty_value_is_miss
     report = acc.report()
     assert (report["rows"], report["malformed_lines"]) == (49, 1)
     assert [report["features"][f"f{i}"]["missing"] for i in range(3)] == [0, 1, 0]
+
 
 # ------------------------------------------------------------------------------- mergeable profiles
 MIXED = Baseline.from_dataset(

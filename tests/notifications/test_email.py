@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+import pytest
+
 from airflow_modelreg.domain.versions import CardContext, version_card
 from airflow_modelreg.notifications.email import card_html
 from tests.helpers import LADDER, html_part, put_artifact, register_operator
@@ -40,6 +42,7 @@ def test_no_tag_from_a_name_a_reason_or_evidence_reaches_a_card_or_a_mail():
     assert "[click](javascript:alert(1))" in html
 
 
+@pytest.mark.slow
 def test_approval_email_carries_the_card_and_a_link_to_the_approval_page(
     airflow, aws, bucket, make_context, smtp_server, ladder_variable
 ):

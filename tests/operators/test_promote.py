@@ -82,6 +82,7 @@ def _wait(predicate, timeout=60):
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.slow
 def test_one_version_climbs_dev_test_uat_prod_with_four_approvals(airflow, aws, ladder_variable, approved):
     ladder_variable(LADDER)
     arn = approved()

@@ -76,6 +76,7 @@ CASES: dict[str, Callable] = {
 }
 
 
+@pytest.mark.slow(seconds=30)
 @pytest.mark.parametrize("task", list(CASES))
 def test_kill_at_every_write_boundary_then_retry_ends_as_a_clean_run(aws, make_context, tally, task):
     setup, run = CASES[task](aws, make_context)

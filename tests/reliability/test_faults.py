@@ -14,6 +14,7 @@ from tests.reliability import workflow
 RATE = 0.3
 
 
+@pytest.mark.slow(seconds=200)
 @pytest.mark.parametrize("seed", [1])
 def test_every_step_completes_under_throttling_and_5xx(aws, make_context, tally, seed):
     aws.boto3_client("s3").create_bucket(Bucket=workflow.BUCKET)
