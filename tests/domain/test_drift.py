@@ -350,3 +350,23 @@ def test_json_capture_with_several_instances_and_other_body_shapes(baseline):
         acc.add_capture_stream(_stream(shuffled))
         assert (acc.rows, acc.malformed) == (7, 0)
         assert acc.profile.maximum[1] == max(r[1] for r in rows)
+
+
+def test_json_capture_of_numeric_category_codes_counts_them_by_code():
+    """JSON bodies as clients write them (``[0.5, 2]``, a space after each comma): a category code must
+    not be read as " 2" and reported as a new category."""
+    rng = np.random.default_rng(21)
+    codes = ["1", "2", "3"]
+    base = Baseline.from_dataset(
+        {"x": rng.normal(size=3000), "code": rng.choice(codes, 3000)}, categorical=["code"]
+    )
+    lines = [
+        capture_record([float(x), int(c)], 0.5, f"e{i}", "t", "JSON", "application/json").encode()
+        for i, (x, c) in enumerate(zip(rng.normal(size=600), rng.choice(codes, 600), strict=True))
+    ]
+    assert b", " in lines[0]
+    acc = DriftAccumulator(base)
+    acc.add_capture_stream(_stream(lines))
+    feature = acc.report()["features"]["code"]
+    assert (acc.rows, acc.malformed) == (600, 0)
+    assert feature["new_share"] == 0 and not feature["drifted"]
