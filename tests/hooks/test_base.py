@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -62,3 +63,57 @@ def test_after_the_stand_in_forgets_issued_credentials_a_role_connection_gets_a_
     with pytest.raises(ClientError, match="ParameterNotFound"):
         aws.boto3_client("ssm").get_parameter(Name="/after")
     assert ModelRegBaseHook(client_type="ssm").conn is default_client
+
+
+class _CallingOperator:
+    """Stands where an operator's ``execute`` calls a hook."""
+
+    def execute(self, hook):
+        return hook._get_config().user_agent_extra
+
+
+class BaseSensorOperator:
+    """Named as the Amazon provider's lookup expects: it then names whatever called ``poke``."""
+
+    def execute(self, sensor, hook):
+        return sensor.poke(hook)
+
+
+class _CallingSensor:
+    def poke(self, hook):
+        return hook._get_config().user_agent_extra
+
+
+def _upstream_caller(hook):
+    """The Amazon provider's own lookup (``AwsBaseHook._get_caller`` with its ``inspect.stack()`` walks)."""
+    caller = AwsBaseHook._find_operator_class_name("execute")
+    if caller == "BaseSensorOperator":
+        caller = AwsBaseHook._find_operator_class_name("poke")
+    return caller or AwsBaseHook._find_executor_class_name() or "Unknown"
+
+
+def test_the_user_agent_names_the_calling_operator_sensor_or_executor_as_the_amazon_provider_does(aws):
+    """CloudTrail shows which operator made a call through the user agent; the hook finds that name by
+    walking frame objects instead of ``inspect.stack()`` (which reads every frame's source), and must
+    find the same one."""
+    hook = ModelRegistryHook()
+    assert "Caller/_CallingOperator" in _CallingOperator().execute(hook)
+    assert "Caller/_CallingSensor" in BaseSensorOperator().execute(_CallingSensor(), hook)
+
+    class _Operator:
+        def execute(self):
+            return hook._get_caller(), _upstream_caller(hook)
+
+    ours, upstream = _Operator().execute()
+    assert ours == upstream == "_Operator"
+    # No operator on the stack: an executor's module (one that holds BaseExecutor) names the caller.
+    namespace: dict = {}
+    exec(
+        "from airflow.executors.base_executor import BaseExecutor\n"
+        "class LocalishExecutor(BaseExecutor):\n    pass\n"
+        "def build(hook, upstream):\n    return hook._get_caller(), upstream(hook)\n",
+        namespace,
+    )
+    ours, upstream = namespace["build"](hook, _upstream_caller)
+    assert ours == upstream == "LocalishExecutor"
+    assert hook._get_caller() == _upstream_caller(hook) == "Unknown"
