@@ -69,6 +69,7 @@ def test_uv_build_makes_a_wheel_and_an_sdist_with_the_typed_package(dist):
         "airflow_modelreg/get_provider_info.py",
         "airflow_modelreg/py.typed",
         "airflow_modelreg/waiters/endpoint.json",
+        "airflow_modelreg/schemas/modelreg_ladder.schema.json",
     ):
         assert expected in names, f"{expected} is not in the wheel"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

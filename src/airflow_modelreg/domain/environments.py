@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
@@ -19,6 +20,13 @@ LADDER_KEYS = frozenset(
     {"environments", "registration_approvers", "automated_registration_approval", "audit_log", "identities"}
 )
 IDENTITY_KINDS = ("simple", "fab", "static")
+IDENTITY_KEYS = {
+    "simple": frozenset({"kind"}),
+    "fab": frozenset({"kind", "conn_id"}),
+    "static": frozenset({"kind", "ids"}),
+}
+# The ladder's JSON Schema (published with the package; the rules it cannot state are checked here too).
+LADDER_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "modelreg_ladder.schema.json"
 
 
 @dataclass(frozen=True)
@@ -152,12 +160,23 @@ class EnvironmentLadder:
             endpoints = entry.get("endpoints", ())
             if isinstance(endpoints, str):
                 endpoints = [endpoints]
+            if not isinstance(endpoints, (list, tuple)):
+                raise InvalidInputError(
+                    f"Invalid endpoints {endpoints!r} for environment {entry.get('name')!r}: expected an "
+                    "endpoint name or a list of them."
+                )
+            conn_id = entry.get("aws_conn_id")
+            if conn_id is not None and not (isinstance(conn_id, str) and conn_id):
+                raise InvalidInputError(
+                    f"Invalid aws_conn_id {conn_id!r} for environment {entry.get('name')!r}: expected the id of "
+                    "an Airflow AWS connection, or null for the operators' own."
+                )
             environments.append(
                 Environment(
                     name=entry.get("name"),  # type: ignore[arg-type]  # validated by Environment
                     approvers=_identities(entry.get("approvers", ()), entry.get("name")),
-                    aws_conn_id=entry.get("aws_conn_id"),
-                    quorum=entry.get("quorum", 1),
+                    aws_conn_id=conn_id,
+                    quorum=_quorum(entry.get("quorum", 1)),
                     endpoints=tuple(endpoints),
                 )
             )
@@ -264,24 +283,44 @@ def _validate_identities(config: Any) -> None:
         raise InvalidInputError(
             f'Invalid identities {config!r}: expected {{"kind": one of {", ".join(IDENTITY_KINDS)}, ...}}.'
         )
-    if config["kind"] == "fab" and not isinstance(config.get("conn_id"), str):
+    known = IDENTITY_KEYS[config["kind"]]
+    unknown = set(config) - known
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown key(s) {sorted(unknown)} in identities of kind {config['kind']!r}; known keys are "
+            f"{', '.join(sorted(known))}."
+        )
+    if config["kind"] == "fab" and not (isinstance(config.get("conn_id"), str) and config["conn_id"]):
         raise InvalidInputError(
             "identities of kind 'fab' need 'conn_id': an Airflow connection to the metadata database, read to "
             "find each approver's FAB user id."
         )
     if config["kind"] == "static" and not (
         isinstance(config.get("ids"), Mapping)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in config["ids"].items())
+        and all(isinstance(k, str) and isinstance(v, str) and v for k, v in config["ids"].items())
     ):
         raise InvalidInputError("identities of kind 'static' need 'ids': a mapping of user name to user id.")
 
 
 def _identities(values: Sequence[str] | str, where: Any) -> tuple[str, ...]:
+    """Approvers as given (one name, or a list), stripped, each once: a quorum counts distinct people."""
     if isinstance(values, str):
         values = [values]
-    result = []
+    if not isinstance(values, (list, tuple)):
+        raise InvalidInputError(
+            f"Invalid approvers {values!r} for {where}: expected a user id or name, or a list of them."
+        )
+    result: list[str] = []
     for value in values:
         if not isinstance(value, str) or not value.strip():
             raise InvalidInputError(f"Invalid approver {value!r} for {where}: expected a user id or name.")
-        result.append(value.strip())
+        if value.strip() not in result:
+            result.append(value.strip())
     return tuple(result)
+
+
+def _quorum(value: Any) -> Any:
+    """JSON has one kind of number: ``2.0`` is the quorum 2. Anything else is left for the check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
