@@ -245,8 +245,10 @@ class InProcessAirflow:
                         .filter(HITLDetail.responded_at.is_not(None))
                         .all()
                     )
+                    # Counted over consecutive looks only: a task that left this state and came back
+                    # (its resume applied, a later request) starts again from one.
+                    seen = {str(ti.id): seen.get(str(ti.id), 0) + 1 for ti, _ in parked_answered}
                     for ti, detail in parked_answered:
-                        seen[str(ti.id)] = seen.get(str(ti.id), 0) + 1
                         if seen[str(ti.id)] >= 2:
                             payload = detail.as_resume_event_payload()
                             handle_event_submit(TriggerEvent(payload), task_instance=ti, session=session)
