@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import gc
 import json
 import os
 import socket
@@ -74,6 +75,26 @@ def pytest_collection_modifyitems(config, items):
         return 0 if marker is None else marker.kwargs.get("seconds", 20)
 
     items.sort(key=expected_seconds, reverse=True)
+
+
+# Garbage collection took a third of a test process's CPU: a worker holds two and a half million objects
+# (Airflow, botocore's service models, the API apps, the stand-in's state), and each full collection scans
+# all of them (0.7 s, about twenty times in a module of workflow tests). Objects that have lived through a
+# test are frozen (left out of collections; they are freed as usual when their last reference goes), so a
+# full collection scans only what the running test made. Measured on tests/operators/test_promote.py and
+# test_deploy.py: 18.4 s of collection (56 s of CPU) became 6.4-7.2 s (43-44 s); 2.69 million objects stay
+# frozen at the end, where 2.57 million stayed alive without freezing.
+FREEZE_AFTER_OBJECTS = 300_000
+
+
+def pytest_collection_finish(session):
+    gc.freeze()
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if len(gc.get_objects(generation=2)) > FREEZE_AFTER_OBJECTS:
+        gc.collect(1)  # the young generations' garbage first: what is frozen is never collected
+        gc.freeze()
 
 
 def pytest_report_header(config):
