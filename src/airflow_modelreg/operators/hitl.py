@@ -8,7 +8,7 @@ would write its request again, which clears it: the person's answer is lost.
 
 :class:`ExactlyOnceHITLOperator` closes that gap:
 
-- it gives the task retries (``retries=3``, ``retry_delay=0`` unless the DAG sets them: the person has
+- it gives the task retries (at least ``retries=3``, whatever the DAG sets; ``retry_delay=0`` unless the DAG sets it: the person has
   answered, nothing is gained by waiting), so the failed try is followed by another;
 - every try first reads the task instance's HITL record through Airflow's REST API (the worker has no
   other way to it: Airflow's task supervisor does not serve HITL reads); an answer there that no try
@@ -27,6 +27,8 @@ run for an answer that an earlier try started to apply (check the target system 
 """
 
 from __future__ import annotations
+
+import logging
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -185,6 +187,17 @@ class ExactlyOnceHITLOperator(HITLOperator):
         airflow_api_conn_id: str = AIRFLOW_API_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        if retries is not None and retries < GOVERNED_RETRIES:
+            # The recovery from Airflow's race is the next try: fewer retries (a DAG's default_args, say)
+            # would fail a run whose person had answered. More are kept.
+            logging.getLogger(__name__).warning(
+                "%s keeps %d retries, not the %d given: a retry is how an answer Airflow's race failed "
+                "gets applied (docs/hitl-race.md).",
+                kwargs.get("task_id"),
+                GOVERNED_RETRIES,
+                retries,
+            )
+            retries = GOVERNED_RETRIES
         super().__init__(
             retries=GOVERNED_RETRIES if retries is None else retries,
             retry_delay=timedelta(0) if retry_delay is None else retry_delay,
