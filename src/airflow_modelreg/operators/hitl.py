@@ -29,7 +29,6 @@ run for an answer that an earlier try started to apply (check the target system 
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
