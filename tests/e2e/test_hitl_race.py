@@ -19,6 +19,7 @@ import pytest
 from airflow_modelreg.testing.approver import PendingRequest, ScriptedApprover
 from tests.e2e.late_exit import marker_name
 from tests.e2e.live_rest import (
+    clear,
     event_logs,
     hitl_detail,
     task_instance,
@@ -102,6 +103,29 @@ def test_a_registry_approval_hit_by_the_race_records_one_decision(
     assert "by bob" in described["ApprovalDescription"] and "ship it" in described["ApprovalDescription"]
     assert aws.usage()["calls"].get("sagemaker:UpdateModelPackage", 0) - writes_before == 1
     assert xcom(rest, dag_id, run_id, "approve")["decision"]["by"]["name"] == "bob"
+
+
+def test_a_task_cleared_after_a_reject_failed_it_asks_again_and_takes_the_new_answer(live_airflow, rest):
+    dag_id = "governed_approval_fail_on_reject"
+    run_id = trigger(rest, dag_id, {})
+    bob = rest.approver("bob")
+    request = bob.wait_for(dag_id, timeout=180)
+    assert request.run_id == run_id
+    bob.reject(request, reason="not this one")
+    assert wait_run(rest, dag_id, run_id) == "failed"
+    rejected_in = task_instance(rest, dag_id, run_id, "approve")
+    assert rejected_in["state"] == "failed"
+
+    # A person clears the failed task to ask again: the recorded Reject must not be applied a second time.
+    clear(rest, dag_id, run_id, ["approve"])
+    again = bob.wait_for(dag_id, timeout=180)
+    assert again.run_id == run_id
+    assert task_instance(rest, dag_id, run_id, "approve")["try_number"] > rejected_in["try_number"]
+    bob.approve(again, reason="now it is")
+
+    assert wait_run(rest, dag_id, run_id) == "success"
+    result = xcom(rest, dag_id, run_id, "approve")
+    assert result["chosen_options"] == ["Approve"] and result["responded_by_user"]["name"] == "bob"
 
 
 DELAYS = (0.0, 0.5, 1.0, 3.0)

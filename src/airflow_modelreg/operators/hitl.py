@@ -14,7 +14,9 @@ would write its request again, which clears it: the person's answer is lost.
   other way to it: Airflow's task supervisor does not serve HITL reads); an answer there that no try
   applied is applied now (``execute_complete`` runs with it) instead of asking again, which would clear it;
 - a timeout or a Reject with ``fail_on_reject`` fails the task without retries, so a retry never asks a
-  second time what was already decided.
+  second time what was already decided;
+- a task a person cleared asks again: Airflow grants a cleared task instance new ``max_tries``, a retry
+  does not, so an answer that failed the task (a Reject) is not applied a second time after a Clear.
 
 The REST API is read with the Airflow connection ``modelreg_airflow_api`` (type ``http``: host = the API
 server's base URL, login/password = an Airflow user allowed to read HITL details, a viewer is enough).
@@ -41,6 +43,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
 
 AIRFLOW_API_CONN_ID = "modelreg_airflow_api"
 # Enough tries for the stale-report failure, for the one that can follow it (the resumed try's workload,
@@ -125,12 +128,11 @@ class HITLRecordReader:
         """The task instance's HITL record as it is now (request and response, if any)."""
         return self._get(f"{ti.path}/hitlDetails")
 
-    def try_state(self, ti: TaskInstanceRef, try_number: int) -> str | None:
-        """How an earlier try ended, or ``None`` when Airflow kept no history for it.
+    def earlier_try(self, ti: TaskInstanceRef, try_number: int) -> dict[str, Any] | None:
+        """Airflow's record of how an earlier try ended (``state``, ``max_tries``, ...), or ``None``.
 
         Airflow keeps none for a try failed while queued (the scheduler's stale-report failure)."""
-        found = self._get(f"{ti.path}/tries/{try_number}")
-        return None if found is None else found.get("state")
+        return self._get(f"{ti.path}/tries/{try_number}")
 
 
 def answer_as_event(detail: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,9 +154,10 @@ def answer_as_event(detail: Mapping[str, Any]) -> dict[str, Any]:
 def unapplied_earlier_answer(ti: Any, reader: HITLRecordReader) -> tuple[dict[str, Any] | None, str]:
     """An answer given to this task instance (in an earlier try) that no try applied, as a resume event.
 
-    Returns ``(None, why)`` when there is none: no request yet, no answer, or the try that got the answer
-    finished (the task was cleared by a person to ask again). The try number is Airflow's, read with the
-    record: a try's workload can start after the scheduler moved the task instance on to the next try.
+    Returns ``(None, why)`` when there is none: no request yet, no answer, the try that got the answer
+    finished, or the task was cleared after that try ended (a person asks again, for example after a
+    Reject that failed the task). The try number is Airflow's, read with the record: a try's workload can
+    start after the scheduler moved the task instance on to the next try.
     """
     ref = TaskInstanceRef.of(ti)
     detail = reader.hitl_detail(ref)
@@ -162,11 +165,43 @@ def unapplied_earlier_answer(ti: Any, reader: HITLRecordReader) -> tuple[dict[st
         return None, "no request was made yet"
     if not detail.get("response_received"):
         return None, "no answer was given yet"
-    current_try = int((detail.get("task_instance") or {}).get("try_number") or 1)
-    previous = reader.try_state(ref, current_try - 1) if current_try > 1 else None
-    if previous in APPLIED_STATES:
-        return None, f"try {current_try - 1} applied its answer and ended {previous}: asking again"
-    return answer_as_event(detail), f"try {current_try - 1} ended {previous or 'before applying it'}"
+    task_instance = detail.get("task_instance") or {}
+    current_try = int(task_instance.get("try_number") or 1)
+    previous = reader.earlier_try(ref, current_try - 1) if current_try > 1 else None
+    state = (previous or {}).get("state")
+    if state in APPLIED_STATES:
+        return None, f"try {current_try - 1} applied its answer and ended {state}: asking again"
+    if previous is not None and was_cleared_since(previous, task_instance):
+        return None, f"try {current_try - 1} ended {state} and the task was cleared since: asking again"
+    return answer_as_event(detail), f"try {current_try - 1} ended {state or 'before applying it'}"
+
+
+def was_cleared_since(earlier_try: Mapping[str, Any], task_instance: Mapping[str, Any]) -> bool:
+    """Whether the task instance was cleared after ``earlier_try`` ended, rather than retried.
+
+    A retry spends one of the task instance's ``max_tries``; a clear (the UI's Clear, the REST API's
+    clearTaskInstances) grants a fresh set: Airflow sets ``max_tries`` to the cleared try's number plus the
+    task's retries (``clear_task_instances`` in airflow/models/taskinstance.py), more than the ended try
+    had. A scheduler that resets an orphaned try leaves it as it was, as a retry does.
+    """
+    before, now = earlier_try.get("max_tries"), task_instance.get("max_tries")
+    return isinstance(before, int) and isinstance(now, int) and now > before
+
+
+def governed_retries(retries: int | None, task_id: str | None) -> int:
+    """The retries an approval task keeps: ``GOVERNED_RETRIES`` unless more are given.
+
+    The recovery from Airflow's race is the next try: fewer retries (a DAG's ``default_args``, say) would
+    fail a run whose person had answered. Lowering them is logged."""
+    if retries is not None and retries < GOVERNED_RETRIES:
+        logging.getLogger(__name__).warning(
+            "%s keeps %d retries, not the %d given: a retry is how an answer Airflow's race failed "
+            "gets applied (docs/hitl-race.md).",
+            task_id,
+            GOVERNED_RETRIES,
+            retries,
+        )
+    return GOVERNED_RETRIES if retries is None else max(retries, GOVERNED_RETRIES)
 
 
 class ExactlyOnceHITLOperator(HITLOperator):
@@ -186,23 +221,27 @@ class ExactlyOnceHITLOperator(HITLOperator):
         airflow_api_conn_id: str = AIRFLOW_API_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        if retries is not None and retries < GOVERNED_RETRIES:
-            # The recovery from Airflow's race is the next try: fewer retries (a DAG's default_args, say)
-            # would fail a run whose person had answered. More are kept.
-            logging.getLogger(__name__).warning(
-                "%s keeps %d retries, not the %d given: a retry is how an answer Airflow's race failed "
-                "gets applied (docs/hitl-race.md).",
-                kwargs.get("task_id"),
-                GOVERNED_RETRIES,
-                retries,
-            )
-            retries = GOVERNED_RETRIES
         super().__init__(
-            retries=GOVERNED_RETRIES if retries is None else retries,
+            retries=governed_retries(retries, kwargs.get("task_id")),
             retry_delay=timedelta(0) if retry_delay is None else retry_delay,
             **kwargs,
         )
         self.airflow_api_conn_id = airflow_api_conn_id
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:  # type: ignore[override]
+        """``partial`` for dynamic task mapping, with the same retries floor as the constructor.
+
+        The scheduler reads a mapped task's retries from its partial arguments, not from an instance, so
+        the constructor's floor alone would leave mapped approvals without the retry that applies a raced
+        answer."""
+        mapped = super().partial(**kwargs)
+        mapped.kwargs["retries"] = governed_retries(
+            mapped.kwargs.get("retries"), mapped.kwargs.get("task_id")
+        )
+        if mapped.kwargs.get("retry_delay") is None:
+            mapped.kwargs["retry_delay"] = timedelta(0)
+        return mapped
 
     def execute(self, context: Context) -> Any:
         ti = context["ti"]

@@ -30,6 +30,16 @@ with DAG(dag_id="governed_approval_late_exit", schedule=None, start_date=START):
         task_id="approve", subject="Ship it?", executor=LATE_EXIT, response_timeout=TIMEOUT
     )
 
+# A Reject fails the run; a person clears the task to ask again.
+with DAG(dag_id="governed_approval_fail_on_reject", schedule=None, start_date=START):
+    ExactlyOnceApprovalOperator(
+        task_id="approve",
+        subject="Ship it?",
+        executor="LocalExecutor",
+        fail_on_reject=True,
+        response_timeout=TIMEOUT,
+    )
+
 # One approval per run, ten runs at a time, on the executor each test names.
 for dag_id, executor in (
     ("approve_version_late_exit", LATE_EXIT),
