@@ -247,6 +247,34 @@ def test_block_reader_matches_the_line_reader_and_counts_broken_lines(baseline):
     assert by_block.report()["malformed_lines"] == 1
 
 
+class _ShortReads:
+    """A stream with ``read(n)`` only (no ``readinto``) that returns fewer bytes than asked, as a network
+    body may."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(min(n, 777) if n > 0 else n)
+
+
+@pytest.mark.parametrize("block_size", [64, 4096, 1 << 20], ids=["block shorter than a line", "4 KB", "1 MB"])
+@pytest.mark.parametrize("reads", ["readinto", "short reads"])
+@pytest.mark.parametrize("ending", [b"\n", b""], ids=["final line end", "no final line end"])
+def test_the_block_reader_reads_every_line_once_whatever_the_stream_and_block(
+    baseline, block_size, reads, ending
+):
+    current = np.random.default_rng(11).normal(0.3, 1, (2000, 3))
+    lines = list(_lines(current, None, "BASE64", "text/csv"))
+    lines[7] = b"garbage"
+    data = b"\n".join(lines) + ending
+    by_line, by_block = DriftAccumulator(baseline), DriftAccumulator(baseline)
+    by_line.add_capture_lines(lines)
+    by_block.add_capture_stream(io.BytesIO(data) if reads == "readinto" else _ShortReads(data), block_size)
+    assert by_block.report() == by_line.report()
+    assert by_block.report()["rows"] == 1999 and by_block.report()["malformed_lines"] == 1
+
+
 def test_rows_with_too_many_and_too_few_values_are_each_counted(baseline):
     rows = [b"0.1,0.2,0.3"] * 10 + [b"0.1,0.2,0.3,0.4", b"0.1,0.2"]  # the totals balance; the rows do not
     acc = DriftAccumulator(baseline)

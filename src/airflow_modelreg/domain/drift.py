@@ -663,21 +663,38 @@ class DriftAccumulator:
     def add_capture_stream(
         self, stream: Any, block_size: int = BLOCK_BYTES, source: str | None = None
     ) -> None:
-        """A data-capture file (anything with ``read(n)``), read in blocks of whole lines."""
-        remainder = b""
+        """A data-capture file (anything with ``read(n)``; ``readinto`` is used when it has one), read in
+        blocks of whole lines.
+
+        One buffer serves every block and each block is copied once, into the ``bytes`` the parsers take:
+        reading a fresh block, prefixing the previous block's partial line and cutting at the last line end
+        made three new 16 MB objects a block, and the kernel's page faults for them were a tenth of the
+        engine's CPU time."""
+        buffer = bytearray(block_size)
+        filled = 0
+        readinto = getattr(stream, "readinto", None)
         while True:
-            block = stream.read(block_size)
-            if not block:
-                break
-            block = remainder + block
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                remainder = block
-                continue
-            remainder = block[cut + 1 :]
-            self._add_block(block[:cut])
-        if remainder.strip():
-            self._add_block(remainder)
+            if filled == len(buffer):  # one line longer than the buffer: make room for the rest of it
+                buffer.extend(bytes(len(buffer)))
+            with memoryview(buffer) as view:
+                if readinto is not None:
+                    got = readinto(view[filled:]) or 0
+                else:
+                    chunk = stream.read(len(buffer) - filled)
+                    got = len(chunk)
+                    view[filled : filled + got] = chunk
+                if not got:
+                    break
+                filled += got
+                cut = buffer.rfind(b"\n", 0, filled)
+                if cut < 0:
+                    continue
+                self._add_block(bytes(view[:cut]))
+            rest = filled - cut - 1
+            buffer[:rest] = buffer[cut + 1 : filled]
+            filled = rest
+        if buffer[:filled].strip():
+            self._add_block(bytes(buffer[:filled]))
         if source:
             self.profile.sources.append(source)
 
