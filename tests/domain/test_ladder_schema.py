@@ -188,7 +188,7 @@ def test_the_documented_ladder_is_valid_and_each_cross_field_rule_is_the_provide
     [
         ({"environments": [{"name": "prod", "aws_conn_id": 7}]}, "Invalid aws_conn_id 7"),
         ({"environments": [{"name": "prod", "endpoints": {"churn-prod": 1}}]}, "Invalid endpoints"),
-        ({"environments": [{"name": "prod", "approvers": 7}]}, "Invalid approvers 7"),
+        ({"environments": [{"name": "prod", "approvers": 7}]}, "Invalid approvers for environment 'prod': 7"),
         ({"environments": ["dev"], "identities": {"kind": "fab", "conn_id": ""}}, "need 'conn_id'"),
         ({"environments": ["dev"], "identities": {"kind": "static", "ids": {"bob": ""}}}, "need 'ids'"),
         (

@@ -157,14 +157,11 @@ class EnvironmentLadder:
                     f"Unknown key(s) {sorted(unknown)} in environment {entry.get('name')!r}; known keys are "
                     f"{', '.join(sorted(ENVIRONMENT_KEYS))}."
                 )
-            endpoints = entry.get("endpoints", ())
-            if isinstance(endpoints, str):
-                endpoints = [endpoints]
-            if not isinstance(endpoints, (list, tuple)):
-                raise InvalidInputError(
-                    f"Invalid endpoints {endpoints!r} for environment {entry.get('name')!r}: expected an "
-                    "endpoint name or a list of them."
-                )
+            endpoints = _one_or_list(
+                entry.get("endpoints", ()),
+                f"endpoints for environment {entry.get('name')!r}",
+                "an endpoint name",
+            )
             conn_id = entry.get("aws_conn_id")
             if conn_id is not None and not (isinstance(conn_id, str) and conn_id):
                 raise InvalidInputError(
@@ -174,7 +171,7 @@ class EnvironmentLadder:
             environments.append(
                 Environment(
                     name=entry.get("name"),  # type: ignore[arg-type]  # validated by Environment
-                    approvers=_identities(entry.get("approvers", ()), entry.get("name")),
+                    approvers=_identities(entry.get("approvers", ()), f"environment {entry.get('name')!r}"),
                     aws_conn_id=conn_id,
                     quorum=_quorum(entry.get("quorum", 1)),
                     endpoints=tuple(endpoints),
@@ -304,19 +301,22 @@ def _validate_identities(config: Any) -> None:
 
 def _identities(values: Sequence[str] | str, where: Any) -> tuple[str, ...]:
     """Approvers as given (one name, or a list), stripped, each once: a quorum counts distinct people."""
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, (list, tuple)):
-        raise InvalidInputError(
-            f"Invalid approvers {values!r} for {where}: expected a user id or name, or a list of them."
-        )
     result: list[str] = []
-    for value in values:
+    for value in _one_or_list(values, f"approvers for {where}", "a user id or name"):
         if not isinstance(value, str) or not value.strip():
             raise InvalidInputError(f"Invalid approver {value!r} for {where}: expected a user id or name.")
         if value.strip() not in result:
             result.append(value.strip())
     return tuple(result)
+
+
+def _one_or_list(value: Any, what: str, expected: str) -> Sequence[Any]:
+    """A ladder field that takes one value or a list of them, as a list (its items are checked by the caller)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)):
+        raise InvalidInputError(f"Invalid {what}: {value!r}; expected {expected}, or a list of them.")
+    return value
 
 
 def _quorum(value: Any) -> Any:
