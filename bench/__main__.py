@@ -49,19 +49,34 @@ def main() -> int:
         stamp = f"_Measured {datetime.date.today()} in {time.monotonic() - started:.0f} s on {machine()}._"
         (sections / f"{name}.md").write_text(f"{section}\n\n{stamp}")
         print(f"{name}: {time.monotonic() - started:.0f}s", flush=True)
-    # BENCHMARKS.md holds the latest result of every benchmark, each stamped with when and where it ran.
-    found = [sections / f"{m.__name__.rsplit('.', 1)[1]}.md" for m in modules]
+    # BENCHMARKS.md holds the latest result of every benchmark, each stamped with when and where it ran: a
+    # benchmark not run on this checkout keeps the section BENCHMARKS.md has for it (in the modules' order).
+    published = published_sections(ROOT / "BENCHMARKS.md")
+    kept = []
+    for position, module in enumerate(modules):
+        path = sections / f"{module.__name__.rsplit('.', 1)[1]}.md"
+        if path.exists():
+            kept.append(path.read_text())
+        elif position < len(published):
+            kept.append(published[position])
     document = "\n\n".join(
         [
             "# Benchmarks",
             "Measured by `make bench`. Medians of several runs where noted; every comparison is measured side "
             "by side in the same run, so read the ratios.",
-            *[path.read_text() for path in found if path.exists()],
+            *kept,
         ]
     )
     (ROOT / "BENCHMARKS.md").write_text(document + "\n")
     print(document)
     return 0
+
+
+def published_sections(document: Path) -> list[str]:
+    """The ``## `` sections of a BENCHMARKS.md, in order (none when it does not exist)."""
+    if not document.exists():
+        return []
+    return [f"## {part.strip()}" for part in document.read_text().split("\n## ")[1:]]
 
 
 if __name__ == "__main__":
