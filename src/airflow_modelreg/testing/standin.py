@@ -97,9 +97,10 @@ class StandInApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from airflow_modelreg.testing import moto_additions
+        from airflow_modelreg.testing import iam, moto_additions
 
         moto_additions.install()
+        iam.install()
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
