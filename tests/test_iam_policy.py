@@ -39,6 +39,8 @@ PLACEHOLDERS = {
     "REVIEWER_ROLE_NAME": "model-risk-reviewers",
     "IMAGE_REPOSITORY": "churn-inference",
 }
+# One enforcing stand-in process for the module: its tests stay on one xdist worker (make test's loadgroup).
+pytestmark = pytest.mark.xdist_group("iam_policy")
 STEPS = ("register", "approve", "promote", "deploy", "shift", "drift")
 
 
