@@ -17,8 +17,10 @@ describes them:
   perform: <action> on resource: <arn> because no identity-based policy allows the <action> action`` (or
   ``with an explicit deny in an identity-based policy``), for S3 too.
 
-What it does not model: conditions (moto evaluates them for trust policies only, and an identity-policy
-statement with a ``Condition`` is treated as a refusal), resource-based policies, permissions boundaries,
+What it does not model: conditions (moto evaluates them without the request's context keys: no
+``aws:PrincipalArn``, ``iam:PassedToService`` or ``sagemaker:ModelLifeCycle:stage``; a ``StringEquals`` on a
+missing key passes and an ``ArnNotEquals`` holds, so a Deny conditioned that way refuses everyone), resource-based
+policies, permissions boundaries,
 service control policies, ``iam:PassRole`` (AWS checks it inside ``CreateModel``; nothing here does), the
 second resource some actions require (``CreateEndpoint`` also needs its endpoint config), and the ``?``
 wildcard. Nothing changes while enforcement is off, which is how every other test and the demo run.

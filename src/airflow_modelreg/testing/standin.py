@@ -3,7 +3,8 @@
 The demo and the tests talk to it over HTTP through an ordinary Airflow AWS connection whose extra names its
 ``endpoint_url``; the same DAGs run against real AWS when that connection points there instead.
 
-Beyond moto (see :mod:`airflow_modelreg.testing.moto_additions` for the SageMaker actions added), the stand-in
+Beyond moto (see :mod:`airflow_modelreg.testing.moto_additions` for the SageMaker actions added, and
+:mod:`airflow_modelreg.testing.iam` for what its IAM enforcement checks), the stand-in
 has a small control API under ``/_standin/`` for tests, the demo and the benchmarks:
 
 ``GET /_standin/calls``
