@@ -3,7 +3,8 @@
 The demo and the tests talk to it over HTTP through an ordinary Airflow AWS connection whose extra names its
 ``endpoint_url``; the same DAGs run against real AWS when that connection points there instead.
 
-Beyond moto (see :mod:`airflow_modelreg.testing.moto_additions` for the SageMaker actions added), the stand-in
+Beyond moto (see :mod:`airflow_modelreg.testing.moto_additions` for the SageMaker actions added, and
+:mod:`airflow_modelreg.testing.iam` for what its IAM enforcement checks), the stand-in
 has a small control API under ``/_standin/`` for tests, the demo and the benchmarks:
 
 ``GET /_standin/calls``
@@ -97,9 +98,10 @@ class StandInApp:
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from airflow_modelreg.testing import moto_additions
+        from airflow_modelreg.testing import iam, moto_additions
 
         moto_additions.install()
+        iam.install()
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
