@@ -82,7 +82,12 @@ def event_logs(rest: Any, dag_id: str, run_id: str, event: str) -> list[dict[str
 
 
 def clear(
-    rest: Any, dag_id: str, run_id: str, task_ids: list[str] | None = None, user: str = "alice"
+    rest: Any,
+    dag_id: str,
+    run_id: str,
+    task_ids: list[str] | None = None,
+    user: str = "alice",
+    include_downstream: bool = False,
 ) -> None:
     """Clear a run's tasks (all of them when ``task_ids`` is None) as the UI's Clear button does."""
     body: dict[str, Any] = {
@@ -90,7 +95,7 @@ def clear(
         "dag_run_id": run_id,
         "only_failed": False,
         "reset_dag_runs": True,
-        "include_downstream": False,
+        "include_downstream": include_downstream,
     }
     if task_ids is not None:
         body["task_ids"] = task_ids

@@ -128,6 +128,46 @@ def test_a_task_cleared_after_a_reject_failed_it_asks_again_and_takes_the_new_an
     assert result["chosen_options"] == ["Approve"] and result["responded_by_user"]["name"] == "bob"
 
 
+def test_without_the_api_connection_a_retry_after_the_race_refuses_to_clear_the_answer(live_airflow, rest):
+    dag_id = "governed_approval_late_exit_no_api"
+    run_id = trigger(rest, dag_id, {})
+    answer_after_the_parked_exit(live_airflow, rest.approver("bob"), dag_id, run_id)
+
+    # The race failed the resumed try; the next one (whatever try number its workload carries) cannot read
+    # the answer and must not ask again, which would clear it: it fails, and the answer stays for later.
+    assert wait_run(rest, dag_id, run_id) == "failed"
+    assert len(event_logs(rest, dag_id, run_id, "state mismatch")) >= 1
+    detail = hitl_detail(rest, dag_id, run_id, "approve")
+    assert detail["response_received"] and detail["chosen_options"] == ["Approve"]
+    assert detail["responded_by_user"]["name"] == "bob"
+
+
+def test_a_recorded_reject_skips_what_follows_again_after_a_clear(
+    live_airflow, rest, aws, bucket, make_context
+):
+    version = register_operator(put_artifact(aws, bucket), registered_by="alice").execute(make_context())
+    writes_before = aws.usage()["calls"].get("sagemaker:UpdateModelPackage", 0)
+    dag_id = "approve_version_then_continue"
+    run_id = trigger(rest, dag_id, {"arn": version["arn"]})
+    bob = rest.approver("bob")
+    request = bob.wait_for(dag_id, timeout=180)
+    assert request.run_id == run_id
+    bob.reject(request, reason="not this one")
+    assert wait_run(rest, dag_id, run_id) == "success"
+    assert task_instance(rest, dag_id, run_id, "after_approval")["state"] == "skipped"
+
+    # Clearing the approval and what follows: the registry holds this run's Reject; it ends the same way.
+    clear(rest, dag_id, run_id, ["approve"], include_downstream=True)
+    assert wait_run(rest, dag_id, run_id) == "success"
+    assert task_instance(rest, dag_id, run_id, "approve")["try_number"] >= 2
+    assert task_instance(rest, dag_id, run_id, "after_approval")["state"] == "skipped"
+    described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=version["arn"])
+    assert (
+        described["ModelApprovalStatus"] == "Rejected" and "not this one" in described["ApprovalDescription"]
+    )
+    assert aws.usage()["calls"].get("sagemaker:UpdateModelPackage", 0) - writes_before == 1
+
+
 DELAYS = (0.0, 0.5, 1.0, 3.0)
 
 

@@ -159,3 +159,28 @@ def test_a_retry_after_the_decision_was_written_finishes_without_asking(aws, reg
     retry = RequestModelApprovalOperator(task_id="approve", model_package_arn=version["arn"], ladder=LADDER)
     result = retry.execute(make_context(task_id="approve", try_number=2))
     assert result["status"] == "Approved" and result["decision"]["by"]["name"] == "bob"
+
+
+def test_a_recorded_reject_fails_every_later_try_as_it_failed_the_first(aws, registered, make_context):
+    """A retry after a crash, or a person's Clear, finds this run's Reject in the registry: the task fails
+    again (``fail_on_reject``), it never completes as if the version had been approved."""
+    from airflow.providers.standard.exceptions import HITLRejectException
+
+    version = registered()
+
+    def approval():
+        return RequestModelApprovalOperator(
+            task_id="approve", model_package_arn=version["arn"], ladder=LADDER, fail_on_reject=True
+        )
+
+    with pytest.raises(HITLRejectException):
+        approval().execute_complete(make_context(task_id="approve"), answer("bob", "Reject", "not yet"))
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "Rejected"
+    writes = governed_writes(aws)
+    with pytest.raises(HITLRejectException, match="rejected by bob"):
+        approval().execute(make_context(task_id="approve", try_number=2))
+    with pytest.raises(HITLRejectException, match="rejected by bob"):
+        approval().execute_complete(
+            make_context(task_id="approve", try_number=3), answer("bob", "Reject", "not yet")
+        )
+    assert governed_writes(aws) == writes  # nothing written twice

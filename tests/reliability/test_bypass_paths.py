@@ -666,6 +666,25 @@ def test_roll_back_in_a_variant_comparison_never_gives_all_traffic_to_a_champion
     assert weights(aws, "DesiredWeight") == before
 
 
+def test_a_roll_back_applied_again_by_a_retry_changes_the_weights_once(world):
+    """The comparison's answer can be applied twice (a retry after Airflow failed the try that applied it):
+    the second finds the endpoint updating from the first, waits it out, and writes no weights again."""
+    aws = world["aws"]
+    v1, v2 = _in_prod(world, "r1", "r2")
+    _deploy(world, [("champion", v1, 0.5), ("challenger", v2, 0.5)])
+    operator = _compare_operator()
+    operator.poll_interval = 0.2
+    dave = {**answer("dave", option=operator.ROLL_BACK), "params_input": {}}
+    aws.reset_calls()
+    for try_number in (1, 2):
+        result = operator.execute_complete(world["context"](task_id="compare", try_number=try_number), dave)
+        assert result["decision"] == operator.ROLL_BACK
+    assert aws.calls().get("sagemaker:UpdateEndpointWeightsAndCapacities") == 1
+    endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName="churn-prod")
+    assert endpoint["EndpointStatus"] == "InService"
+    assert weights(aws) == {"champion": 1.0, "challenger": 0.0}
+
+
 def test_a_deferrable_deployment_to_another_account_waits_on_the_endpoint_there(world, monkeypatch):
     """The environment's connection is used for the endpoint, by the worker and by the triggerer alike."""
     aws = world["aws"]

@@ -176,7 +176,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
         ModelVersionLink.persist_version(context, self, described)
         done = self.recorded_by_this_run(described, context)
         if done is not None:
-            return done
+            return self.finish_recorded(context, done)
         if facts.status != policy.PENDING:
             raise AirflowSkipException(
                 f"Version {facts.arn} is already {facts.status} ({facts.description or 'no description'}); "
@@ -248,6 +248,16 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
             "decision": {"status": facts.status, "by": {"name": name}, "at": event.get("at")},
         }
 
+    def finish_recorded(self, context: Context, done: dict[str, Any]) -> dict[str, Any]:
+        """End the task as the decision this run recorded ended it then: a Reject fails the task
+        (``fail_on_reject``) or skips what follows, on a retry after a crash and after a Clear alike."""
+        decision = done["decision"]
+        if decision["status"] == policy.REJECTED:
+            self.end_as_rejected(
+                context, f"{done.get('arn', self.model_package_arn)} was rejected by {decision['by']['name']}"
+            )
+        return done
+
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if "error" in event:
             return super().execute_complete(context, event)  # timeout or trigger error: raises
@@ -256,7 +266,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
         described, facts = self.records.version(self.model_package_arn)
         done = self.recorded_by_this_run(described, context)
         if done is not None:
-            return done
+            return self.finish_recorded(context, done)
         try:
             allowed = policy.allowed_approvers(self.ladder_in_use, None, self.approvers)
             policy.check_status_change(self.ladder_in_use, facts, status, automated=False)

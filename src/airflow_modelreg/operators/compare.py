@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.standard.operators.hitl import HITLOperator
 
 from airflow_modelreg.domain import markdown as mdx
 from airflow_modelreg.domain import policy
@@ -17,19 +16,22 @@ from airflow_modelreg.domain.validation import group_from_arn, version_from_arn
 from airflow_modelreg.hooks.identities import ApproverIdentities
 from airflow_modelreg.hooks.release import event_key
 from airflow_modelreg.operators.deploy import EndpointOperatorBase
+from airflow_modelreg.operators.hitl import ExactlyOnceHITLOperator
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
+class CompareVariantsOperator(EndpointOperatorBase, ExactlyOnceHITLOperator):
     """Show a person per-variant CloudWatch metrics (invocations, latency, errors) and ask: keep the
     challenger, or roll back to the champion? "Roll back" sets the champion's weight to 1 and the
     challenger's to 0; the answer and who gave it are returned to XCom and written to the audit log.
 
     Bound to an environment like a deployment: the endpoint must be one of its endpoints, and only the
-    environment's approvers (narrowed by ``approvers``, never widened) may answer.
+    environment's approvers (narrowed by ``approvers``, never widened) may answer. The answer is applied
+    exactly once, whatever its timing (:class:`~airflow_modelreg.operators.hitl.ExactlyOnceHITLOperator`):
+    a retry applies an answer an earlier try was given, and a roll back already made is not made again.
 
     :param environment: the environment the endpoint serves (templated; required).
     :param endpoint_name: the endpoint (templated).
@@ -37,6 +39,7 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
     :param challenger: the variant under evaluation (templated).
     :param window_minutes: how far back the metrics go.
     :param approvers: narrow the environment's approvers to these user names.
+    :param poll_interval: seconds between looks at an endpoint whose update is in progress, before a roll back.
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -53,6 +56,7 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
         challenger: str,
         window_minutes: int = 60,
         approvers: Sequence[str] | None = None,
+        poll_interval: float = 30,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("subject", "Keep the challenger variant?")
@@ -62,6 +66,7 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
         self.champion = champion
         self.challenger = challenger
         self.window_minutes = window_minutes
+        self.poll_interval = poll_interval
 
     def execute(self, context: Context) -> Any:
         try:
@@ -99,8 +104,15 @@ class CompareVariantsOperator(EndpointOperatorBase, HITLOperator):
             # All traffic goes to the champion: only if the environment may serve its version now (it may
             # have been revoked, or promoted past twice, since it was deployed), checked like a deployment.
             self.check_variant_serving(self.endpoint_name, endpoint, self.champion, verify_artifact=True)
-            self.hook.set_weights(self.endpoint_name, {self.champion: 1.0, self.challenger: 0.0})
-            self.log.info("Rolled %s back to %s", self.endpoint_name, self.champion)
+            rolled_back = {self.champion: 1.0, self.challenger: 0.0}
+            if endpoint.get("EndpointStatus") != "InService":
+                # An update in progress (an earlier try's roll back, say) refuses another one: wait it out.
+                endpoint = self.hook.wait_for(self.endpoint_name, poll=self.poll_interval) or {}
+            if self.hook.weights_of(endpoint) != rolled_back:
+                self.hook.set_weights(self.endpoint_name, rolled_back)
+                self.log.info("Rolled %s back to %s", self.endpoint_name, self.champion)
+            else:
+                self.log.info("%s already sends all traffic to %s", self.endpoint_name, self.champion)
         if challenger_arn:
             self.records.record(
                 group_from_arn(challenger_arn),

@@ -13,15 +13,19 @@ would write its request again, which clears it: the person's answer is lost.
 - every try first reads the task instance's HITL record through Airflow's REST API (the worker has no
   other way to it: Airflow's task supervisor does not serve HITL reads); an answer there that no try
   applied is applied now (``execute_complete`` runs with it) instead of asking again, which would clear it;
+- which answers were applied is kept in the task instance's ledger (:class:`AnswerLedger`, in Airflow's task
+  state store, kept across tries and clears): an answer whose application ended (in success, a skip, or a
+  deliberate failure such as a Reject with ``fail_on_reject``, a refusal or a timeout) is never applied
+  again, so a person who clears the task is asked again; an ordinary error while applying leaves the
+  answer to the next try;
 - a timeout or a Reject with ``fail_on_reject`` fails the task without retries, so a retry never asks a
-  second time what was already decided;
-- a task a person cleared asks again: Airflow grants a cleared task instance new ``max_tries``, a retry
-  does not, so an answer that failed the task (a Reject) is not applied a second time after a Clear.
+  second time what was already decided.
 
 The REST API is read with the Airflow connection ``modelreg_airflow_api`` (type ``http``: host = the API
 server's base URL, login/password = an Airflow user allowed to read HITL details, a viewer is enough).
-Without it, a retry fails (naming the connection) rather than ask again and clear an answer already given;
-the first try works as Airflow's own operator does.
+Without it every try logs a warning, and a try that finds a request open in the ledger (asked, no answer
+applied) fails, naming the connection, rather than ask again and clear an answer already given; once the
+connection is defined, clearing the task applies that answer (or asks, if there was none).
 
 Subclasses keep the standard provider's interface (``execute`` prepares the request and calls
 ``super().execute(context)``, ``execute_complete`` applies the answer); ``execute_complete`` must be safe to
@@ -33,13 +37,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow.providers.standard.exceptions import HITLRejectException, HITLTimeoutError
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -135,6 +139,84 @@ class HITLRecordReader:
         return self._get(f"{ti.path}/tries/{try_number}")
 
 
+class AnswerLedger:
+    """What this task instance did with its requests, in Airflow's task state store (one per task instance,
+    kept across tries and clears, unlike XCom, which each try starts without).
+
+    ``asked``: the number of the request last opened. ``concluded``: the request number and the answer's
+    ``responded_at`` once applying it ended for good: in success or skip, or in a deliberate failure (an
+    ``AirflowFailException``: a Reject with ``fail_on_reject``, a refusal, a timeout). An ordinary error while
+    applying concludes nothing: the next try applies the answer again.
+    """
+
+    ASKED = "modelreg.hitl.asked"
+    CONCLUDED = "modelreg.hitl.concluded"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    @classmethod
+    def of(cls, context: Mapping[str, Any]) -> AnswerLedger:
+        return cls(context.get("task_state_store"))
+
+    @property
+    def available(self) -> bool:
+        return self.store is not None
+
+    def _get(self, key: str) -> dict[str, Any]:
+        found = self.store.get(key) if self.store is not None else None
+        return found if isinstance(found, dict) else {}
+
+    def open_request(self) -> bool:
+        """Whether a request was opened and no answer to it was concluded."""
+        asked = self._get(self.ASKED).get("request")
+        return asked is not None and self._get(self.CONCLUDED).get("request") != asked
+
+    def concluded(self, responded_at: Any) -> bool:
+        """Whether the answer given at ``responded_at`` was applied to the end by a try."""
+        at = _instant(responded_at)
+        return at is not None and _instant(self._get(self.CONCLUDED).get("responded_at")) == at
+
+    def asking(self) -> None:
+        if self.store is not None:
+            self.store.set(self.ASKED, {"request": int(self._get(self.ASKED).get("request") or 0) + 1})
+
+    def concluding(self, event: Mapping[str, Any], apply: Any) -> Any:
+        """Run ``apply`` (which applies ``event``) and record the answer as concluded unless it failed by an
+        ordinary error."""
+        try:
+            result = apply()
+        except (AirflowFailException, AirflowSkipException):
+            self._conclude(event)
+            raise
+        self._conclude(event)
+        return result
+
+    def _conclude(self, event: Mapping[str, Any]) -> None:
+        if self.store is None:
+            return
+        at = _instant(event.get("responded_at"))
+        self.store.set(
+            self.CONCLUDED,
+            {
+                "request": self._get(self.ASKED).get("request"),
+                "responded_at": at.isoformat() if at is not None else None,
+            },
+        )
+
+
+def _instant(value: Any) -> datetime | None:
+    """A ``responded_at`` as an aware datetime, from a datetime or the REST API's ISO text."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def answer_as_event(detail: Mapping[str, Any]) -> dict[str, Any]:
     """The event ``execute_complete`` receives on resume, from a REST HITL record with a response.
 
@@ -151,13 +233,16 @@ def answer_as_event(detail: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def unapplied_earlier_answer(ti: Any, reader: HITLRecordReader) -> tuple[dict[str, Any] | None, str]:
+def unapplied_earlier_answer(
+    ti: Any, reader: HITLRecordReader, ledger: AnswerLedger | None = None
+) -> tuple[dict[str, Any] | None, str]:
     """An answer given to this task instance (in an earlier try) that no try applied, as a resume event.
 
-    Returns ``(None, why)`` when there is none: no request yet, no answer, the try that got the answer
-    finished, or the task was cleared after that try ended (a person asks again, for example after a
-    Reject that failed the task). The try number is Airflow's, read with the record: a try's workload can
-    start after the scheduler moved the task instance on to the next try.
+    Returns ``(None, why)`` when there is none: no request yet, no answer, or the answer was applied to the
+    end (the ledger says so; without one: the try that got it succeeded, or the task was cleared after it
+    ended). A person who clears the task then is asked again, for example after a Reject that failed it. The
+    try number is Airflow's, read with the record: a try's workload can start after the scheduler moved the
+    task instance on to the next try.
     """
     ref = TaskInstanceRef.of(ti)
     detail = reader.hitl_detail(ref)
@@ -167,6 +252,10 @@ def unapplied_earlier_answer(ti: Any, reader: HITLRecordReader) -> tuple[dict[st
         return None, "no answer was given yet"
     task_instance = detail.get("task_instance") or {}
     current_try = int(task_instance.get("try_number") or 1)
+    if ledger is not None and ledger.available:
+        if ledger.concluded(detail.get("responded_at")):
+            return None, f"the answer given at {detail.get('responded_at')} was applied already: asking again"
+        return answer_as_event(detail), "no try applied the answer given to the open request"
     previous = reader.earlier_try(ref, current_try - 1) if current_try > 1 else None
     state = (previous or {}).get("state")
     if state in APPLIED_STATES:
@@ -245,19 +334,29 @@ class ExactlyOnceHITLOperator(HITLOperator):
 
     def execute(self, context: Context) -> Any:
         ti = context["ti"]
+        ledger = AnswerLedger.of(context)
         reader = HITLRecordReader.from_connection(self.airflow_api_conn_id)
         if reader is None:
-            if (ti.try_number or 1) > 1:
-                # Asking again would clear an answer an earlier try may have been given; say why instead.
+            self.log.warning(
+                "Connection %r is not defined: an answer Airflow's race fails (docs/hitl-race.md) cannot be "
+                "applied by the next try. Define it (an http connection to Airflow's REST API as a viewer).",
+                self.airflow_api_conn_id,
+            )
+            if ledger.open_request() if ledger.available else (ti.try_number or 1) > 1:
+                # Asking again would clear an answer the open request may have been given; say why instead.
                 raise AirflowFailException(
-                    f"Try {ti.try_number} cannot read an answer given to an earlier try: connection "
-                    f"{self.airflow_api_conn_id!r} is not defined (an http connection to Airflow's REST API "
-                    "as a viewer, see docs/hitl-race.md). Define it, then clear this task."
+                    f"This task asked before and no try applied an answer to it, and connection "
+                    f"{self.airflow_api_conn_id!r} is not defined, so the answer (if one was given) cannot be "
+                    "read: asking again would clear it. Define the connection (an http connection to Airflow's "
+                    "REST API as a viewer, see docs/hitl-race.md), then clear this task: it applies the "
+                    "answer given, or asks if there is none."
                 )
+            ledger.asking()
             return super().execute(context)
-        event, why = unapplied_earlier_answer(ti, reader)
+        event, why = unapplied_earlier_answer(ti, reader, ledger)
         if event is None:
             self.log.info("Asking: %s.", why)
+            ledger.asking()
             return super().execute(context)
         self.log.info(
             "Applying the answer %s given by %s at %s instead of asking again: %s.",
@@ -266,7 +365,15 @@ class ExactlyOnceHITLOperator(HITLOperator):
             event["responded_at"],
             why,
         )
-        return self.execute_complete(context, event)
+        return ledger.concluding(event, lambda: self.execute_complete(context, event))
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """The answer (or the timeout) resumes the task: apply it, and record when that is concluded."""
+        event = (next_kwargs or {}).get("event") or {}
+        return AnswerLedger.of(context).concluding(
+            event,
+            lambda: super(ExactlyOnceHITLOperator, self).resume_execution(next_method, next_kwargs, context),
+        )
 
     def process_trigger_event_error(self, event: dict[str, Any]) -> None:
         if event.get("error_type") == "timeout":
@@ -284,3 +391,19 @@ class ExactlyOnceHITLOperator(HITLOperator):
 
 class ExactlyOnceApprovalOperator(ExactlyOnceHITLOperator, ApprovalOperator):
     """Airflow's :class:`ApprovalOperator` (Approve or Reject) with the guarantees of :class:`ExactlyOnceHITLOperator`."""
+
+    def end_as_rejected(self, context: Context, why: str) -> None:
+        """End this try as a Reject ends it, for a Reject an earlier try recorded: fail with
+        ``fail_on_reject``, else skip the tasks that follow (as ``ApprovalOperator.execute_complete`` in
+        airflow/providers/standard/operators/hitl.py does for an answer it receives)."""
+        if self.fail_on_reject:
+            raise HITLRejected(why)
+        relatives = (
+            self.get_flat_relatives(upstream=False)
+            if self.ignore_downstream_trigger_rules
+            else self.get_direct_relatives(upstream=False)
+        )
+        following = [task for task in relatives if not task.is_teardown]
+        if following:
+            self.log.info("%s: skipping the tasks that follow.", why)
+            self.skip(ti=context["ti"], tasks=following)

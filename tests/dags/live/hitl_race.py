@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
@@ -39,6 +40,33 @@ with DAG(dag_id="governed_approval_fail_on_reject", schedule=None, start_date=ST
         fail_on_reject=True,
         response_timeout=TIMEOUT,
     )
+
+# No connection to read answers with: a retry after the race must refuse to ask again (which would clear the
+# answer), whatever try number its workload carries.
+with DAG(dag_id="governed_approval_late_exit_no_api", schedule=None, start_date=START):
+    ExactlyOnceApprovalOperator(
+        task_id="approve",
+        subject="Ship it?",
+        executor=LATE_EXIT,
+        response_timeout=TIMEOUT,
+        airflow_api_conn_id="modelreg_api_not_defined",
+    )
+
+# A registry approval with a task after it: a Reject skips that task, the first time and after a Clear.
+with DAG(
+    dag_id="approve_version_then_continue",
+    schedule=None,
+    start_date=START,
+    render_template_as_native_obj=True,
+    params={"arn": Param("", type="string")},
+):
+    RequestModelApprovalOperator(
+        task_id="approve",
+        model_package_arn="{{ params.arn }}",
+        approvers=["bob"],
+        executor="LocalExecutor",
+        response_timeout=TIMEOUT,
+    ) >> EmptyOperator(task_id="after_approval", executor="LocalExecutor")
 
 # One approval per run, ten runs at a time, on the executor each test names.
 for dag_id, executor in (
