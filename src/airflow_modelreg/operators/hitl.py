@@ -324,11 +324,18 @@ class ExactlyOnceHITLOperator(HITLOperator):
         The scheduler reads a mapped task's retries from its partial arguments, not from an instance, so
         the constructor's floor alone would leave mapped approvals without the retry that applies a raced
         answer."""
+        from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+        dag = kwargs.get("dag") or DagContext.get_current()
+        delay_given = any(
+            "retry_delay" in (given or {})
+            for given in (kwargs, kwargs.get("default_args"), getattr(dag, "default_args", None))
+        )
         mapped = super().partial(**kwargs)
         mapped.kwargs["retries"] = governed_retries(
             mapped.kwargs.get("retries"), mapped.kwargs.get("task_id")
         )
-        if mapped.kwargs.get("retry_delay") is None:
+        if not delay_given:  # Airflow fills in its default (5 minutes, or None on some versions)
             mapped.kwargs["retry_delay"] = timedelta(0)
         return mapped
 
