@@ -18,6 +18,8 @@ file handlers), which a DAG processor would otherwise do in every parse of a DAG
 
 from __future__ import annotations
 
+import importlib
+
 import airflow_modelreg.assets
 import airflow_modelreg.notifications.email
 import airflow_modelreg.operators.approval
@@ -35,3 +37,7 @@ import airflow_modelreg.sensors.model_approval  # noqa: F401
 
 # Reads every provider's asset-URI handlers once, here in the parent (see above).
 airflow_modelreg.assets.approved_model_asset("preload", "dev")
+
+# Airflow's @task (see above), once Airflow is imported: imported as the first module of a process (before
+# Airflow itself), Airflow 3.3.0 is left without it in sys.modules.
+importlib.import_module("airflow.sdk.definitions.decorators")
