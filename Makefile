@@ -9,12 +9,13 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help env demo test test-under-load test-fast lint bench reliability clean
+.PHONY: help env demo test test-under-load test-fast test-oldest matrix-lock lint bench reliability clean
 
 help:
 	@echo "make demo   run the whole model lifecycle on the local AWS stand-in"
 	@echo "make test   run the test suite (unit, stand-in, end-to-end, browser)"
 	@echo "make test-under-load  the same while a bounded CPU hog keeps every core busy"
+	@echo "make test-oldest  the tests that exercise Airflow's interfaces, on the oldest supported Airflow"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  run the benchmarks and print the comparisons (results in BENCHMARKS.md)"
 	@echo "make reliability  run the reliability suite alone and write RELIABILITY.md"
@@ -39,9 +40,37 @@ demo: env
 # test runs on one of them (the xdist group "live"), so one live Airflow serves the session.
 XDIST := -n 3 --dist loadgroup
 
-# make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten).
-test: env
-	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS)
+# make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten). Beside it
+# runs the version matrix (make test-oldest, below): the suite leaves about a third of the two cores idle
+# (its end-to-end tests wait on a live Airflow), which the matrix uses; its output follows the suite's.
+test: env $(OLDEST)/.synced
+	@$(OLDEST_PYTEST) > .test-oldest.log 2>&1 & oldest=$$!; \
+	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS); suite=$$?; \
+	wait $$oldest; matrix=$$?; \
+	echo "== the same interfaces on the oldest supported Airflow (make test-oldest) =="; cat .test-oldest.log; \
+	exit $$(( suite != 0 || matrix != 0 ))
+
+# The version matrix: the locked environment of the oldest versions pyproject.toml declares
+# (tests/matrix/oldest.txt, written by make matrix-lock) in .venv-oldest, with this package installed
+# editable. It runs the tests that exercise Airflow's interfaces (operators, sensors, triggers, hooks, the
+# reference DAGs through dag.test, the provider's registration, the DAG processor's parse); the domain
+# modules import no Airflow, and the stand-in's and e2e tests run on the lock's versions above.
+OLDEST := .venv-oldest
+MATRIX_TESTS := tests/operators tests/sensors tests/triggers tests/hooks tests/notifications \
+	tests/test_provider.py tests/test_preload.py tests/test_reference_dags.py tests/test_drift_dags.py
+$(OLDEST)/.synced: tests/matrix/oldest.txt | $(UV)
+	$(UV) venv --quiet --allow-existing $(OLDEST)
+	$(UV) pip sync --quiet --compile-bytecode --python $(OLDEST) tests/matrix/oldest.txt
+	$(UV) pip install --quiet --no-deps --python $(OLDEST) -e .
+	touch $@
+
+OLDEST_PYTEST := $(OLDEST)/bin/python -m pytest -n 2 -m "not e2e and not browser" -p no:cacheprovider \
+	$(MATRIX_TESTS)
+test-oldest: $(OLDEST)/.synced
+	$(OLDEST_PYTEST) $(PYTEST_ARGS)
+
+matrix-lock: | $(UV)
+	$(PYTHON) tests/matrix/lock_oldest.py $(UV)
 
 # The suite on a busy machine: one busy process per core for the whole run (stopped at the end, and by
 # itself after --cpu-hog-minutes), so timing assumptions show up as failures.
@@ -65,4 +94,4 @@ bench: | $(UV)
 	$(RUN) python -m bench
 
 clean:
-	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .venv-oldest .tools .pytest_cache .ruff_cache .mypy_cache
