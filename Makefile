@@ -40,16 +40,6 @@ demo: env
 # test runs on one of them (the xdist group "live"), so one live Airflow serves the session.
 XDIST := -n 3 --dist loadgroup
 
-# make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten). Beside it
-# runs the version matrix (make test-oldest, below): the suite leaves about a third of the two cores idle
-# (its end-to-end tests wait on a live Airflow), which the matrix uses; its output follows the suite's.
-test: env $(OLDEST)/.synced
-	@$(OLDEST_PYTEST) > .test-oldest.log 2>&1 & oldest=$$!; \
-	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS); suite=$$?; \
-	wait $$oldest; matrix=$$?; \
-	echo "== the same interfaces on the oldest supported Airflow (make test-oldest) =="; cat .test-oldest.log; \
-	exit $$(( suite != 0 || matrix != 0 ))
-
 # The version matrix: the locked environment of the oldest versions pyproject.toml declares
 # (tests/matrix/oldest.txt, written by make matrix-lock) in .venv-oldest, with this package installed
 # editable. It runs the tests that exercise Airflow's interfaces (operators, sensors, triggers, hooks, the
@@ -66,6 +56,17 @@ $(OLDEST)/.synced: tests/matrix/oldest.txt | $(UV)
 
 OLDEST_PYTEST := $(OLDEST)/bin/python -m pytest -n 2 -m "not e2e and not browser" -p no:cacheprovider \
 	$(MATRIX_TESTS)
+
+# make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten). Beside it
+# runs the version matrix (make test-oldest): the suite leaves about a third of the two cores idle
+# (its end-to-end tests wait on a live Airflow), which the matrix uses; its output follows the suite's.
+test: env $(OLDEST)/.synced
+	@$(OLDEST_PYTEST) > .test-oldest.log 2>&1 & oldest=$$!; \
+	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS); suite=$$?; \
+	wait $$oldest; matrix=$$?; \
+	echo "== the same interfaces on the oldest supported Airflow (make test-oldest) =="; cat .test-oldest.log; \
+	exit $$(( suite != 0 || matrix != 0 ))
+
 test-oldest: $(OLDEST)/.synced
 	$(OLDEST_PYTEST) $(PYTEST_ARGS)
 
