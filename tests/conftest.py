@@ -170,6 +170,7 @@ class RecordingTaskInstance:
     task_id: str = "register"
     map_index: int = -1
     try_number: int = 1
+    max_tries: int = 3
     xcom: dict[str, Any] = field(default_factory=dict)
 
     def xcom_push(self, key: str, value: Any, **_: Any) -> None:

@@ -78,10 +78,18 @@ def test_an_answer_applied_to_the_end_is_never_applied_again_a_clear_asks(make_c
         with pytest.raises(AirflowFailException):
             _apply(ledger, answered, ending)
     later = make_context(task_id="approve", try_number=2)
-    airflow = RecordedAirflow(ANSWERED_AT, try_number=2, tries={1: {"state": "failed", "max_tries": 3}})
-    event, why = unapplied_earlier_answer(later["ti"], airflow, AnswerLedger.of(later))
-    assert event is None and "applied already: asking again" in why
+    # A person cleared the task since: Airflow raised its max_tries (3 -> 4).
+    cleared = RecordedAirflow(
+        ANSWERED_AT, try_number=2, tries={1: {"state": "failed", "max_tries": 3}}, max_tries=4
+    )
+    event, why = unapplied_earlier_answer(later["ti"], cleared, AnswerLedger.of(later))
+    assert event is None and "cleared since: asking again" in why
     assert not AnswerLedger.of(later).open_request()
+    # Airflow retried it instead (its race failed the try that applied the answer): the same answer again,
+    # to the same end (a Reject fails the task again), never a second question.
+    retried = RecordedAirflow(ANSWERED_AT, try_number=2, tries={1: {"state": "failed", "max_tries": 3}})
+    event, why = unapplied_earlier_answer(later["ti"], retried, AnswerLedger.of(later))
+    assert event is not None and event["chosen_options"] == ["Reject"] and "applying it again" in why
 
 
 def test_an_ordinary_error_while_applying_leaves_the_answer_for_the_next_try(make_context):
@@ -106,7 +114,7 @@ def test_a_new_request_is_open_until_its_answer_is_concluded(make_context):
     assert not ledger.open_request()
     ledger.asking()  # cleared and asked again: the earlier conclusion does not close the new request
     assert ledger.open_request()
-    assert not ledger.concluded("2026-12-05T11:00:00+00:00") and ledger.concluded(ANSWERED_AT)
+    assert ledger.concluded("2026-12-05T11:00:00+00:00") is None and ledger.concluded(ANSWERED_AT) is not None
 
 
 def test_without_a_task_state_store_the_try_history_decides(make_context):

@@ -15,9 +15,9 @@ would write its request again, which clears it: the person's answer is lost.
   applied is applied now (``execute_complete`` runs with it) instead of asking again, which would clear it;
 - which answers were applied is kept in the task instance's ledger (:class:`AnswerLedger`, in Airflow's task
   state store, kept across tries and clears): an answer whose application ended (in success, a skip, or a
-  deliberate failure such as a Reject with ``fail_on_reject``, a refusal or a timeout) is never applied
-  again, so a person who clears the task is asked again; an ordinary error while applying leaves the
-  answer to the next try;
+  deliberate failure such as a Reject with ``fail_on_reject``, a refusal or a timeout) is asked again
+  after a person clears the task, and applied again, to the same end, by a retry Airflow's race forces;
+  an ordinary error while applying leaves the answer to the next try;
 - a timeout or a Reject with ``fail_on_reject`` fails the task without retries, so a retry never asks a
   second time what was already decided.
 
@@ -143,21 +143,26 @@ class AnswerLedger:
     """What this task instance did with its requests, in Airflow's task state store (one per task instance,
     kept across tries and clears, unlike XCom, which each try starts without).
 
-    ``asked``: the number of the request last opened. ``concluded``: the request number and the answer's
-    ``responded_at`` once applying it ended for good: in success or skip, or in a deliberate failure (an
-    ``AirflowFailException``: a Reject with ``fail_on_reject``, a refusal, a timeout). An ordinary error while
-    applying concludes nothing: the next try applies the answer again.
+    ``asked``: the number of the request last opened. ``concluded``: the request number, the answer's
+    ``responded_at`` and the task instance's ``max_tries`` once applying the answer ended for good: in
+    success or skip, or in a deliberate failure (an ``AirflowFailException``: a Reject with
+    ``fail_on_reject``, a refusal, a timeout). An ordinary error while applying concludes nothing: the next
+    try applies the answer again. A concluded answer is asked again only after a Clear (Airflow raises
+    ``max_tries`` when it clears a task instance, not when it retries one): a retry that follows it (Airflow's
+    race can fail the try that concluded it) applies it again, to the same end.
     """
 
     ASKED = "modelreg.hitl.asked"
     CONCLUDED = "modelreg.hitl.concluded"
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, max_tries: int | None = None) -> None:
         self.store = store
+        self.max_tries = max_tries
 
     @classmethod
     def of(cls, context: Mapping[str, Any]) -> AnswerLedger:
-        return cls(context.get("task_state_store"))
+        max_tries = getattr(context.get("ti"), "max_tries", None)
+        return cls(context.get("task_state_store"), max_tries if isinstance(max_tries, int) else None)
 
     @property
     def available(self) -> bool:
@@ -172,10 +177,11 @@ class AnswerLedger:
         asked = self._get(self.ASKED).get("request")
         return asked is not None and self._get(self.CONCLUDED).get("request") != asked
 
-    def concluded(self, responded_at: Any) -> bool:
-        """Whether the answer given at ``responded_at`` was applied to the end by a try."""
+    def concluded(self, responded_at: Any) -> dict[str, Any] | None:
+        """The record of the answer given at ``responded_at`` if a try applied it to the end, else None."""
         at = _instant(responded_at)
-        return at is not None and _instant(self._get(self.CONCLUDED).get("responded_at")) == at
+        record = self._get(self.CONCLUDED)
+        return record if at is not None and _instant(record.get("responded_at")) == at else None
 
     def asking(self) -> None:
         if self.store is not None:
@@ -201,6 +207,7 @@ class AnswerLedger:
             {
                 "request": self._get(self.ASKED).get("request"),
                 "responded_at": at.isoformat() if at is not None else None,
+                "max_tries": self.max_tries,
             },
         )
 
@@ -252,11 +259,27 @@ def unapplied_earlier_answer(
         return None, "no answer was given yet"
     task_instance = detail.get("task_instance") or {}
     current_try = int(task_instance.get("try_number") or 1)
+
+    def previous_try() -> dict[str, Any] | None:
+        return reader.earlier_try(ref, current_try - 1) if current_try > 1 else None
+
     if ledger is not None and ledger.available:
-        if ledger.concluded(detail.get("responded_at")):
-            return None, f"the answer given at {detail.get('responded_at')} was applied already: asking again"
-        return answer_as_event(detail), "no try applied the answer given to the open request"
-    previous = reader.earlier_try(ref, current_try - 1) if current_try > 1 else None
+        concluded = ledger.concluded(detail.get("responded_at"))
+        if concluded is None:
+            return answer_as_event(detail), "no try applied the answer given to the open request"
+        then, now = concluded.get("max_tries"), task_instance.get("max_tries")
+        cleared = (
+            now > then
+            if isinstance(then, int) and isinstance(now, int)
+            else (earlier := previous_try()) is not None and was_cleared_since(earlier, task_instance)
+        )
+        if cleared:
+            return None, "the answer was applied, and the task was cleared since: asking again"
+        return answer_as_event(detail), (
+            "a try applied the answer, and Airflow retried the task since (its race fails the try an answer "
+            "resumes): applying it again, to the same end"
+        )
+    previous = previous_try()
     state = (previous or {}).get("state")
     if state in APPLIED_STATES:
         return None, f"try {current_try - 1} applied its answer and ended {state}: asking again"
