@@ -58,10 +58,11 @@ OLDEST_PYTEST := $(OLDEST)/bin/python -m pytest -n 2 -m "not e2e and not browser
 	$(MATRIX_TESTS)
 
 # make test answers 3 approvals per delay in the timing test (make test-under-load: the full ten). Beside it
-# runs the version matrix (make test-oldest): the suite leaves about a third of the two cores idle
-# (its end-to-end tests wait on a live Airflow), which the matrix uses; its output follows the suite's.
+# runs the version matrix (make test-oldest) at a low priority: the suite leaves about a third of the two
+# cores idle (its end-to-end tests wait on a live Airflow), which the matrix takes without slowing the
+# suite; its output follows the suite's.
 test: env $(OLDEST)/.synced
-	@$(OLDEST_PYTEST) > .test-oldest.log 2>&1 & oldest=$$!; \
+	@nice -n 15 $(OLDEST_PYTEST) > .test-oldest.log 2>&1 & oldest=$$!; \
 	$(RUN) pytest $(XDIST) --approval-timing-runs=3 $(PYTEST_ARGS); suite=$$?; \
 	wait $$oldest; matrix=$$?; \
 	echo "== the same interfaces on the oldest supported Airflow (make test-oldest) =="; cat .test-oldest.log; \
