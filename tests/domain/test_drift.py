@@ -398,3 +398,31 @@ def test_json_capture_of_numeric_category_codes_counts_them_by_code():
     feature = acc.report()["features"]["code"]
     assert (acc.rows, acc.malformed) == (600, 0)
     assert feature["new_share"] == 0 and not feature["drifted"]
+
+
+def _base64_csv_record(body: str) -> bytes:
+    """A compact SageMaker capture line whose input is ``body`` (CSV text, any rows), BASE64-encoded."""
+    line = capture_record([0.0], 0.5, "e", "2026-11-23T10:00:00Z", "BASE64", "text/csv")
+    record = json.loads(line)
+    record["captureData"]["endpointInput"]["data"] = base64.b64encode(body.encode()).decode()
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def test_base64_payloads_of_several_rows_or_none_give_exactly_their_rows(baseline):
+    """A request may carry several CSV rows, a trailing line end, CRLF, or nothing: the rows read from the
+    captured payloads are exactly those rows, in a block that also holds ordinary one-row payloads (even
+    when the count of payloads happens to equal the count of rows)."""
+    rng = np.random.default_rng(5)
+    rows = [",".join(f"{v:.4f}" for v in rng.normal(0.2, 1, 3)) for _ in range(400)]
+    bodies = rows[:300] + [
+        rows[300] + "\n" + rows[301],  # two rows in one request...
+        "",  # ...and an empty one: as many payloads as rows
+        rows[302] + "\n",
+        rows[303] + "\r\n" + rows[304],
+    ]
+    expected = rows[:305]
+    captured, plain = DriftAccumulator(baseline), DriftAccumulator(baseline)
+    captured.add_capture_stream(io.BytesIO(b"\n".join(_base64_csv_record(b) for b in bodies) + b"\n"))
+    plain.add_csv_rows([row.encode() for row in expected])
+    assert captured.rows == plain.rows == 305
+    assert captured.report()["features"] == plain.report()["features"]
