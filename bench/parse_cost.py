@@ -228,9 +228,14 @@ def run() -> str:
             f"Importing the provider (``airflow_modelreg.preload``) after Airflow and the Amazon provider: "
             f"{provider:.0f} ms (target 150 ms: {'met' if provider < 150 else '**not met**'}).",
             "",
-            "Left to Airflow: the default column is what Airflow's pre-import rule costs a provider outside "
-            'the ``airflow.`` namespace (airflow/utils/file.py ``iter_airflow_imports``, ``m.startswith("airflow.")``): '
-            "each forked parse imports the Amazon provider, boto3 and botocore again. An option to pre-import "
-            "named third-party modules would close it without local settings.",
+            "Left to Airflow (3.3.2): the default column is what Airflow's pre-import rule costs a provider "
+            "outside the ``airflow.`` namespace (airflow/utils/file.py:179, ``iter_airflow_imports``: "
+            '``m.startswith("airflow.")``): each forked parse imports the Amazon provider, boto3 and botocore '
+            "again; an option to pre-import named third-party modules would close it without local settings. "
+            "Two more costs the preload takes into the parent: the first Asset of a process reads every "
+            "provider's asset-URI handlers (airflow/sdk/definitions/asset/__init__.py:183, "
+            "``_get_uri_normalizer``; the Amazon provider's S3 handler imports its S3 hook), and "
+            "``from airflow.sdk import task`` is imported lazily (airflow/sdk/__init__.py:334, ``__getattr__``), "
+            "after the parent's pre-import of ``airflow.sdk``.",
         ]
     )
