@@ -56,6 +56,8 @@ AIRFLOW_API_CONN_ID = "modelreg_airflow_api"
 GOVERNED_RETRIES = 3
 # Tries that ended in these states applied their answer; a later try (a task cleared by a person) asks again.
 APPLIED_STATES = frozenset({"success", "skipped"})
+# Connections whose absence this process has warned about (a task process warns on each of its tries).
+_WARNED_MISSING: set[str] = set()
 
 
 class HITLTimedOut(HITLTimeoutError, AirflowFailException):
@@ -367,11 +369,13 @@ class ExactlyOnceHITLOperator(HITLOperator):
         ledger = AnswerLedger.of(context)
         reader = HITLRecordReader.from_connection(self.airflow_api_conn_id)
         if reader is None:
-            self.log.warning(
-                "Connection %r is not defined: an answer Airflow's race fails (docs/hitl-race.md) cannot be "
-                "applied by the next try. Define it (an http connection to Airflow's REST API as a viewer).",
-                self.airflow_api_conn_id,
-            )
+            if self.airflow_api_conn_id not in _WARNED_MISSING:  # once a process: dag.test runs many tries
+                _WARNED_MISSING.add(self.airflow_api_conn_id)
+                self.log.warning(
+                    "Connection %r is not defined: an answer Airflow's race fails (docs/hitl-race.md) cannot be "
+                    "applied by the next try. Define it (an http connection to Airflow's REST API as a viewer).",
+                    self.airflow_api_conn_id,
+                )
             if ledger.open_request() if ledger.available else (ti.try_number or 1) > 1:
                 # Asking again would clear an answer the open request may have been given; say why instead.
                 raise AirflowFailException(
