@@ -47,18 +47,47 @@ def _apply(ledger: AnswerLedger, responded_at: Any, error: BaseException | None 
     ledger.concluding({"responded_at": responded_at}, apply)
 
 
-def test_an_answer_no_try_applied_is_applied_whatever_happened_to_the_tries_since(make_context):
-    context = make_context(task_id="approve", try_number=3)
+def test_an_answer_no_try_applied_is_applied_by_a_retry_and_asked_again_after_a_clear(make_context):
+    context = make_context(task_id="approve", try_number=2)
     ledger = AnswerLedger.of(context)
     ledger.asking()
-    # Try 1 asked and was answered; try 2 failed before applying it (a missing connection, the race), and a
-    # person cleared the task since (more max_tries): the answer is still the open request's, unapplied.
-    airflow = RecordedAirflow(
-        ANSWERED_AT, try_number=3, tries={2: {"state": "failed", "max_tries": 3}}, max_tries=5
-    )
-    event, why = unapplied_earlier_answer(context["ti"], airflow, ledger)
+    # Try 1 asked and was answered, and Airflow failed it before it applied the answer (the race): the retry
+    # applies the answer.
+    retried = RecordedAirflow(ANSWERED_AT, try_number=2, tries={})
+    event, why = unapplied_earlier_answer(context["ti"], retried, ledger)
     assert event is not None and event["chosen_options"] == ["Reject"], why
     assert event["responded_at"] == datetime(2026, 12, 5, 10, 0, 0, 123456, tzinfo=UTC)
+    # A person cleared the task instead (more max_tries): the ledger cannot prove the answer was never
+    # applied (Airflow may have emptied it), so the person is asked again rather than an old answer applied.
+    cleared = RecordedAirflow(
+        ANSWERED_AT, try_number=2, tries={1: {"state": "failed", "max_tries": 3}}, max_tries=4
+    )
+    event, why = unapplied_earlier_answer(context["ti"], cleared, ledger)
+    assert event is None and "cleared since: asking again" in why
+
+
+@pytest.mark.parametrize("emptied", ["the whole ledger", "the conclusion"])
+def test_an_emptied_ledger_never_makes_an_old_answer_apply_again(make_context, emptied):
+    """Airflow empties a task's state store on success with ``[state_store] clear_on_success``, drops it
+    after its retention, and lets a user delete keys: the try history then decides, and asks again."""
+    context = make_context(task_id="approve")
+    ledger = AnswerLedger.of(context)
+    ledger.asking()
+    _apply(ledger, ANSWERED_AT)
+    store = context["task_state_store"]
+    for key in [AnswerLedger.CONCLUDED] + ([AnswerLedger.ASKED] if emptied == "the whole ledger" else []):
+        store.delete(key)
+    later = make_context(task_id="approve", try_number=2)
+    succeeded = RecordedAirflow(
+        ANSWERED_AT, try_number=2, tries={1: {"state": "success", "max_tries": 3}}, max_tries=4
+    )
+    event, why = unapplied_earlier_answer(later["ti"], succeeded, AnswerLedger.of(later))
+    assert event is None and "asking again" in why
+    rejected = RecordedAirflow(
+        ANSWERED_AT, try_number=2, tries={1: {"state": "failed", "max_tries": 3}}, max_tries=4
+    )
+    event, why = unapplied_earlier_answer(later["ti"], rejected, AnswerLedger.of(later))
+    assert event is None and "cleared since: asking again" in why
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ would write its request again, which clears it: the person's answer is lost.
   state store, kept across tries and clears): an answer whose application ended (in success, a skip, or a
   deliberate failure such as a Reject with ``fail_on_reject``, a refusal or a timeout) is asked again
   after a person clears the task, and applied again, to the same end, by a retry Airflow's race forces;
-  an ordinary error while applying leaves the answer to the next try;
+  an ordinary error while applying leaves the answer to the next try. The ledger can be emptied (Airflow's
+  ``clear_on_success``, its retention, a user): it proves an answer was applied, never that it was not,
+  and an answer it does not show is applied only on a retry, never after a Clear;
 - a timeout or a Reject with ``fail_on_reject`` fails the task without retries, so a retry never asks a
   second time what was already decided.
 
@@ -25,7 +27,7 @@ The REST API is read with the Airflow connection ``modelreg_airflow_api`` (type 
 server's base URL, login/password = an Airflow user allowed to read HITL details, a viewer is enough).
 Without it every try logs a warning, and a try that finds a request open in the ledger (asked, no answer
 applied) fails, naming the connection, rather than ask again and clear an answer already given; once the
-connection is defined, clearing the task applies that answer (or asks, if there was none).
+connection is defined, clearing the task asks again.
 
 Subclasses keep the standard provider's interface (``execute`` prepares the request and calls
 ``super().execute(context)``, ``execute_complete`` applies the answer); ``execute_complete`` must be safe to
@@ -267,20 +269,22 @@ def unapplied_earlier_answer(
 
     if ledger is not None and ledger.available:
         concluded = ledger.concluded(detail.get("responded_at"))
-        if concluded is None:
-            return answer_as_event(detail), "no try applied the answer given to the open request"
-        then, now = concluded.get("max_tries"), task_instance.get("max_tries")
-        cleared = (
-            now > then
-            if isinstance(then, int) and isinstance(now, int)
-            else (earlier := previous_try()) is not None and was_cleared_since(earlier, task_instance)
-        )
-        if cleared:
-            return None, "the answer was applied, and the task was cleared since: asking again"
-        return answer_as_event(detail), (
-            "a try applied the answer, and Airflow retried the task since (its race fails the try an answer "
-            "resumes): applying it again, to the same end"
-        )
+        if concluded is not None:
+            then, now = concluded.get("max_tries"), task_instance.get("max_tries")
+            cleared = (
+                now > then
+                if isinstance(then, int) and isinstance(now, int)
+                else (earlier := previous_try()) is not None and was_cleared_since(earlier, task_instance)
+            )
+            if cleared:
+                return None, "the answer was applied, and the task was cleared since: asking again"
+            return answer_as_event(detail), (
+                "a try applied the answer, and Airflow retried the task since (its race fails the try an "
+                "answer resumes): applying it again, to the same end"
+            )
+        # Not concluded in the ledger: the ledger may have been emptied (Airflow's [state_store]
+        # clear_on_success, its retention, a user's delete), so the try history must agree before an
+        # answer is applied; when in doubt, the person is asked again rather than an old answer applied.
     previous = previous_try()
     state = (previous or {}).get("state")
     if state in APPLIED_STATES:
@@ -382,8 +386,8 @@ class ExactlyOnceHITLOperator(HITLOperator):
                     f"This task asked before and no try applied an answer to it, and connection "
                     f"{self.airflow_api_conn_id!r} is not defined, so the answer (if one was given) cannot be "
                     "read: asking again would clear it. Define the connection (an http connection to Airflow's "
-                    "REST API as a viewer, see docs/hitl-race.md), then clear this task: it applies the "
-                    "answer given, or asks if there is none."
+                    "REST API as a viewer, see docs/hitl-race.md), then clear this task: it asks again (a "
+                    "Clear cannot tell an answer no try applied from one applied before, so it asks)."
                 )
             ledger.asking()
             return super().execute(context)
