@@ -17,8 +17,16 @@ import pytest
 
 from tests.conftest import ROOT
 
+
+def _floor(name: str) -> str:
+    """The version pyproject.toml declares as the floor of ``name`` (``name>=floor``)."""
+    from tests.matrix.lock_oldest import floors
+
+    return next(pin.split("==")[1] for pin in floors() if pin.split("==")[0] == name)
+
+
 # The floor pyproject.toml declares for apache-airflow; the lock runs the tests on a newer one.
-OLDEST_AIRFLOW = "3.3.0"
+OLDEST_AIRFLOW = _floor("apache-airflow")
 
 IMPORT_EVERY_PROVIDER_MODULE = """
 import importlib, json
@@ -119,3 +127,20 @@ def test_wheel_installs_with_pip_next_to_the_oldest_supported_airflow(dist, tmp_
     assert report["airflow"] == OLDEST_AIRFLOW
     assert report["imported"] >= 20
     assert "airflow_modelreg.get_provider_info:get_provider_info" in report["entry_points"]
+
+
+def test_the_version_matrix_is_locked_at_the_floors_pyproject_declares():
+    """make test-oldest runs tests/matrix/oldest.txt: it must pin every Airflow package pyproject.toml
+    declares at its floor, or a changed floor would go untested (make matrix-lock rewrites the file)."""
+    from tests.matrix.lock_oldest import OUT, floors
+
+    locked = {
+        line.split("==")[0]: line.split("==")[1].split()[0]
+        for line in OUT.read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    for pin in floors():
+        name, floor = pin.split("==")
+        assert locked.get(name) == floor, (
+            f"{OUT.name} has {name} {locked.get(name)}, pyproject's floor is {floor}: run make matrix-lock"
+        )
