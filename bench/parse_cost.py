@@ -30,6 +30,7 @@ TARGET = 1.5
 PARSER = r"""
 import json, os, statistics, sys, time
 import structlog
+import airflow.dag_processing.manager  # the DAG processor's parent runs the manager: its imports are there
 from airflow.dag_processing import processor
 
 log = structlog.get_logger()
@@ -205,8 +206,16 @@ def run() -> str:
         rows.append(cells)
         print(f"parse {path.name}: {cells[1]} | {cells[2]}", flush=True)
     provider = provider_import_ms()
-    verdict = f"Target ({TARGET}x of the twin, with the provider preloaded as the README recommends): " + (
-        "**met** for every file." if not missed else f"**not met** for {', '.join(missed)}."
+    default_ratios = [default[str(path)] / default[str(twins[path])] for path in dag_files]
+    verdict = (
+        f"Target ({TARGET}x of the twin), with the provider preloaded as the README recommends: "
+        + ("**met** for every file." if not missed else f"**not met** for {', '.join(missed)}.")
+        + (
+            f" In Airflow's default configuration: **not met** ({min(default_ratios):.1f}-"
+            f"{max(default_ratios):.1f}x): every parse imports the provider and the Amazon provider again."
+            if max(default_ratios) > TARGET
+            else " In Airflow's default configuration: met as well."
+        )
     )
     return "\n".join(
         [
