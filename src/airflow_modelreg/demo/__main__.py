@@ -39,9 +39,29 @@ class Timeline:
         print(f"[{time.monotonic() - self.started:6.1f}s] {stage:<12} {detail}", flush=True)
 
 
+# What marks a checkout of this repository: the demo runs its reference DAGs and owns its .demo folder.
+CHECKOUT_MARKERS = ("dags/train_and_register.py", "pyproject.toml")
+
+
 def main() -> int:
+    missing = [marker for marker in CHECKOUT_MARKERS if not (ROOT / marker).exists()]
+    if missing:
+        print(
+            f"The demo runs the reference DAGs of a checkout of airflow-modelreg, from its top folder ({ROOT} "
+            f"has no {', '.join(missing)}): clone the repository and run `make demo` there. Nothing was changed.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        from airflow_modelreg.testing.standin import StandIn
+    except ImportError as missing_extra:
+        print(
+            f"The demo needs the local AWS stand-in ({missing_extra}): install the provider with its extra, "
+            "`pip install 'airflow-modelreg[standin]'` (make demo does that).",
+            file=sys.stderr,
+        )
+        return 2
     from airflow_modelreg.testing.harness import airflow_environment, migrate_database
-    from airflow_modelreg.testing.standin import StandIn
 
     timeline = Timeline()
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
