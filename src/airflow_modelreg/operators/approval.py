@@ -66,6 +66,19 @@ class GovernedApprovalOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook],
 
     Subclasses decide what is asked and what an answer does; the release policy
     (:mod:`airflow_modelreg.domain.policy`) decides whether it may, before asking and again after.
+
+    :param approvers: narrow the ladder's approvers for what is asked to these user names, never widen
+        (templated; default: all of them).
+    :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable, which must match it
+        when set).
+    :param notifiers: Airflow notifiers told when the request is made.
+    :param response_timeout: how long to wait for an answer before the task fails without retries (default:
+        no limit).
+    :param fail_on_reject: fail the task on Reject (default: skip the tasks that follow).
+    :param subject: title of the request (templated; default ``"Model version approval"``); the subclasses
+        replace it with one naming the version when they ask.
+    :param parameter_prefix: Parameter Store prefix of the environment pointers,
+        ``<prefix>/<group>/<environment>`` (default ``/modelreg``).
     """
 
     aws_hook_class = ModelRegistryHook

@@ -88,6 +88,13 @@ class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
     The environment is required: its ladder entry binds the endpoints it may act on, and its connection
     (when the ladder names one) is the account the endpoint lives in. The registry and the audit log are
     reached through the operator's own connection.
+
+    :param environment: the ladder environment whose endpoints the task acts on (required; templated in the
+        subclasses that list it in ``template_fields``).
+    :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable, which must match it
+        when set).
+    :param parameter_prefix: Parameter Store prefix of the environment pointers,
+        ``<prefix>/<group>/<environment>`` (default ``/modelreg``).
     """
 
     aws_hook_class = EndpointHook
@@ -215,6 +222,11 @@ class DeployModelOperator(EndpointOperatorBase):
     :param recover_failed_endpoint: when the endpoint is ``Failed``, delete it (the only operation SageMaker
         accepts on a Failed endpoint) and create it again with the planned config; else fail and say so.
     :param deferrable: wait in the triggerer, without a worker slot.
+    :param verify_artifact: re-hash each version's artifact in S3 before any write and refuse a mismatch
+        (default on); the checks after each wait do not re-hash.
+    :param poll_interval: seconds between looks at the endpoint while waiting (default 30).
+    :param max_wait_seconds: how long the whole deployment may wait for the endpoint, in seconds from the
+        start of each try (default 3600); past it the try fails.
     """
 
     template_fields: Sequence[str] = aws_template_fields(

@@ -161,6 +161,16 @@ class DecideDriftOperator(AwsBaseOperator[MonitoringHook]):
 
     :param profiles: the mapped :class:`ProfileCaptureOperator`'s output.
     :param window: the window listed (``ListCaptureBatchesOperator``'s XCom ``window``), for the report.
+    :param baseline_uri: the baseline the profiles were made against: a CSV dataset with a header, or Model
+        Monitor's ``statistics.json`` (templated).
+    :param report_prefix: S3 prefix the report is written under, as ``<prefix>/<dag_id>/<run_id>/
+        drift_report.json`` and ``.html`` (templated; default: no report is written).
+    :param features: the baseline columns in capture order, for a CSV baseline (default: all).
+    :param categorical_features: the columns of a CSV baseline compared as categories.
+    :param thresholds: per-feature limits over the defaults, ``{"<feature>": {"psi": 0.2, "distance": 0.1,
+        "new_categories": 0.01}}`` (the defaults shown); ``psi`` > 0, the others in (0, 1].
+    :param min_rows: fewest rows the merged profiles must hold to be judged (default 1000); with fewer the
+        verdict is "not enough traffic to judge", without drift.
     """
 
     aws_hook_class = MonitoringHook

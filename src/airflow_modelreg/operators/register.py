@@ -92,6 +92,8 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
     :param initial_status: approval status of a version that passes the gate.
     :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable): its audit log, and
         whether ``initial_status="Approved"`` is allowed.
+    :param group_description: description of the group, used only when this task creates it (templated).
+    :param description: the version's ``ModelPackageDescription`` (templated; default: none).
     """
 
     aws_hook_class = ModelRegistryHook

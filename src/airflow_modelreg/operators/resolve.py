@@ -36,6 +36,10 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
     :param group: the model package group (templated).
     :param environment: the environment (templated).
     :param verify_artifact: re-hash the artifact in S3 (default on: a model is verified wherever it is used).
+    :param parameter_prefix: Parameter Store prefix of the environment pointers,
+        ``<prefix>/<group>/<environment>`` (templated; default ``/modelreg``).
+    :param ladder: environment ladder (defaults to the ``modelreg_ladder`` Variable, which must match it
+        when set).
     """
 
     aws_hook_class = ModelRegistryHook

@@ -52,6 +52,11 @@ class ShiftTrafficOperator(EndpointOperatorBase):
     :param steps: percent of traffic on ``to_variant`` at each step, increasing, ending at 100.
     :param alarms: CloudWatch alarms that stop and roll back the shift.
     :param max_wait_seconds: how long each wait for the endpoint to be InService may take.
+    :param bake_seconds: how long each step below 100 percent bakes while the alarms are checked, in seconds
+        (templated; default 600; the last step does not bake).
+    :param poll_interval: seconds between looks at the endpoint and at the alarms (default 15).
+    :param deferrable: wait and bake in the triggerer, without a worker slot (default: ``[operators]
+        default_deferrable``).
     """
 
     template_fields: Sequence[str] = aws_template_fields(

@@ -45,6 +45,30 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
     retraining starts only on drift. Configuration errors (a bad baseline or prefix) fail at once without
     retries; waiting longer than ``timeout`` raises ``AirflowSensorTimeout`` (or skips, with ``soft_fail``).
     Nothing in the check depends on a logical date, so a run triggered through the REST API without one works.
+
+    :param source: what is judged: ``"data_capture"`` or ``"model_monitor"`` (required).
+    :param schedule_name: the Model Monitor monitoring schedule whose executions are read (templated;
+        required with ``model_monitor``).
+    :param capture_prefix: the endpoint's data capture, ``s3://bucket/prefix/<endpoint>`` (templated;
+        required with ``data_capture``).
+    :param baseline_uri: the baseline: a CSV dataset with a header, or Model Monitor's ``statistics.json``
+        (templated; required with ``data_capture``).
+    :param report_prefix: S3 prefix the report is written under, as ``<prefix>/<dag_id>/<run_id>/
+        drift_report.json`` (and ``.html`` for data capture) (templated; default: no report is written).
+    :param features: the baseline columns in capture order, for a CSV baseline (default: all).
+    :param categorical_features: the columns of a CSV baseline compared as categories.
+    :param thresholds: per-feature limits over the defaults, ``{"<feature>": {"psi": 0.2, "distance": 0.1,
+        "new_categories": 0.01}}`` (the defaults shown); ``psi`` > 0, the others in (0, 1].
+    :param window_hours: how far back the window reaches from ``window_end``, in hours (default 24); with
+        ``model_monitor`` it sets the default ``since``.
+    :param window_end: end of the window (ISO 8601 or a datetime, templated; without a zone, UTC); default:
+        the moment of each check.
+    :param since: with ``model_monitor``, only an execution scheduled at or after this time counts (ISO 8601
+        or a datetime, templated); default: the window's start.
+    :param min_rows: with ``data_capture``, fewest rows the window must hold to be judged (default 1000);
+        with fewer the sensor keeps waiting.
+    :param deferrable: wait between checks in the triggerer, without a worker slot (default: ``[operators]
+        default_deferrable``).
     """
 
     aws_hook_class = MonitoringHook

@@ -31,6 +31,14 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
     than the expected one (an update rolled back) fails too. Failures that waiting cannot fix fail without
     retries; the sensor's ``timeout`` raises ``AirflowSensorTimeout`` (so ``soft_fail`` skips instead); an
     error talking to AWS fails the try, and ``retries`` apply.
+
+    :param endpoint_name: the endpoint to watch (templated).
+    :param expected_config: the endpoint config it must be InService on; InService on another fails the task
+        (templated; default: any config).
+    :param expected_weights: variant name -> weight each production variant must carry (its
+        ``CurrentWeight``); the sensor waits until they all match (templated; default: any weights).
+    :param deferrable: wait in the triggerer, without a worker slot, polling every ``poke_interval``
+        (default: ``[operators] default_deferrable``).
     """
 
     aws_hook_class = EndpointHook

@@ -41,6 +41,9 @@ class WaitTrigger(_AwsTrigger):
 
     Like Airflow's ``TimeDeltaTrigger``, but the task's state travels in the event itself, so it survives
     every way a task is resumed (``dag.test()`` in Airflow 3.3 keeps only the event, not ``defer`` kwargs).
+
+    :param seconds: how long to wait, in seconds, counted from each start of the trigger.
+    :param state: plain values returned in the event as ``state`` (default: ``None``).
     """
 
     seconds: float
@@ -164,6 +167,14 @@ class TrafficBakeTrigger(_AwsTrigger):
 
     A loop of its own rather than a waiter model: a bake ends on a wall-clock deadline unless an alarm
     fires, which botocore's attempt-counting waiters cannot express.
+
+    :param alarms: names of the CloudWatch alarms to check; none: the step bakes until ``bake_until``.
+    :param bake_until: UNIX time (seconds) at which the bake ends with ``baked``.
+    :param aws_conn_id: the Airflow connection of the account the alarms are in (default ``aws_default``).
+    :param region_name: the alarms' region (default: the connection's).
+    :param botocore_config: botocore ``Config`` arguments for the CloudWatch client.
+    :param poll_interval: seconds between alarm checks (default 15).
+    :param state: plain values returned in every event as ``state`` (default: ``None``).
     """
 
     alarms: list[str]

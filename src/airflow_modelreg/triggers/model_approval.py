@@ -91,7 +91,11 @@ def is_transient(error: BaseException) -> bool:
 
 
 class WatchError(Exception):
-    """A waiter's watch failed; ``retryable`` says whether a new try of the task may do better."""
+    """A waiter's watch failed; ``retryable`` says whether a new try of the task may do better.
+
+    :param message: what failed, for the task's log and the ``error`` event.
+    :param retryable: whether a new try of the task may do better (a transient AWS error).
+    """
 
     def __init__(self, message: str, retryable: bool) -> None:
         super().__init__(message)
@@ -106,6 +110,11 @@ class SharedWatch:
     Subclasses implement :meth:`poll_once` (and :meth:`clients`, the AWS clients it keeps open while it
     runs). Only waiting futures live here: nothing survives the triggerer, and a restarted trigger starts
     over with a fresh check.
+
+    :param key: what the loop watches (for example ``(aws_conn_id, region_name, group)``); one loop per key.
+    :param interval: seconds between polls; :meth:`for_key` lowers it to the shortest a waiter asks for.
+    :param max_poll_failures: transient poll failures in a row after which a waiter fails (default 5); a
+        permanent error fails it at once.
     """
 
     _watches: ClassVar[dict[Hashable, SharedWatch]]
@@ -252,7 +261,14 @@ async def decided_in_registry(
 
 
 class GroupListingWatch(SharedWatch):
-    """Shared poll of one group: list its pending versions, describe only those that left the list."""
+    """Shared poll of one group: list its pending versions, describe only those that left the list.
+
+    :param key: the watch's key: ``(aws_conn_id, region_name, group)``.
+    :param interval: seconds between listings of the group.
+    :param hook: the :class:`~airflow_modelreg.hooks.model_registry.ModelRegistryHook` whose async client
+        lists and describes.
+    :param max_poll_failures: transient poll failures in a row after which a waiter fails (default 5).
+    """
 
     def __init__(self, key: Hashable, interval: float, hook: Any, max_poll_failures: int = 5) -> None:
         super().__init__(key, interval, max_poll_failures)
@@ -299,6 +315,16 @@ class QueueEventWatch(SharedWatch):
 
     Long polling (``WaitTimeSeconds``) means one ``ReceiveMessage`` per wait period for every waiter on the
     queue; every ``interval`` the waiters' groups are also listed in the registry.
+
+    :param key: the watch's key: ``(aws_conn_id, region_name, queue_url)``.
+    :param interval: seconds between registry checks of the waiters' groups.
+    :param sqs_hook: the Amazon provider's ``SqsHook`` whose async client receives and deletes messages.
+    :param registry_hook: the :class:`~airflow_modelreg.hooks.model_registry.ModelRegistryHook` whose async
+        client confirms decisions and checks the groups.
+    :param queue_url: the SQS queue the EventBridge rule sends the state change events to.
+    :param wait_seconds: the receive's long poll (``WaitTimeSeconds``), in seconds (SQS allows at most 20);
+        shortened so the registry check is not late.
+    :param max_poll_failures: transient poll failures in a row after which a waiter fails (default 5).
     """
 
     def __init__(
@@ -398,10 +424,16 @@ class ModelApprovalTrigger(BaseTrigger):
     """Fire when a version is Approved or Rejected (by the Airflow UI, SageMaker Studio, the CLI...).
 
     :param model_package_arn: the version to watch.
+    :param aws_conn_id: the Airflow connection of the registry's account, also used for the queue (default
+        ``aws_default``).
+    :param region_name: the registry's region (default: the connection's).
+    :param botocore_config: botocore ``Config`` arguments for the SageMaker and SQS clients.
     :param poll_interval: seconds between registry checks of the group (shared by all waiters on it).
     :param timeout_at: UNIX time after which the trigger fires a ``timeout`` event.
     :param sqs_queue_url: when given, also read "SageMaker Model Package State Change" events from this queue
         (routed there by an EventBridge rule) to see a decision within seconds.
+    :param sqs_wait_seconds: long poll of each receive from ``sqs_queue_url``, in seconds (default 20, the
+        most SQS allows).
     :param max_poll_failures: failed polls in a row after which this waiter gives up (``error`` event,
         retryable).
     """
