@@ -33,7 +33,12 @@ def register_operator(artifact: str, group: str = "churn", **kwargs: Any) -> Reg
 
 def put_alarm(aws, name: str = "churn-prod-5xx") -> str:
     """A CloudWatch alarm on an endpoint's 5xx errors, in state OK; returns its name."""
-    aws.boto3_client("cloudwatch").put_metric_alarm(
+    return put_alarm_with(aws.boto3_client("cloudwatch"), name)
+
+
+def put_alarm_with(cloudwatch, name: str) -> str:
+    """``put_alarm`` through a given CloudWatch client (another account's, another identity's)."""
+    cloudwatch.put_metric_alarm(
         AlarmName=name,
         MetricName="Invocation5XXErrors",
         Namespace="AWS/SageMaker",

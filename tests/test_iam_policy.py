@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from airflow_modelreg.testing.standin import StandInClient
-from tests.helpers import IMAGE, answer, promote
+from tests.helpers import IMAGE, answer, promote, put_alarm_with
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -181,16 +181,7 @@ class Lifecycle:
             s3.put_object(
                 Bucket=MODEL_BUCKET, Key=f"{self.group}/{index}/model.tar.gz", Body=f"m{index}".encode()
             )
-        standin.admin("cloudwatch").put_metric_alarm(
-            AlarmName=self.alarm,
-            MetricName="Invocation5XXErrors",
-            Namespace="AWS/SageMaker",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanThreshold",
-        )
+        put_alarm_with(standin.admin("cloudwatch"), self.alarm)
 
     def run(self) -> tuple[str | None, str]:
         """Run every step; returns the step that failed (None: all passed) and its error."""

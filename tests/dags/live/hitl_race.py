@@ -9,6 +9,7 @@ tests/dags/.airflowignore so the in-process DAG bag, which has neither executor,
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -52,39 +53,35 @@ with DAG(dag_id="governed_approval_late_exit_no_api", schedule=None, start_date=
         airflow_api_conn_id="modelreg_api_not_defined",
     )
 
-# A registry approval with a task after it: a Reject skips that task, the first time and after a Clear.
-with DAG(
-    dag_id="approve_version_then_continue",
-    schedule=None,
-    start_date=START,
-    render_template_as_native_obj=True,
-    params={"arn": Param("", type="string")},
-):
-    RequestModelApprovalOperator(
-        task_id="approve",
-        model_package_arn="{{ params.arn }}",
-        approvers=["bob"],
-        executor="LocalExecutor",
-        response_timeout=TIMEOUT,
-    ) >> EmptyOperator(task_id="after_approval", executor="LocalExecutor")
 
-# One approval per run, ten runs at a time, on the executor each test names.
-for dag_id, executor in (
-    ("approve_version_late_exit", LATE_EXIT),
-    ("approve_version_local", "LocalExecutor"),
-):
+def registry_approval_dag(dag_id: str, executor: str, **dag_arguments: Any) -> RequestModelApprovalOperator:
+    """A DAG whose ``approve`` task asks bob to decide on the version ``params.arn``, on ``executor``."""
     with DAG(
         dag_id=dag_id,
         schedule=None,
         start_date=START,
-        max_active_runs=10,
         render_template_as_native_obj=True,
         params={"arn": Param("", type="string")},
+        **dag_arguments,
     ):
-        RequestModelApprovalOperator(
+        return RequestModelApprovalOperator(
             task_id="approve",
             model_package_arn="{{ params.arn }}",
             approvers=["bob"],
             executor=executor,
             response_timeout=TIMEOUT,
         )
+
+
+# A registry approval with a task after it: a Reject skips that task, the first time and after a Clear.
+approve_then_continue = registry_approval_dag("approve_version_then_continue", "LocalExecutor")
+approve_then_continue >> EmptyOperator(
+    task_id="after_approval", dag=approve_then_continue.dag, executor="LocalExecutor"
+)
+
+# One approval per run, ten runs at a time, on the executor each test names.
+for dag_id, executor in (
+    ("approve_version_late_exit", LATE_EXIT),
+    ("approve_version_local", "LocalExecutor"),
+):
+    registry_approval_dag(dag_id, executor, max_active_runs=10)
