@@ -333,3 +333,17 @@ def test_a_resource_too_narrow_is_refused_naming_the_resource(dag_role, make_con
         f"ssm:GetParameter on resource: arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/modelreg/{lifecycle.group}/"
         in error
     ), error
+
+
+def test_the_dag_role_cannot_overwrite_a_model_artifact(dag_role):
+    """WriteReports lets the DAG role write evaluation documents and drift reports, never the artifacts a
+    version's digest was taken of, nor anything else in the model bucket."""
+    from botocore.exceptions import ClientError
+
+    dag_role.grant(policy("modelreg-dag-role.json"))
+    s3 = dag_role._client("s3", *dag_role.dag_keys)
+    s3.put_object(Bucket=MODEL_BUCKET, Key="churn/7/evaluation-run.json", Body=b"{}")
+    s3.put_object(Bucket=MODEL_BUCKET, Key="reports/churn/drift.json", Body=b"{}")
+    for key in ("churn/7/model.tar.gz", "churn/baseline.csv", "evaluation-run.json.tar.gz"):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=b"replaced")
