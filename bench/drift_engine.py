@@ -201,11 +201,19 @@ def run() -> str:
     try:
         for rows in sizes:
             files = _files(folder, rows)
+            # The files just written are flushed first, so no measurement shares the machine with the
+            # kernel writing gigabytes back; each encoding is then read twice, in turns, and its faster run
+            # kept, so none is favoured by going first (the 10,000,000-row files are 5 GB each).
+            os.sync()
             measured: dict[str, dict[str, Any]] = {}
-            for encoding, _ in ENCODINGS:
-                capture, _numbers = files[encoding]
-                measured[encoding] = _measure(OURS, capture=str(capture))
-                print(f"drift engine {rows:,} {encoding}: {measured[encoding]}", flush=True)
+            for _turn in range(2):
+                for encoding, _ in ENCODINGS:
+                    capture, _numbers = files[encoding]
+                    run = _measure(OURS, capture=str(capture))
+                    print(f"drift engine {rows:,} {encoding}: {run}", flush=True)
+                    kept = measured.get(encoding)
+                    if kept is None or ("cpu" in run and run["cpu"] < kept.get("cpu", float("inf"))):
+                        measured[encoding] = run
             capture, numbers = files["CSV"]
             floor = _measure(FLOOR, capture=str(capture), numbers=str(numbers))
             print(f"drift engine {rows:,} floor: {floor}", flush=True)

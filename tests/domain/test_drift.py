@@ -426,3 +426,34 @@ def test_base64_payloads_of_several_rows_or_none_give_exactly_their_rows(baselin
     plain.add_csv_rows([row.encode() for row in expected])
     assert captured.rows == plain.rows == 305
     assert captured.report()["features"] == plain.report()["features"]
+
+
+def test_base64_payloads_escaped_by_the_writer_or_broken_are_read_line_by_line(baseline):
+    """A JSON writer may escape any character of a string (``\\u004d`` for "M", ``\\/`` for "/"): such
+    base64 payloads are still rows. A payload that is not base64 (an escaped quote inside, a stray
+    character) is one malformed line, and the good lines around it in the same block are all read."""
+    rng = np.random.default_rng(8)
+    rows = [",".join(f"{v:.4f}" for v in rng.normal(0, 1, 3)) for _ in range(600)]
+    lines = [_base64_csv_record(row) for row in rows]
+    for i in range(0, 600, 7):
+        head, key, tail = lines[i].partition(b'"data":"')
+        payload, quote, rest = tail.partition(b'"')
+        lines[i] = head + key + payload.replace(b"M", b"\\u004d") + quote + rest
+    lines[3] = lines[3].replace(b'"data":"', b'"data":"\\"', 1)  # an escaped quote opens the payload
+    lines[8] = lines[8].replace(b'"data":"', b'"data":"#', 1)  # not a base64 character
+    captured, plain = DriftAccumulator(baseline), DriftAccumulator(baseline)
+    captured.add_capture_stream(_stream(lines))
+    plain.add_csv_rows([row.encode() for i, row in enumerate(rows) if i not in (3, 8)])
+    assert (captured.rows, captured.malformed) == (598, 2)
+    assert captured.report()["features"] == plain.report()["features"]
+    assert all("not valid base64" in example for example in captured.profile.malformed_examples)
+
+
+def test_a_base64_payload_cut_short_by_a_broken_line_is_one_malformed_line(baseline):
+    """A line whose payload ends in a lone backslash before the closing suffix (no JSON string's content)
+    is counted as malformed; it does not stop the block."""
+    good = [_base64_csv_record("0.1,0.2,0.3") for _ in range(5)]
+    broken = good[0].replace(b'","encoding":"BASE64"}', b'\\\\\\","encoding":"BASE64"}', 1)
+    acc = DriftAccumulator(baseline)
+    acc.add_capture_stream(_stream([*good, broken.replace(b"\\\\\\", b"\\", 1)]))
+    assert (acc.rows, acc.malformed) == (5, 1)

@@ -757,25 +757,24 @@ class DriftAccumulator:
             return
         if not isinstance(payloads, pl.Series):
             payloads = pl.Series(payloads, dtype=pl.Binary).cast(pl.String, strict=False)
-        escaped = bool(payloads.str.contains("\\", literal=True).any())
-        if escaped:  # multi-row CSV ("\n"), quotes, or a writer that escapes "/" in base64 as "\/"
-            payloads = pl.Series(
-                [
-                    None if p is None else _unescape(p.encode()).decode("utf-8", "replace")
-                    for p in payloads.to_list()
-                ],
-                dtype=pl.String,
-            )
         if form == "CSV":
+            escaped = bool(payloads.str.contains("\\", literal=True).any())
+            if escaped:  # multi-row CSV ("\n") or quotes
+                payloads = _unescaped(payloads)
             # Without escapes each payload is one row (a raw line end cannot be in a JSON string).
             self._add_csv_text(_lines(payloads.drop_nulls(), "\n"), None if escaped else payloads.count())
             return
+        # Base64 text never needs a JSON escape, so no payload is searched for one (nor for a quote,
+        # which _extract leaves in for these forms): a payload that does not decode is unescaped and
+        # decoded again (a writer may escape "/" as "\/"), and what still fails is a malformed line.
         decoded = payloads.str.decode("base64", strict=False).cast(pl.String, strict=False)
-        bad = decoded.is_null()
-        if bad.any():
-            for payload in payloads.filter(bad).to_list():
+        failed = decoded.is_null()
+        if failed.any():
+            retried = _unescaped(payloads.filter(failed))
+            again = retried.str.decode("base64", strict=False).cast(pl.String, strict=False)
+            for payload in retried.filter(again.is_null()).to_list():
                 self._bad(str(payload).encode(), "payload is not valid base64 of UTF-8 text")
-            decoded = decoded.filter(~bad)
+            decoded = pl.concat([decoded.filter(~failed), again.drop_nulls()])
         if not len(decoded):
             return
         if form == "BASE64-csv":
@@ -1049,6 +1048,20 @@ def _csv_row(values: Sequence[Any]) -> bytes:
     return out.getvalue().encode()
 
 
+def _unescaped(payloads: Any) -> Any:
+    """A polars String Series of JSON string contents, each unescaped with :func:`_unescape` (a text that
+    is no JSON string's content, as a cut-short payload of a broken line, is kept as it is)."""
+    import polars as pl
+
+    def unescape(text: str) -> str:
+        try:
+            return _unescape(text.encode()).decode("utf-8", "replace")
+        except ValueError:
+            return text
+
+    return pl.Series([None if p is None else unescape(p) for p in payloads.to_list()], dtype=pl.String)
+
+
 def _unescape(text: bytes) -> bytes:
     """A JSON string's content, unescaped (``\\n`` in a multi-row CSV payload becomes a line end). Quotes
     and line ends are replaced directly; any other escape sends the text through ``json``."""
@@ -1126,7 +1139,8 @@ def _extract(block: bytes, prefix: bytes, suffix: str) -> Any:
     if not found.get_column("ok").all():
         return None
     payloads = found.get_column("payload")
-    if not suffix.endswith('"JSON"}') and payloads.str.contains('"', literal=True).any():
+    # A CSV payload holding a quote is not one row; base64 payloads are checked when they are decoded.
+    if suffix.endswith('"CSV"}') and payloads.str.contains('"', literal=True).any():
         return None
     return payloads
 
