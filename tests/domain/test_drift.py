@@ -457,3 +457,39 @@ def test_a_base64_payload_cut_short_by_a_broken_line_is_one_malformed_line(basel
     acc = DriftAccumulator(baseline)
     acc.add_capture_stream(_stream([*good, broken.replace(b"\\\\\\", b"\\", 1)]))
     assert (acc.rows, acc.malformed) == (5, 1)
+
+
+def test_json_bodies_with_nulls_strings_or_broken_numbers_are_read_as_json_reads_them():
+    """In a block of ordinary JSON bodies: ``null`` is a missing value, a quoted string is that category,
+    a body that is not JSON (``[[1,,2]]``) is one malformed line, and every other row is read."""
+    rng = np.random.default_rng(22)
+    base = Baseline.from_dataset(
+        {"x": rng.normal(size=3000), "y": rng.normal(size=3000), "colour": rng.choice(["red", "blue"], 3000)},
+        categorical=["colour"],
+    )
+
+    def record(body, i):
+        return (
+            capture_record([0.0], 0.5, f"e{i}", "t", "JSON", "application/json")
+            .replace(
+                json.dumps(json.dumps({"instances": [[0.0]]}))[1:-1], json.dumps(json.dumps(body))[1:-1], 1
+            )
+            .encode()
+        )
+
+    rows = [
+        [round(float(v), 4), round(float(w), 4), str(c)]
+        for v, w, c in zip(
+            rng.normal(size=400), rng.normal(size=400), rng.choice(["red", "blue"], 400), strict=True
+        )
+    ]
+    bodies = [{"instances": [row]} for row in rows]
+    bodies[10] = {"instances": [[None, 0.5, "red"]]}
+    bodies[20] = {"instances": [[0.25, 0.5, "green"]]}
+    lines = [record(body, i) for i, body in enumerate(bodies)]
+    lines[30] = lines[30].replace(b"[[", b"[[1,,", 1)
+    acc = DriftAccumulator(base)
+    acc.add_capture_stream(_stream(lines))
+    assert (acc.rows, acc.malformed) == (399, 1)
+    assert acc.profile.missing[0] == 1
+    assert acc.report()["features"]["colour"]["new_categories"] == {"green": 1}

@@ -819,30 +819,38 @@ class DriftAccumulator:
             self._add_json_texts(b"\x00".join(json_texts), len(json_texts))
 
     def _add_json_series(self, escaped: Any) -> None:
-        """JSON payloads as captured (quotes escaped), in a polars Series: bodies that are lists of lists of
-        numbers become CSV in native code; the others go through :meth:`_add_json_texts`."""
-
-        texts = escaped.str.replace_all('\\"', '"', literal=True).str.replace_all(" ", "", literal=True)
+        """JSON payloads as captured (quotes escaped), in a polars Series. Bodies that open as the first one
+        does (``{"instances": [[``, ``{"inputs": [[`` or ``[[``) and hold only numbers become CSV rows in
+        native code, still escaped (a number needs no escape); the others go through
+        :meth:`_add_json_texts`, as does the whole block when polars' float parser refuses a value or
+        finds one missing (``null``, ``true``, a broken number: JSON reads them)."""
+        opening = _JSON_OPENING.match(escaped[0] or "")
+        if opening is None:
+            self._add_json_texts(_unescape(_lines(escaped.drop_nulls(), "\x00")[:-1]), escaped.count())
+            return
+        head = opening.group(0)
+        tail = "]]}" if head.startswith("{") else "]]"
+        texts = escaped.str.strip_suffix(tail).str.strip_prefix(head)
+        # A body that did not open and close so keeps one of its ends; one with a backslash holds a string
+        # (its quotes are escaped) or an escape: no list of numbers.
         simple = (
-            texts.str.starts_with('{"instances":[[') | texts.str.starts_with('{"inputs":[[')
-        ) & texts.str.ends_with("]]}")
-        rows = (
-            texts.filter(simple)
-            .str.strip_prefix('{"instances":[[')
-            .str.strip_prefix('{"inputs":[[')
-            .str.strip_suffix("]]}")
-            .str.replace_all("],[", "\n", literal=True)
-        )
-        numeric = rows.str.contains(r"^[-+0-9.eE,\n]*$")
-        if len(rows) and numeric.all():
-            count = len(rows) + int(rows.str.count_matches("\n", literal=True).sum())
-            self._add_csv_text(_lines(rows, "\n"), count)
+            texts.str.len_bytes() == escaped.str.len_bytes() - len(head) - len(tail)
+        ) & ~texts.str.contains("\\", literal=True)
+        rows = texts.filter(simple)
+        if self._categorical:  # a category code must be "2", not " 2" (clients write ", ")
+            rows = rows.str.replace_all(" ", "", literal=True)
+        count = len(rows)
+        if count and rows.str.contains("]", literal=True).any():  # several rows in one request
+            rows = rows.str.replace_all(r"\]\s*,\s*\[", "\n")
+            count += int(rows.str.count_matches("\n", literal=True).sum())
+        frame = self._parse_fast(_lines(rows, "\n"), count) if count else None
+        if frame is not None and not frame.null_count().sum_horizontal().item():
+            self._add_frame(frame)
             rest = escaped.filter(~simple)
         else:
             rest = escaped
         if len(rest):
-            raw = _lines(rest, "\x00")[:-1]
-            self._add_json_texts(_unescape(raw), len(rest))
+            self._add_json_texts(_unescape(_lines(rest.drop_nulls(), "\x00")[:-1]), rest.count())
 
     def _add_json_texts(self, texts: bytes, count: int) -> None:
         """``count`` JSON request bodies separated by NUL bytes: ``[[...], ...]``, ``[...]`` (one row),
@@ -1090,6 +1098,9 @@ _FORMS: dict[str, re.Pattern[bytes]] = {
     ),
 }
 
+
+# How a JSON body that is a list of rows opens, quotes escaped as captured (\\" inside a JSON string).
+_JSON_OPENING = re.compile(r'(?:\{\\"(?:instances|inputs)\\":\s*)?\[\[\s*')
 
 # A JSON body that is a list of lists of numbers (spaces removed); group 1 is the rows, "],[" between them.
 _JSON_NUMBERS = re.compile(
