@@ -40,6 +40,7 @@ from tests.helpers import PROD_LADDER, answer, one_variant_endpoint, put_artifac
 from tests.operators.deploying import (
     ab,
     approved_versions,
+    compare_operator,
     deploy_operator,
     run_deferrable,
     shift_operator,
@@ -299,14 +300,7 @@ def test_deploy_shift_and_compare_link_the_endpoint(prefix, shown, aws, serving,
     run_deferrable(shift, context)
     assert shown(shift, context) == _endpoint_links(prefix, "churn-prod")
 
-    compare = CompareVariantsOperator(
-        task_id="compare",
-        environment="prod",
-        endpoint_name="churn-prod",
-        champion="champion",
-        challenger="challenger",
-        ladder=PROD_LADDER,
-    )
+    compare = compare_operator()
     resumed = make_context(task_id="compare")  # the answer resumes it in a new process
     keep = {**answer("dave", option=compare.KEEP), "params_input": {}}
     assert compare.execute_complete(resumed, keep)["decision"] == compare.KEEP

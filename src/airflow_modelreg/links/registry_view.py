@@ -183,6 +183,10 @@ def persist_drift_links(
 
 # The links of each kind of task: the registry view's first, the SageMaker console's second.
 VERSION_LINKS: tuple[BaseOperatorLink, ...] = (RegistryVersionLink(), ModelVersionLink())
-RELEASE_LINKS: tuple[BaseOperatorLink, ...] = (RegistryVersionLink(), RegistryEnvironmentLink(), ModelVersionLink())
+RELEASE_LINKS: tuple[BaseOperatorLink, ...] = (
+    RegistryVersionLink(),
+    RegistryEnvironmentLink(),
+    ModelVersionLink(),
+)
 ENDPOINT_LINKS: tuple[BaseOperatorLink, ...] = (RegistryEndpointLink(), EndpointLink())
 DRIFT_LINKS: tuple[BaseOperatorLink, ...] = (RegistryDriftLink(), RegistryDriftReportLink())
