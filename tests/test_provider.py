@@ -43,6 +43,47 @@ def test_every_module_and_link_in_provider_info_imports():
         assert hasattr(importlib.import_module(module), name), dotted
 
 
+def test_every_extra_link_an_operator_carries_is_registered_and_every_registered_link_is_carried():
+    """Airflow's UI finds an operator's links through the provider's "extra-links": one an operator carries but
+    the provider does not list would show nothing, one listed but carried by nobody is dead."""
+    import inspect
+
+    from airflow.sdk import BaseOperator
+
+    info = get_provider_info()
+    registered = set(info["extra-links"])
+    modules = [
+        m
+        for kind in ("operators", "sensors")
+        for entry in info.get(kind, [])
+        for m in entry["python-modules"]
+    ]
+    carried: dict[str, set[str]] = {}
+    for module in modules:
+        for name, cls in inspect.getmembers(importlib.import_module(module), inspect.isclass):
+            if issubclass(cls, BaseOperator) and cls.__module__.startswith("airflow_modelreg."):
+                for link in cls.operator_extra_links:
+                    dotted = f"{type(link).__module__}.{type(link).__qualname__}"
+                    carried.setdefault(dotted, set()).add(name)
+    assert set(carried) <= registered, set(carried) - registered
+    assert registered <= set(carried), registered - set(carried)
+    for view_link in (
+        "RegistryVersionLink",
+        "RegistryEnvironmentLink",
+        "RegistryEndpointLink",
+        "RegistryDriftLink",
+        "RegistryDriftReportLink",
+    ):
+        assert f"airflow_modelreg.links.registry_view.{view_link}" in registered
+    # The console links stay beside the registry view's.
+    assert {"RequestModelApprovalOperator", "ModelApprovalSensor", "CommitPromotionOperator"} <= carried[
+        "airflow_modelreg.links.model_registry.ModelVersionLink"
+    ]
+    assert {"CompareVariantsOperator", "EndpointSensor", "DeployModelOperator"} <= carried[
+        "airflow_modelreg.links.model_registry.EndpointLink"
+    ]
+
+
 def _json_output(result: subprocess.CompletedProcess):
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith(("[", "{"))]

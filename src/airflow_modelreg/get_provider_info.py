@@ -71,5 +71,10 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_modelreg.links.model_registry.ModelVersionLink",
             "airflow_modelreg.links.model_registry.EndpointLink",
+            "airflow_modelreg.links.registry_view.RegistryVersionLink",
+            "airflow_modelreg.links.registry_view.RegistryEnvironmentLink",
+            "airflow_modelreg.links.registry_view.RegistryEndpointLink",
+            "airflow_modelreg.links.registry_view.RegistryDriftLink",
+            "airflow_modelreg.links.registry_view.RegistryDriftReportLink",
         ],
     }

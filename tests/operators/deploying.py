@@ -76,6 +76,17 @@ def shift_operator(alarms=(), **kwargs: Any) -> ShiftTrafficOperator:
     )
 
 
+def compare_operator(**kwargs: Any) -> Any:
+    """A variant comparison on churn-prod (prod): champion against challenger."""
+    from airflow_modelreg.operators.compare import CompareVariantsOperator
+
+    kwargs.setdefault("endpoint_name", ENDPOINT)
+    kwargs.setdefault("ladder", PROD_LADDER)
+    return CompareVariantsOperator(
+        task_id="compare", environment="prod", champion="champion", challenger="challenger", **kwargs
+    )
+
+
 def weights(aws, key: str = "CurrentWeight") -> dict[str, float]:
     endpoint = aws.boto3_client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
     return {v["VariantName"]: v.get(key, 0.0) for v in endpoint["ProductionVariants"]}

@@ -545,17 +545,9 @@ def test_shift_traffic_to_a_raw_model_variant(world):
 
 # ------------------------------------------------------------------------------ comparing variants
 def _compare(**kwargs):
-    from airflow_modelreg.operators.compare import CompareVariantsOperator
+    from tests.operators.deploying import compare_operator
 
-    kwargs.setdefault("endpoint_name", "churn-prod")
-    return CompareVariantsOperator(
-        task_id="compare",
-        environment="prod",
-        champion="champion",
-        challenger="challenger",
-        ladder=PROD_LADDER,
-        **kwargs,
-    )
+    return compare_operator(**kwargs)
 
 
 def test_comparing_variants_of_an_endpoint_outside_the_environment_is_refused(world):
@@ -636,16 +628,7 @@ def test_a_blocking_traffic_shift_stops_when_its_version_is_revoked_during_a_bak
 
 
 def _compare_operator():
-    from airflow_modelreg.operators.compare import CompareVariantsOperator
-
-    return CompareVariantsOperator(
-        task_id="compare",
-        environment="prod",
-        endpoint_name="churn-prod",
-        champion="champion",
-        challenger="challenger",
-        ladder=PROD_LADDER,
-    )
+    return _compare()
 
 
 @pytest.mark.parametrize("how", ["revoked", "two promotions ago"])

@@ -190,5 +190,5 @@ def summarise(report: Mapping[str, Any], airflow_run: str) -> dict[str, Any]:
         "airflow_run": airflow_run,
         "source": source,
     }
-    kept = ("rows", "malformed_lines", "violations", "checks", "execution")
+    kept = ("rows", "malformed_lines", "violations", "checks", "execution", "endpoint")
     return {**summary, **{key: report[key] for key in kept if key in report}}

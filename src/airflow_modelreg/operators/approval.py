@@ -24,6 +24,7 @@ from airflow_modelreg.hooks.identities import ApproverIdentities
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import event_key
 from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.links.registry_view import VERSION_LINKS, persist_version_links
 from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.operators.hitl import ExactlyOnceApprovalOperator
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
@@ -83,7 +84,7 @@ class GovernedApprovalOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook],
 
     aws_hook_class = ModelRegistryHook
     template_fields: Sequence[str] = aws_template_fields("approvers", "subject")
-    operator_extra_links = (ModelVersionLink(),)
+    operator_extra_links = VERSION_LINKS
     ui_color = "#ffe1a8"
 
     def __init__(
@@ -186,7 +187,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
     def execute(self, context: Context) -> Any:
         validate_model_package_arn(self.model_package_arn)
         described, facts = self.records.version(self.model_package_arn)
-        ModelVersionLink.persist_version(context, self, described)
+        persist_version_links(context, self, described)
         done = self.recorded_by_this_run(described, context)
         if done is not None:
             return self.finish_recorded(context, done)
@@ -277,6 +278,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
         approver, chosen, reason, at = self.answer_of(event)
         status = policy.APPROVED if chosen == APPROVE else policy.REJECTED
         described, facts = self.records.version(self.model_package_arn)
+        persist_version_links(context, self, described)  # kept on resuming too, whatever XCom holds
         done = self.recorded_by_this_run(described, context)
         if done is not None:
             return self.finish_recorded(context, done)

@@ -89,6 +89,7 @@ class CompareVariantsOperator(EndpointOperatorBase, ExactlyOnceHITLOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        self.persist_link(context, self.endpoint_name)  # kept on resuming too, whatever XCom holds
         answer = super().execute_complete(context, event)
         chosen = answer["chosen_options"][0]
         person = answer["responded_by_user"] or {}

@@ -35,7 +35,7 @@ from airflow_modelreg.domain.validation import (
 from airflow_modelreg.hooks.endpoint import FAILED, IN_PROGRESS, WAITING_FOR_SERVICE, EndpointHook
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import event_key
-from airflow_modelreg.links.model_registry import EndpointLink
+from airflow_modelreg.links.registry_view import ENDPOINT_LINKS, persist_endpoint_links
 from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 from airflow_modelreg.triggers.endpoint import (
@@ -98,7 +98,7 @@ class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
     """
 
     aws_hook_class = EndpointHook
-    operator_extra_links = (EndpointLink(),)
+    operator_extra_links = ENDPOINT_LINKS
 
     def __init__(
         self,
@@ -167,13 +167,8 @@ class EndpointOperatorBase(GovernedTask, AwsBaseOperator[EndpointHook]):
         self.check_serving(endpoint_name, [arn] if arn else [], verify_artifact=verify_artifact)
 
     def persist_link(self, context: Context, endpoint_name: str) -> None:
-        EndpointLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            endpoint_name=endpoint_name,
-        )
+        """Keep the links to the endpoint: in the registry view and in the SageMaker console."""
+        persist_endpoint_links(context, self, endpoint_name)
 
     def version_of_variant(self, endpoint: Mapping[str, Any], variant: str) -> str | None:
         """The version (model package ARN) a variant of a running endpoint serves."""

@@ -27,6 +27,12 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSki
 from airflow_modelreg.domain.drift_rules import validate_thresholds
 from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
 from airflow_modelreg.hooks.monitoring import DEFAULT_BATCH_BYTES, MonitoringHook
+from airflow_modelreg.links.registry_view import (
+    DRIFT_LINKS,
+    RegistryDriftLink,
+    endpoint_of_capture,
+    persist_drift_links,
+)
 from airflow_modelreg.sensors.drift import report_location
 
 if TYPE_CHECKING:
@@ -53,6 +59,7 @@ class ListCaptureBatchesOperator(AwsBaseOperator[MonitoringHook]):
     template_fields: Sequence[str] = aws_template_fields(
         "capture_prefix", "window_end", "window_hours", "max_batch_bytes"
     )
+    operator_extra_links = (RegistryDriftLink(),)
 
     def __init__(
         self,
@@ -70,6 +77,7 @@ class ListCaptureBatchesOperator(AwsBaseOperator[MonitoringHook]):
         self.max_batch_bytes = max_batch_bytes
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        persist_drift_links(context, self, endpoint_of_capture(self.capture_prefix))
         try:
             end = datetime.fromisoformat(self.window_end) if self.window_end else datetime.now(UTC)
             hours, max_bytes = float(self.window_hours), int(self.max_batch_bytes)
@@ -179,6 +187,7 @@ class DecideDriftOperator(AwsBaseOperator[MonitoringHook]):
     template_fields: Sequence[str] = aws_template_fields(
         "baseline_uri", "report_prefix", "profiles", "window"
     )
+    operator_extra_links = DRIFT_LINKS
 
     def __init__(
         self,
@@ -233,6 +242,7 @@ class DecideDriftOperator(AwsBaseOperator[MonitoringHook]):
         verdict = summarise(report, f"{ti.dag_id}/{ti.run_id}/{ti.task_id}")
         if "note" in report:
             verdict["reason"] = f"no verdict: {report['note']}"
+        persist_drift_links(context, self, verdict=verdict)
         self.log.info(
             "%s (%s profiles merged); report %s", verdict["reason"], len(parts), verdict.get("report_uri")
         )
@@ -249,6 +259,7 @@ class AnnounceDriftOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("verdict",)
+    operator_extra_links = DRIFT_LINKS
     ui_color = "#f4cccc"
 
     def __init__(self, *, verdict: Any, **kwargs: Any) -> None:
@@ -257,6 +268,7 @@ class AnnounceDriftOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         verdict = self.verdict if isinstance(self.verdict, Mapping) else {}
+        persist_drift_links(context, self, verdict=verdict)
         if not verdict.get("drift_detected"):
             raise AirflowSkipException(f"Nothing to announce: {verdict.get('reason', 'no verdict')}.")
         extra = {

@@ -49,7 +49,7 @@ from airflow_modelreg.domain.validation import validate_group_name, validate_mod
 from airflow_modelreg.domain.versions import CardContext, summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import approval_key, event_key, now_iso
-from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.links.registry_view import RELEASE_LINKS, persist_version_links
 from airflow_modelreg.operators.approval import GovernedApprovalOperator
 from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
@@ -70,7 +70,7 @@ class _ReleaseOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook]):
     """The ladder and its records, for the prepare and commit tasks."""
 
     aws_hook_class = ModelRegistryHook
-    operator_extra_links = (ModelVersionLink(),)
+    operator_extra_links = RELEASE_LINKS
 
     def __init__(
         self,
@@ -158,7 +158,7 @@ class PreparePromotionOperator(_ReleaseOperator):
             request = self._promotion(described, facts) if self.action == "promote" else self._rollback(group)
         except GovernanceError as refusal:
             self.refuse(group, f"request a {self.action} of {self.model_package_arn or group}", refusal)
-        ModelVersionLink.persist_version(context, self, request.pop("described"))
+        persist_version_links(context, self, request.pop("described"), request["environment"])
         request.update(
             request_id=uuid.uuid4().hex,
             action=self.action,
@@ -292,6 +292,7 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("request", "subject")
+    operator_extra_links = RELEASE_LINKS
     ui_color = "#ffe1a8"
 
     def __init__(self, *, request: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
@@ -302,14 +303,17 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
     def slot(self) -> int:
         return int((self.request or {}).get("slot") or 0)
 
-    def _request(self) -> Mapping[str, Any]:
+    def _request(self, context: Context) -> Mapping[str, Any]:
+        """The request to approve; its version's and environment's links are kept for this task."""
         request = self.request
         if not isinstance(request, Mapping) or not request.get("request_id"):
             raise AirflowFailException(f"No promotion request to approve (got {request!r}).")
+        version = {"ModelPackageGroupName": request["group"], "ModelPackageVersion": request["version"]}
+        persist_version_links(context, self, version, request["environment"])
         return request
 
     def execute(self, context: Context) -> Any:
-        request = self._request()
+        request = self._request(context)
         group, slot = request["group"], int(self.slot)
         answers = self.records.approvals(group, request["request_id"], range(request["quorum"]))
         if slot in answers:  # an earlier try of this task recorded the answer: never ask twice
@@ -374,7 +378,7 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
         raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=2))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        request = self._request()
+        request = self._request(context)
         if "error" in event:
             return super().execute_complete(context, event)  # timeout: raises
         approver, chosen, reason, at = self.answer_of(event)
@@ -660,7 +664,7 @@ class CommitPromotionOperator(_ReleaseOperator):
         self, request: Mapping[str, Any], pointer: Mapping[str, Any] | None, context: Context, emit: bool
     ) -> dict:
         described = self.hook.describe_version(request["arn"])
-        ModelVersionLink.persist_version(context, self, described)
+        persist_version_links(context, self, described, request["environment"])
         if emit and pointer:
             self.emit_asset_event(context, pointer)
         return {

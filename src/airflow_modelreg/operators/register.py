@@ -25,7 +25,7 @@ from airflow_modelreg.domain.validation import (
 )
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.links.registry_view import VERSION_LINKS, persist_version_links
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -116,7 +116,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
         "initial_status",
     )
     template_fields_renderers = {"metrics": "json", "custom_metadata": "json", "lineage": "json"}
-    operator_extra_links = (ModelVersionLink(),)
+    operator_extra_links = VERSION_LINKS
     ui_color = "#b6e3c8"
 
     def __init__(
@@ -450,5 +450,5 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
             and not version.get("ApprovalDescription")
         ):
             version = self.hook.set_approval_status(version["ModelPackageArn"], "Rejected", description=gate)
-        ModelVersionLink.persist_version(context, self, version)
+        persist_version_links(context, self, version)
         return {**summarize(version), "quality_gate": gate}

@@ -16,6 +16,7 @@ from airflow_modelreg.domain.pointers import DEFAULT_PREFIX
 from airflow_modelreg.domain.validation import validate_group_name
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import ReleaseRecords
+from airflow_modelreg.links.registry_view import RELEASE_LINKS, RegistryEnvironmentLink, persist_version_links
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,6 +45,7 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
 
     aws_hook_class = ModelRegistryHook
     template_fields: Sequence[str] = aws_template_fields("group", "environment", "parameter_prefix")
+    operator_extra_links = RELEASE_LINKS
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
         group = validate_group_name(self.group)
         env = ladder.get(self.environment)
         records = ReleaseRecords.of_task(self, ladder, self.parameter_prefix)
+        RegistryEnvironmentLink.persist(context, self, group=group, environment=env.name)
         try:
             pointer = records.current(group, env.name)
             if pointer is None:
@@ -84,6 +87,7 @@ class ResolveApprovedModelOperator(AwsBaseOperator[ModelRegistryHook]):
             records.refusal(group, f"resolve the model approved for {env.name}", str(refusal))
             raise AirflowFailException(str(refusal)) from refusal
         described = self.hook.describe_version(pointer.arn)
+        persist_version_links(context, self, described, env.name)
         container = (described.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
         self.log.info("%s runs %s version %s", env.name, group, pointer.version)
         return {

@@ -20,7 +20,7 @@ from airflow_modelreg.domain.validation import validate_approval_status, validat
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import ReleaseRecords, event_key
-from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.links.registry_view import VERSION_LINKS, persist_version_links
 from airflow_modelreg.operators.register import airflow_run_of, run_key_of
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
 
     aws_hook_class = ModelRegistryHook
     template_fields: Sequence[str] = aws_template_fields("model_package_arn", "status", "reason")
-    operator_extra_links = (ModelVersionLink(),)
+    operator_extra_links = VERSION_LINKS
 
     def __init__(
         self,
@@ -84,6 +84,7 @@ class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
         ladder = resolve_ladder(self.ladder)
         records = ReleaseRecords.of_task(self, ladder)
         version, facts = records.version(self.model_package_arn)
+        persist_version_links(context, self, version)
         if self.status is not None:
             status, reason = self.status, self.reason
         else:
@@ -132,5 +133,4 @@ class SetModelApprovalOperator(AwsBaseOperator[ModelRegistryHook]):
             airflow_run=decision.airflow_run,
             details={"automated": True, "previous_status": facts.status},
         )
-        ModelVersionLink.persist_version(context, self, decided)
         return {**summarize(decided), "decision": {"status": status, "reason": reason}}

@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_modelreg.domain.drift_rules import validate_thresholds
 from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
 from airflow_modelreg.hooks.monitoring import MonitoringHook
+from airflow_modelreg.links.registry_view import DRIFT_LINKS, endpoint_of_capture, persist_drift_links
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,6 +76,7 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
     template_fields: Sequence[str] = aws_template_fields(
         "schedule_name", "capture_prefix", "baseline_uri", "report_prefix", "window_end", "since"
     )
+    operator_extra_links = DRIFT_LINKS
     ui_color = "#d9ead3"
 
     def __init__(
@@ -164,6 +166,7 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
             "source": "model_monitor",
             "schedule": self.schedule_name,
             "execution": execution.get("ProcessingJobArn"),
+            "endpoint": execution.get("EndpointName"),
             "window": {"scheduled_time": scheduled.isoformat(), "since": since.isoformat()},
             "drift_detected": bool(violations),
             "drifted_features": sorted({v.get("feature_name", "?") for v in violations}),
@@ -231,11 +234,13 @@ class ModelDriftSensor(AwsBaseSensor[MonitoringHook]):
                 report, report_location(self.report_prefix, ti), f"Drift report: {ti.dag_id}"
             )
         verdict = summarise(report, f"{ti.dag_id}/{ti.run_id}/{ti.task_id}")
+        persist_drift_links(context, self, endpoint_of_capture(self.capture_prefix), verdict)
         self.log.info("%s; report %s", verdict["reason"], verdict.get("report_uri"))
         return verdict
 
     # ---------------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> Any:
+        persist_drift_links(context, self, endpoint_of_capture(self.capture_prefix))
         if not self.deferrable:
             super().execute(context)
             return self._report

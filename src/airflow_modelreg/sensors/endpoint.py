@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from airflow_modelreg.hooks.endpoint import SETTLED_OK, WAITING_FOR_SERVICE, EndpointHook
-from airflow_modelreg.links.model_registry import EndpointLink
+from airflow_modelreg.links.registry_view import ENDPOINT_LINKS, persist_endpoint_links
 from airflow_modelreg.triggers.endpoint import EndpointInServiceTrigger, WaitTrigger
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
     template_fields: Sequence[str] = aws_template_fields(
         "endpoint_name", "expected_config", "expected_weights"
     )
-    operator_extra_links = (EndpointLink(),)
+    operator_extra_links = ENDPOINT_LINKS
 
     def __init__(
         self,
@@ -86,6 +86,7 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
         return self.check(self.hook.describe_endpoint(self.endpoint_name))
 
     def execute(self, context: Context) -> Any:
+        persist_endpoint_links(context, self, self.endpoint_name)
         if not self.deferrable:
             return super().execute(context)
         return self.wait_in_triggerer(context, time.time() + self.timeout)
@@ -114,6 +115,7 @@ class EndpointSensor(AwsBaseSensor[EndpointHook]):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
+        persist_endpoint_links(context, self, self.endpoint_name)  # on resuming too, whatever XCom holds
         deadline = float((event.get("state") or {}).get("deadline") or time.time())
         if event.get("status") == "timeout":
             raise AirflowSensorTimeout(f"Endpoint {self.endpoint_name}: {event.get('message')}")

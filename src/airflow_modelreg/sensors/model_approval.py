@@ -20,10 +20,10 @@ from airflow.sdk.exceptions import (
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError, NotFoundError
-from airflow_modelreg.domain.validation import validate_model_package_arn
+from airflow_modelreg.domain.validation import group_from_arn, validate_model_package_arn, version_from_arn
 from airflow_modelreg.domain.versions import summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
-from airflow_modelreg.links.model_registry import ModelVersionLink
+from airflow_modelreg.links.registry_view import VERSION_LINKS, persist_version_links
 from airflow_modelreg.operators.governed import GovernedTask
 from airflow_modelreg.triggers.model_approval import ModelApprovalTrigger
 
@@ -65,7 +65,7 @@ class ModelApprovalSensor(GovernedTask, AwsBaseSensor[ModelRegistryHook]):
     template_fields: Sequence[str] = aws_template_fields(
         "model_package_arn", "sqs_queue_url", "allowed_approvers", "environment"
     )
-    operator_extra_links = (ModelVersionLink(),)
+    operator_extra_links = VERSION_LINKS
     ui_color = "#ffe1a8"
 
     def __init__(
@@ -140,6 +140,7 @@ class ModelApprovalSensor(GovernedTask, AwsBaseSensor[ModelRegistryHook]):
                 policy.allowed_approvers(self.ladder_in_use, self.environment, self.allowed_approvers)
         except (InvalidInputError, GovernanceError) as error:
             raise AirflowFailException(str(error)) from error
+        self.persist_links(context)
         if not self.deferrable:
             super().execute(context)
             return self._result
@@ -173,7 +174,16 @@ class ModelApprovalSensor(GovernedTask, AwsBaseSensor[ModelRegistryHook]):
             "it is still PendingManualApproval."
         )
 
+    def persist_links(self, context: Context) -> None:
+        """Keep the links to the version waited for (its group and number are in its ARN)."""
+        version = {
+            "ModelPackageGroupName": group_from_arn(self.model_package_arn),
+            "ModelPackageVersion": version_from_arn(self.model_package_arn),
+        }
+        persist_version_links(context, self, version)
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        self.persist_links(context)  # on resuming too, whatever XCom holds
         event = event or {}
         deadline = event.get("timeout_at")
         status = event.get("status")
