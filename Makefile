@@ -46,7 +46,7 @@ XDIST := -n 3 --dist loadgroup
 # reference DAGs through dag.test, the provider's registration, the DAG processor's parse); the domain
 # modules import no Airflow, and the stand-in's and e2e tests run on the lock's versions above.
 OLDEST := .venv-oldest
-MATRIX_TESTS := tests/operators tests/sensors tests/triggers tests/hooks tests/notifications \
+MATRIX_TESTS := tests/operators tests/sensors tests/triggers tests/hooks tests/notifications tests/links \
 	tests/test_provider.py tests/test_preload.py tests/test_reference_dags.py tests/test_drift_dags.py
 $(OLDEST)/.synced: tests/matrix/oldest.txt | $(UV)
 	$(UV) venv --quiet --allow-existing $(OLDEST)
