@@ -98,7 +98,7 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
             assert page.get_by_text(shown).first.is_visible(), f"{shown!r} is not on the approval page"
         approve = page.get_by_test_id("hitl-option-Approve")
         assert approve.is_disabled()  # a decision needs a reason
-        page.locator("#element_reason").fill("looks right in the UI")
+        page.locator("#element_modelreg_reason").fill("looks right in the UI")
         approve.click()
         page.screenshot(path=str(tmp_path / "after-approve.png"), full_page=True)
         browser.close()

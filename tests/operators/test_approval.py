@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_modelreg.domain.approval import REASON_FIELD
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
 from airflow_modelreg.testing.approver import ApprovalRefused
 from tests.helpers import LADDER, answer, governed_writes, put_artifact, register_operator
@@ -184,3 +185,52 @@ def test_a_recorded_reject_fails_every_later_try_as_it_failed_the_first(aws, reg
             make_context(task_id="approve", try_number=3), answer("bob", "Reject", "not yet")
         )
     assert governed_writes(aws) == writes  # nothing written twice
+
+
+def test_a_dag_param_named_reason_never_fills_the_approvers_reason(airflow, aws, ladder_variable, registered):
+    """train_and_register has a DAG param ``reason``; Airflow's form fills a field from a run value of the
+    same name, so the approval form's one field has a name no run param has, and starts empty."""
+    ladder_variable(LADDER)
+    version = registered()
+    seen = {}
+
+    def bob_approves():
+        bob = airflow.approver("bob")
+        request = bob.wait_for("approve_with_reason_param")
+        seen["params"] = request.params
+        return bob.approve(request, reason="my own words")
+
+    dag_run = airflow.run(
+        "approve_with_reason_param",
+        {"arn": version["arn"], "approvers": ["bob"], "reason": "scheduled training"},
+        bob_approves,
+    )
+
+    assert str(dag_run.state) == "success"
+    form = seen["params"]
+    assert list(form) == [REASON_FIELD], form
+    assert not set(form) & set(airflow.dag("approve_with_reason_param").params), form
+    assert form[REASON_FIELD]["value"] == "", form
+    described = _describe(aws, version["arn"])
+    assert "Reason: my own words" in described["ApprovalDescription"]
+
+
+def test_an_answer_whose_reason_is_the_runs_own_reason_param_is_refused(
+    airflow, aws, ladder_variable, registered
+):
+    """Should a form still show the run's value, one click would record words the approver never wrote."""
+    ladder_variable(LADDER)
+    version = registered()
+
+    def bob_clicks_approve_on_a_prefilled_form():
+        bob = airflow.approver("bob")
+        bob.approve(bob.wait_for("approve_with_reason_param"), reason=" scheduled  training ")
+
+    dag_run = airflow.run(
+        "approve_with_reason_param",
+        {"arn": version["arn"], "approvers": ["bob"], "reason": "scheduled training"},
+        bob_clicks_approve_on_a_prefilled_form,
+    )
+
+    assert str(dag_run.state) == "failed"
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"

@@ -387,6 +387,7 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
         already = [a.approver.name for k, a in answers.items() if k != slot]
         try:
             policy.check_may_answer(approver, facts.registrants, allowed, already)
+            policy.check_reason_is_own(reason, self.prefilled_reasons(context))
         except GovernanceError as refusal:
             self.refuse(
                 group,
