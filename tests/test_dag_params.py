@@ -4,6 +4,8 @@ never land in a version's lineage."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import ROOT
@@ -53,3 +55,36 @@ def test_words_for_nothing_are_not_lineage(typed):
     from airflow_modelreg.domain.metadata import lineage_values
 
     assert lineage_values({"drift-report": typed, "reason": "drift detected"}) == {"reason": "drift detected"}
+
+
+# What Airflow 3 leaves out of a task's context for a run without a logical date (the REST API's and the
+# UI's manual runs): a template naming one fails with "'data_interval_end' is undefined".
+NEEDS_A_LOGICAL_DATE = re.compile(
+    r"\b(data_interval_(start|end)|logical_date|ds|ds_nodash|ts|ts_nodash|ts_nodash_with_tz|prev_ds|next_ds)\b"
+)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_no_reference_dag_templates_need_a_logical_date(reference_dags):
+    """monitor_drift once templated ``data_interval_end`` and failed when triggered through the REST API
+    (no logical date); ``tests/test_drift_dags.py`` runs it with ``logical_date=None``. Every reference
+    DAG's templates stay free of what such a run lacks."""
+    offending = []
+    for dag_id, dag in reference_dags.items():
+        for task in dag.tasks:
+            for field in task.template_fields:
+                for text in _strings(getattr(task, field, None)):
+                    for template in re.findall(r"\{\{.*?\}\}|\{%.*?%\}", text, flags=re.S):
+                        if NEEDS_A_LOGICAL_DATE.search(template):
+                            offending.append(f"{dag_id}.{task.task_id}.{field}: {template}")
+    assert not offending, offending
