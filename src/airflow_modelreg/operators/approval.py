@@ -167,6 +167,7 @@ class GovernedApprovalOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook],
             self.card_baseline(version),
             registry_url=registry_console_url(self.hook.conn_region_name, group, number),
             context=context,
+            region=self.hook.conn_region_name,
         )
 
 
