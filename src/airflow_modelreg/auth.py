@@ -56,7 +56,9 @@ class ApproverAwareSimpleAuthManager(SimpleAuthManager):
         if is_approver(user) and method != "GET":
             team = details.team_name if details else None
             return (method, access_entity) in APPROVER_WRITES and (not team or team in (user.teams or []))
-        return super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details)
+        return super().is_authorized_dag(
+            method=method, user=user, access_entity=access_entity, details=details
+        )
 
     @staticmethod
     def _is_admin(user: SimpleAuthManagerUser) -> bool:

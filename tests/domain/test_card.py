@@ -25,7 +25,9 @@ ASKED = CardContext(environment=None, may_decide=["bob", "carol"], registrants=[
 
 
 def card(context=ASKED, region="eu-west-1"):
-    return version_card(VERSION, None, registry_url="https://console.aws.amazon.com/x", context=context, region=region)
+    return version_card(
+        VERSION, None, registry_url="https://console.aws.amazon.com/x", context=context, region=region
+    )
 
 
 def test_the_card_states_no_status_that_a_decision_makes_stale():

@@ -35,7 +35,9 @@ def test_an_approver_answers_but_cannot_mark_the_task_or_edit_xcom(live_airflow,
     task = f"{run_path(DAG_ID, run_id)}/taskInstances/approve"
     refused = {
         "mark the approval task success": rest.patch(task, json={"new_state": "success"}, headers=as_bob),
-        "mark it failed (dry run)": rest.patch(f"{task}/dry_run", json={"new_state": "failed"}, headers=as_bob),
+        "mark it failed (dry run)": rest.patch(
+            f"{task}/dry_run", json={"new_state": "failed"}, headers=as_bob
+        ),
         "edit its XCom": rest.patch(
             f"{task}/xcomEntries/return_value", json={"value": {"status": "Approved"}}, headers=as_bob
         ),
@@ -47,7 +49,9 @@ def test_an_approver_answers_but_cannot_mark_the_task_or_edit_xcom(live_airflow,
             json={"dry_run": True, "dag_run_id": run_id, "task_ids": ["approve"]},
             headers=as_bob,
         ),
-        "trigger a run": rest.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, headers=as_bob),
+        "trigger a run": rest.post(
+            f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, headers=as_bob
+        ),
     }
     assert {what: response.status_code for what, response in refused.items()} == dict.fromkeys(refused, 403)
     # ...while reading what an approver needs works.
