@@ -44,6 +44,13 @@ class CardContext:
     action: str = "promote"
 
 
+def who_may_decide(names: Sequence[str]) -> str:
+    """The line that tells a reader of a request whether they may answer it (Airflow shows the form to
+    anyone who can open the page, and refuses a person not assigned only when they answer)."""
+    who = ", ".join(mdx.text(name) for name in names)
+    return f"**Who may decide:** {who}. Airflow refuses an answer from anyone else."
+
+
 def version_card(
     version: Mapping[str, Any],
     approved: Mapping[str, Any] | None,
@@ -76,8 +83,7 @@ def version_card(
         "",
     ]
     if context.may_decide:
-        who = ", ".join(mdx.text(name) for name in context.may_decide)
-        lines.append(f"**Who may decide:** {who}. Airflow refuses an answer from anyone else.")
+        lines.append(who_may_decide(context.may_decide))
         if context.registrants:
             lines.append(
                 f" The registrant ({', '.join(mdx.text(n) for n in context.registrants)}) may not approve."
