@@ -19,10 +19,13 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from airflow_modelreg.assets import APPROVALS_ALIAS
+from airflow_modelreg.assets import APPROVALS_ALIAS, approved_model_asset
 from airflow_modelreg.operators.promote import promotion_step
 
 ENVIRONMENTS = ("dev", "test", "uat", "prod")
+# The reference DAGs' group (train_and_register registers it): its environments' Assets are declared here,
+# so the alias's events for them land (Airflow drops an alias event for an asset no DAG declares).
+GROUP = "churn"
 
 with DAG(
     dag_id="promote_model",
@@ -45,6 +48,7 @@ with DAG(
             environment=environment,
             evidence="{{ params.evidence }}",
             outlets=[APPROVALS_ALIAS],
+            inlets=[approved_model_asset(GROUP, environment)],
         )
         if previous is not None:
             previous >> step

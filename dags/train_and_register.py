@@ -59,7 +59,7 @@ with DAG(
                 }
         return {
             "reason": params["reason"],
-            "drift_report": params["drift_report"] or "",
+            "drift_report": params["drift_report"] or "",  # none given: no drift-report lineage
             "shift": params["shift"],
         }
 

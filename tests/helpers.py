@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from airflow_modelreg.domain.approval import REASON_FIELD
 from airflow_modelreg.operators.register import RegisterModelVersionOperator
 from airflow_modelreg.testing.standin import is_write
 
@@ -194,7 +195,7 @@ def answer(person: str, option: str = "Approve", reason: str = "ok") -> dict[str
 
     return {
         "chosen_options": [option],
-        "params_input": {"reason": reason},
+        "params_input": {REASON_FIELD: reason},
         "responded_by_user": {"id": person, "name": person},
         "responded_at": datetime.now(UTC),
     }

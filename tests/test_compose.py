@@ -84,7 +84,12 @@ def test_no_secret_is_committed_and_only_the_admin_is_an_admin():
         entry.split(":")[:2] for entry in environment["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")
     )
     assert [user for user, role in roles.items() if role == "admin"] == ["admin"]
-    assert {roles[person] for person in ("alice", "bob", "carol", "dave")} == {"user"}
+    assert roles["alice"] == "user"  # trains and triggers runs
+    # The people who decide answer Required Actions and read; they cannot mark tasks or edit XCom.
+    assert {roles[person] for person in ("bob", "carol", "dave", "erin", "frank")} == {"approver"}
+    assert (
+        environment["AIRFLOW__CORE__AUTH_MANAGER"] == "airflow_modelreg.auth.ApproverAwareSimpleAuthManager"
+    )
     guard = json.loads(interpolate(environment["AIRFLOW_CONN_MODELREG_AIRFLOW_API"], generated_secrets()))
     assert roles[guard["login"]] == "viewer"
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()

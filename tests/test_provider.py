@@ -96,3 +96,28 @@ def test_reference_dags_parse_without_import_errors(airflow):
     assert errors == []
     listed = {dag["dag_id"] for dag in _json_output(_airflow("dags", "list", "--local", "--output", "json"))}
     assert {"train_and_register"} <= listed
+
+
+def test_admin_providers_links_to_the_readme_on_the_repository():
+    """Airflow takes a provider's documentation link from its package's ``Documentation`` project URL
+    (providers_discovery); without one, Admin > Providers links to airflow.apache.org/docs/airflow-modelreg/,
+    which does not exist. The link is the README on the repository pyproject.toml declares."""
+    import tomllib
+    from importlib.metadata import metadata
+
+    from tests.conftest import ROOT
+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Documentation"] == f"{urls['Repository']}/blob/main/README.md"
+    assert get_provider_info()["documentation-url"] == urls["Documentation"]
+    # What Airflow reads: the installed distribution's metadata (make env installs it).
+    declared = dict(
+        entry.split(", ", 1) for entry in metadata("airflow-modelreg").get_all("Project-URL") or []
+    )
+    assert declared.get("Documentation") == urls["Documentation"], declared
+
+
+def test_the_approver_aware_auth_manager_is_listed_and_imports():
+    (dotted,) = get_provider_info()["auth-managers"]
+    module, _, name = dotted.rpartition(".")
+    assert hasattr(importlib.import_module(module), name), dotted

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# The README on the repository, as pyproject.toml's [project.urls] Documentation (Airflow's Admin > Providers
+# reads that one from the package metadata; this copy is for readers of the provider info).
+DOCUMENTATION_URL = "https://github.com/airflow-modelreg/airflow-modelreg/blob/main/README.md"
+
 
 def get_provider_info() -> dict[str, Any]:
     return {
@@ -11,6 +15,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Model Registry (SageMaker) release process",
         "description": "Register, approve, promote, deploy and monitor models through the Amazon SageMaker "
         "Model Registry, with a human approval at each step.",
+        "documentation-url": DOCUMENTATION_URL,
         "versions": ["0.1.0"],
         "integrations": [
             {
@@ -68,6 +73,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "asset-uris": [{"schemes": ["modelreg"], "handler": None}],
         "notifications": ["airflow_modelreg.notifications.email.ModelApprovalEmailNotifier"],
+        "auth-managers": ["airflow_modelreg.auth.ApproverAwareSimpleAuthManager"],
         "extra-links": [
             "airflow_modelreg.links.model_registry.ModelVersionLink",
             "airflow_modelreg.links.model_registry.EndpointLink",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -58,15 +59,15 @@ def test_deferred_sensor_resumes_in_the_triggerer(live_airflow, rest, aws, pendi
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending_version, tmp_path):
+@contextmanager
+def required_action_page(live_airflow, dag_id: str, run_id: str, user: str):
+    """Chromium on the Required Action page of ``dag_id``'s ``approve`` task in ``run_id``, signed in as
+    ``user`` (through the login page, as a person arriving from the request's link)."""
     from playwright.sync_api import sync_playwright
 
-    run_id = _trigger(rest, "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]})
-    bob = rest.approver("bob")
-    request = bob.wait_for("approve_version", timeout=120)
-    link = f"{live_airflow.base_url}/dags/approve_version/runs/{quote(run_id, safe='')}/tasks/approve/required_actions"
+    link = (
+        f"{live_airflow.base_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/approve/required_actions"
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -80,12 +81,25 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
                 "--disable-quic",
             ],
         )
-        page = browser.new_page()
-        page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': link})}")
-        page.get_by_label("Username").fill("bob")
-        page.get_by_label("Password").fill(USERS["bob"])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/required_actions**", timeout=30000)
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': link})}")
+            page.get_by_label("Username").fill(user)
+            page.get_by_label("Password").fill(USERS[user])
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/required_actions**", timeout=30000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending_version, tmp_path):
+    run_id = _trigger(rest, "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]})
+    bob = rest.approver("bob")
+    request = bob.wait_for("approve_version", timeout=120)
+    with required_action_page(live_airflow, "approve_version", run_id, "bob") as page:
         # What the approver sees: the subject and the version card with metrics, digest and registrant.
         page.get_by_text(request.subject).first.wait_for(timeout=30000)
         for shown in (
@@ -98,12 +112,35 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
             assert page.get_by_text(shown).first.is_visible(), f"{shown!r} is not on the approval page"
         approve = page.get_by_test_id("hitl-option-Approve")
         assert approve.is_disabled()  # a decision needs a reason
-        page.locator("#element_reason").fill("looks right in the UI")
+        page.locator("#element_modelreg_reason").fill("looks right in the UI")
         approve.click()
         page.screenshot(path=str(tmp_path / "after-approve.png"), full_page=True)
-        browser.close()
     assert _wait_run(rest, "approve_version", run_id) == "success"
     described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=pending_version["arn"])
     assert described["ModelApprovalStatus"] == "Approved"
     assert "by bob" in described["ApprovalDescription"]
     assert "looks right in the UI" in described["ApprovalDescription"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_a_runs_reason_param_is_not_in_the_approvers_reason_box(
+    live_airflow, rest, pending_version, tmp_path
+):
+    """train_and_register's runs carry a ``reason`` param: the approver's Reason box still starts empty, and
+    Approve stays disabled until they type."""
+    dag_id = "approve_with_reason_param"
+    conf = {"arn": pending_version["arn"], "approvers": ["bob"], "reason": "scheduled training"}
+    run_id = _trigger(rest, dag_id, conf)
+    request = rest.approver("bob").wait_for(dag_id, timeout=120)
+    with required_action_page(live_airflow, dag_id, run_id, "bob") as page:
+        page.get_by_text(request.subject).first.wait_for(timeout=30000)
+        reason = page.locator("#element_modelreg_reason")
+        assert reason.input_value() == ""
+        assert page.get_by_text("scheduled training").count() == 0
+        assert page.get_by_test_id("hitl-option-Approve").is_disabled()
+        page.screenshot(path=str(tmp_path / "reason-param.png"), full_page=True)
+        page.get_by_test_id("hitl-option-Reject").wait_for()
+    # Leave the request answered (a reject, through the REST API), so the run ends.
+    rest.approver("bob").reject(request, reason="checked the empty form")
+    assert _wait_run(rest, dag_id, run_id) in ("success", "failed")

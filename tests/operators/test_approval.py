@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_modelreg.domain.approval import REASON_FIELD
 from airflow_modelreg.operators.approval import RequestModelApprovalOperator
 from airflow_modelreg.testing.approver import ApprovalRefused
 from tests.helpers import LADDER, answer, governed_writes, put_artifact, register_operator
@@ -184,3 +185,51 @@ def test_a_recorded_reject_fails_every_later_try_as_it_failed_the_first(aws, reg
             make_context(task_id="approve", try_number=3), answer("bob", "Reject", "not yet")
         )
     assert governed_writes(aws) == writes  # nothing written twice
+
+
+def _bob_answers_a_run_whose_reason_param_is_set(airflow, ladder_variable, registered, reason):
+    """A version pending approval, and a run of a DAG with a ``reason`` param set to "scheduled training"
+    (as train_and_register has) in which bob approves with ``reason``; returns the run, the form bob was
+    shown and the version."""
+    ladder_variable(LADDER)
+    version = registered()
+    seen = {}
+
+    def bob_approves():
+        bob = airflow.approver("bob")
+        request = bob.wait_for("approve_with_reason_param")
+        seen["form"] = request.params
+        bob.approve(request, reason=reason)
+
+    dag_run = airflow.run(
+        "approve_with_reason_param",
+        {"arn": version["arn"], "approvers": ["bob"], "reason": "scheduled training"},
+        bob_approves,
+    )
+    return dag_run, seen["form"], version
+
+
+def test_a_dag_param_named_reason_never_fills_the_approvers_reason(airflow, aws, ladder_variable, registered):
+    """train_and_register has a DAG param ``reason``; Airflow's form fills a field from a run value of the
+    same name, so the approval form's one field has a name no run param has, and starts empty."""
+    dag_run, form, version = _bob_answers_a_run_whose_reason_param_is_set(
+        airflow, ladder_variable, registered, reason="my own words"
+    )
+
+    assert str(dag_run.state) == "success"
+    assert list(form) == [REASON_FIELD], form
+    assert not set(form) & set(airflow.dag("approve_with_reason_param").params), form
+    assert form[REASON_FIELD]["value"] == "", form
+    assert "Reason: my own words" in _describe(aws, version["arn"])["ApprovalDescription"]
+
+
+def test_an_answer_whose_reason_is_the_runs_own_reason_param_is_refused(
+    airflow, aws, ladder_variable, registered
+):
+    """Should a form still show the run's value, one click would record words the approver never wrote."""
+    dag_run, _, version = _bob_answers_a_run_whose_reason_param_is_set(
+        airflow, ladder_variable, registered, reason=" scheduled  training "
+    )
+
+    assert str(dag_run.state) == "failed"
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"

@@ -111,6 +111,18 @@ def test_one_version_climbs_dev_test_uat_prod_with_four_approvals(airflow, aws, 
         assert len(_history(aws, env)) == 1
     result = airflow.xcom(dag_run, "promote_to_prod.commit")
     assert result["pointer"]["approved_by"] == "dave" and result["environment"] == "prod"
+    # Each step's Asset event, carrying its pointer, went to the Asset the DAGs declare (group "model"). An
+    # asset no DAG declares makes Airflow log "AssetModel ... not found; cannot create asset event" and
+    # create it on the fly in group "asset" (airflow/models/taskinstance.py, register_asset_changes_in_db).
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        emitted = {
+            event.asset.uri: (event.extra.get("approved_by"), event.asset.group)
+            for event in session.query(AssetEvent).filter_by(source_run_id=dag_run.run_id)
+        }
+    assert emitted == {f"modelreg://churn/{env}": (who, "model") for env, who in STEPS}, emitted
 
     # The audit log tells the whole story, verified: registration, the requests, answers and promotions.
     cli = _audit(["churn", "--format", "json", "--verify"])

@@ -12,6 +12,10 @@ APPROVE = "Approve"
 REJECT = "Reject"
 # ApprovalDescription is limited to 1024 characters by SageMaker.
 MAX_APPROVAL_DESCRIPTION = 1024
+# The approval form's one field: the approver's reason. Named for this provider, not "reason": Airflow's
+# forms fill a field from a value of the same name (a DAG param or run conf such as train_and_register's
+# "reason"), and a reason must always be the approver's own words.
+REASON_FIELD = "modelreg_reason"
 # What fits of a reason after "Approved for prod by <name> (id <id>) at <time> in airflow:<run>. Reason: ".
 MAX_REASON_LENGTH = 800
 

@@ -26,6 +26,18 @@ REGISTERED_AT = f"{PREFIX}registered-at"
 AIRFLOW_RUN = f"{PREFIX}airflow-run"
 QUALITY_GATE = f"{PREFIX}quality-gate"
 METRIC_PREFIX = f"{PREFIX}metric:"
+# What people type in a form for "nothing" (a trigger form that once required every field taught them to):
+# a lineage fact of that value is no fact, and is left out like an empty one.
+NOTHING = frozenset({"", "none", "null", "n/a", "na", "-"})
+
+
+def lineage_values(lineage: Mapping[Any, Any] | None) -> dict[str, str]:
+    """Lineage facts worth recording: each value as text, without the empty ones and the words for nothing."""
+    return {
+        str(name): str(value)
+        for name, value in (lineage or {}).items()
+        if value is not None and str(value).strip().lower() not in NOTHING
+    }
 
 
 def idempotency_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:

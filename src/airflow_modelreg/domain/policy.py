@@ -14,7 +14,7 @@ the version's group, the version's stage record and the audit log agree.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,17 @@ def allowed_approvers(
             "'modelreg_ladder'). Refusing to ask nobody."
         )
     return allowed
+
+
+def check_reason_is_own(reason: str, prefilled: Collection[str]) -> None:
+    """A reason is the approver's own words: an answer whose reason is a value the run already held under the
+    form's name (a DAG param or run conf Airflow could have put in the Reason box) is refused."""
+    given = " ".join(reason.split())
+    if given and given in {" ".join(str(value).split()) for value in prefilled}:
+        raise Refused(
+            f"Refused: the reason {given!r} is the run's own parameter value, not the approver's words (a form "
+            "can show it pre-filled). Clear the task to be asked again, and type the reason."
+        )
 
 
 def check_may_answer(

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
-from airflow_modelreg.domain.approval import APPROVE, Approver, Decision
+from airflow_modelreg.domain.approval import APPROVE, REASON_FIELD, Approver, Decision
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError
 from airflow_modelreg.domain.validation import validate_model_package_arn
@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from airflow.sdk.bases.notifier import BaseNotifier
 
 DECIDED_BY = f"{md.PREFIX}decided-by"
-REASON_PARAM = "reason"
+REASON_PARAM = REASON_FIELD
+# Names under which a run holds a value that a form could show in the Reason box: the form field's own name,
+# and "reason" (the field's former name, and train_and_register's DAG param).
+PREFILL_SOURCES = (REASON_FIELD, "reason")
 
 
 def registry_console_url(region: str, group: str, version: int | str) -> str:
@@ -44,8 +47,9 @@ def registry_console_url(region: str, group: str, version: int | str) -> str:
 
 
 def reason_form() -> ParamsDict:
-    """The approval form: one empty Reason field. Built fresh for every request, so no DAG param or run
-    conf of the same name ever pre-fills it: a reason is always the approver's own words."""
+    """The approval form: one empty Reason field, under the provider's own name (``modelreg_reason``, not
+    ``reason``: a DAG param or run conf of the field's name could fill it in Airflow's form). Built fresh for
+    every request: a reason is always the approver's own words."""
     return ParamsDict(
         {
             REASON_PARAM: Param(
@@ -134,6 +138,20 @@ class GovernedApprovalOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook],
         at = event.get("responded_at")
         return approver, chosen, reason, at if isinstance(at, datetime) else datetime.now(UTC)
 
+    @staticmethod
+    def prefilled_reasons(context: Context) -> list[str]:
+        """Values the run held before anyone answered under a name a form could show in the Reason box: the
+        DAG's params and the run's conf (not this task's own params: the answer is written into those)."""
+        found: list[Any] = []
+        dag_params = getattr(context.get("dag"), "params", None)
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        for name in PREFILL_SOURCES:
+            if isinstance(dag_params, ParamsDict) and name in dag_params:
+                found.append(dag_params.get_param(name).value)
+            if isinstance(conf, Mapping):
+                found.append(conf.get(name))
+        return [value for value in found if isinstance(value, str) and value.strip()]
+
     def card_baseline(self, version: Mapping[str, Any]) -> dict[str, Any] | None:
         """The approved version to compare with: the newest approved one other than this version."""
         for found in self.hook.list_versions(
@@ -150,6 +168,7 @@ class GovernedApprovalOperator(GovernedTask, AwsBaseOperator[ModelRegistryHook],
             self.card_baseline(version),
             registry_url=registry_console_url(self.hook.conn_region_name, group, number),
             context=context,
+            region=self.hook.conn_region_name,
         )
 
 
@@ -286,6 +305,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
             allowed = policy.allowed_approvers(self.ladder_in_use, None, self.approvers)
             policy.check_status_change(self.ladder_in_use, facts, status, automated=False)
             policy.check_may_answer(approver, facts.registrants, allowed)
+            policy.check_reason_is_own(reason, self.prefilled_reasons(context))
         except GovernanceError as refusal:
             self.refuse(
                 facts.group,

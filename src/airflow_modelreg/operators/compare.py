@@ -13,6 +13,7 @@ from airflow_modelreg.domain import markdown as mdx
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain.errors import GovernanceError
 from airflow_modelreg.domain.validation import group_from_arn, version_from_arn
+from airflow_modelreg.domain.versions import who_may_decide
 from airflow_modelreg.hooks.identities import ApproverIdentities
 from airflow_modelreg.hooks.release import event_key
 from airflow_modelreg.operators.deploy import EndpointOperatorBase
@@ -84,7 +85,7 @@ class CompareVariantsOperator(EndpointOperatorBase, ExactlyOnceHITLOperator):
             end,
         )
         self.subject = f"{self.endpoint_name}: keep {self.challenger} or roll back to {self.champion}?"
-        self.body = render_comparison(metrics, self.window_minutes)
+        self.body = render_comparison(metrics, self.window_minutes, may_decide=allowed)
         context["ti"].xcom_push(key="variant_metrics", value=metrics)
         return super().execute(context)
 
@@ -139,9 +140,12 @@ class CompareVariantsOperator(EndpointOperatorBase, ExactlyOnceHITLOperator):
         }
 
 
-def render_comparison(metrics: Mapping[str, Mapping[str, float]], window_minutes: int) -> str:
-    """The comparison as a Markdown table (variant names escaped)."""
-    lines = [
+def render_comparison(
+    metrics: Mapping[str, Mapping[str, float]], window_minutes: int, may_decide: Sequence[str] = ()
+) -> str:
+    """The comparison as a Markdown table (variant names escaped), after who may decide."""
+    lines = [who_may_decide(may_decide), ""] if may_decide else []
+    lines += [
         f"Per-variant metrics over the last {window_minutes} minutes:",
         "",
         "| variant | invocations | mean latency (ms) | 4xx | 5xx | error rate |",

@@ -391,6 +391,7 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
         already = [a.approver.name for k, a in answers.items() if k != slot]
         try:
             policy.check_may_answer(approver, facts.registrants, allowed, already)
+            policy.check_reason_is_own(reason, self.prefilled_reasons(context))
         except GovernanceError as refusal:
             self.refuse(
                 group,
@@ -712,12 +713,16 @@ def promotion_step(
     notifiers: Sequence[BaseNotifier] | BaseNotifier | None = None,
     response_timeout: timedelta | None = None,
     outlets: Sequence[Any] | None = None,
+    inlets: Sequence[Any] | None = None,
     **common: Any,
 ) -> Any:
     """A promotion step as a task group ``<group_id>``: ``prepare`` >> ``approve`` (one mapped approval per
     person the environment's quorum needs) >> ``commit``. Returns the task group; ``commit``'s XCom is the
     promoted version with its pointer. ``common`` goes to every task (``aws_conn_id``, ``ladder``,
-    ``parameter_prefix``, ``verify_artifact``...)."""
+    ``parameter_prefix``, ``verify_artifact``...). ``outlets`` and ``inlets`` go to ``commit``: with
+    ``APPROVALS_ALIAS`` as outlet, declare as inlets the ``approved_model_asset`` (group, environment) the
+    alias may emit, the pointer ``commit`` reads and moves: Airflow records an alias's event only for an
+    asset some DAG declares (otherwise "AssetModel ... not found; cannot create asset event")."""
     return _step(
         group_id,
         action="promote",
@@ -731,6 +736,7 @@ def promotion_step(
         notifiers=notifiers,
         response_timeout=response_timeout,
         outlets=outlets,
+        inlets=inlets,
         common=common,
     )
 
@@ -744,6 +750,7 @@ def rollback_step(
     notifiers: Sequence[BaseNotifier] | BaseNotifier | None = None,
     response_timeout: timedelta | None = None,
     outlets: Sequence[Any] | None = None,
+    inlets: Sequence[Any] | None = None,
     **common: Any,
 ) -> Any:
     """Roll ``environment`` back to the version it ran before its current one (skipping versions rolled
@@ -756,6 +763,7 @@ def rollback_step(
         notifiers=notifiers,
         response_timeout=response_timeout,
         outlets=outlets,
+        inlets=inlets,
         common=common,
     )
 
@@ -770,6 +778,7 @@ def _step(
     response_timeout: timedelta | None,
     outlets: Sequence[Any] | None,
     common: dict[str, Any],
+    inlets: Sequence[Any] | None = None,
 ) -> Any:
     from airflow.sdk import TaskGroup
 
@@ -799,6 +808,7 @@ def _step(
             verify_artifact=verify_artifact,
             fail_on_reject=fail_on_reject,
             outlets=list(outlets or []),
+            inlets=list(inlets or []),
             # A rejection is an answer (its approval task succeeds): the commit runs and records it.
             trigger_rule="none_failed_min_one_success",
             **common,

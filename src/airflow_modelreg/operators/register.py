@@ -85,7 +85,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
     :param training_data_uris: data the model was trained on.
     :param custom_metadata: free metadata kept on the version (keys must not start with ``modelreg:``).
     :param lineage: further lineage facts (``{"reason": ..., "drift-report": ...}``), kept as
-        ``modelreg:lineage:<name>``; empty values are left out.
+        ``modelreg:lineage:<name>``; empty values and words for nothing (``none``, ``null``, ``-``...) are left out.
     :param registered_by: who registers (defaults to the user who triggered the DAG run, else
         ``airflow:<dag_id>``); that person may not approve the version.
     :param registrants: more user names who count as the registrant (the training code's authors...).
@@ -274,7 +274,7 @@ class RegisterModelVersionOperator(AwsBaseOperator[ModelRegistryHook]):
                 raise InvalidInputError(f"lineage is not a JSON object: {lineage!r}") from error
         if lineage is not None and not isinstance(lineage, Mapping):
             raise InvalidInputError(f"lineage is {lineage!r}; expected a mapping of name to text.")
-        return {str(k): str(v) for k, v in (lineage or {}).items() if v not in (None, "")}
+        return md.lineage_values(lineage)
 
     def _training_data_uris(self) -> list[str]:
         uris = self.training_data_uris or []

@@ -12,8 +12,10 @@ Airflow to settle.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from airflow_modelreg.domain.approval import REASON_FIELD
 
 SERVER_ERROR_ATTEMPTS = 5
 
@@ -39,6 +41,8 @@ class PendingRequest:
     subject: str
     body: str | None
     assigned_users: list[dict[str, str]]
+    # The form's fields as Airflow serves them: name -> {"value", "description", "schema", ...}.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 class ScriptedApprover:
@@ -91,6 +95,7 @@ class ScriptedApprover:
                     subject=item.get("subject", ""),
                     body=item.get("body"),
                     assigned_users=item.get("assigned_users") or [],
+                    params=item.get("params") or {},
                 )
             )
         return found
@@ -118,7 +123,7 @@ class ScriptedApprover:
         response = self._send(
             "patch",
             path,
-            json={"chosen_options": [option], "params_input": {"reason": reason}},
+            json={"chosen_options": [option], "params_input": {REASON_FIELD: reason}},
             headers=self._headers,
         )
         if response.status_code >= 300:

@@ -20,8 +20,8 @@ from typing import Any
 
 from airflow_modelreg.testing.approver import ScriptedApprover
 
-# People of the demo and the tests. Every one is an Airflow admin; who may approve what is decided by
-# the environment ladder (assigned_users), not by Airflow roles.
+# People of the demo and the tests. Who may approve what is decided by the environment ladder
+# (assigned_users); their Airflow roles (ROLES) only say what else they may do, as in docker-compose.yaml.
 USERS: dict[str, str] = {
     "alice": "alice-pass",  # data scientist: trains and registers
     "bob": "bob-pass",  # ML lead: approves registrations and dev
@@ -31,6 +31,13 @@ USERS: dict[str, str] = {
     "frank": "frank-pass",  # on-call lead: a third prod approver
     "mallory": "mallory-pass",  # not an approver of anything
 }
+
+# Airflow roles (ApproverAwareSimpleAuthManager): alice trains and triggers runs (``user``); the people who
+# decide answer Required Actions and read, but cannot mark tasks, clear them or edit XCom (``approver``).
+# mallory has the approver role too: that the ladder, not the role, keeps her out is what tests check.
+AUTH_MANAGER = "airflow_modelreg.auth.ApproverAwareSimpleAuthManager"
+ROLES: dict[str, str] = {"alice": "user"}
+DEFAULT_ROLE = "approver"
 
 # SQLite is shared by several Airflow processes in the end-to-end tests; its default 5 s busy timeout turns a
 # long scheduler transaction into a 500 at the API server. Wait longer instead (see migrate_database for WAL).
@@ -63,7 +70,10 @@ def airflow_environment(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": f"{__name__}.SQLITE_CONNECT_ARGS",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in users),
+        "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{user}:{ROLES.get(user, DEFAULT_ROLE)}" for user in users
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API__BASE_URL": base_url or "http://localhost:8080",
         # A fixed-length secret per home, so tokens survive restarts of the home's processes.
