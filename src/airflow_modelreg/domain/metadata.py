@@ -26,6 +26,8 @@ REGISTERED_AT = f"{PREFIX}registered-at"
 AIRFLOW_RUN = f"{PREFIX}airflow-run"
 QUALITY_GATE = f"{PREFIX}quality-gate"
 METRIC_PREFIX = f"{PREFIX}metric:"
+# Who decided a registration, written by RequestModelApprovalOperator as "name|run key".
+DECIDED_BY = f"{PREFIX}decided-by"
 
 
 def idempotency_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:

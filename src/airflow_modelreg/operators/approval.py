@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.bases.notifier import BaseNotifier
 
-DECIDED_BY = f"{md.PREFIX}decided-by"
+DECIDED_BY = md.DECIDED_BY
 REASON_PARAM = "reason"
 
 
