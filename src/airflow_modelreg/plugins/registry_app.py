@@ -18,8 +18,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_modelreg import registry_view_paths as paths
 from airflow_modelreg.domain import audit as audit_rows
@@ -71,11 +73,6 @@ def configured_dag_ids() -> tuple[str, ...]:
     return tuple(d.strip() for d in value.split(",") if d.strip()) or DEFAULT_DAG_IDS
 
 
-class _LoginRequired(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        self.status, self.detail = status, detail
-
-
 # ------------------------------------------------------------------------------------- the app
 def create_app(
     data: RegistryData,
@@ -95,36 +92,34 @@ def create_app(
     api = paths.API.removeprefix(paths.PREFIX)
     ui = paths.UI.removeprefix(paths.PREFIX)
 
-    def api_reader(caller: Annotated[Any, Depends(user)]) -> Any:
+    def reader(caller: Annotated[Any, Depends(user)]) -> Any:
+        """Every route's dependency: the caller, authenticated and authorised (401/403 otherwise)."""
         authorised(caller)
         return caller
 
-    async def page_reader(request: Request) -> Any:
-        try:
-            caller = await user(request, await _bearer(request))
-            authorised(caller)
-        except HTTPException as error:
-            raise _LoginRequired(error.status_code, str(error.detail)) from error
-        return caller
+    Reader = Annotated[Any, Depends(reader)]
 
-    Reader = Annotated[Any, Depends(api_reader)]
-    PageReader = Annotated[Any, Depends(page_reader)]
+    def is_api(request: Request) -> bool:
+        return paths.API + "/" in request.url.path or request.url.path.startswith(api + "/")
 
-    @app.exception_handler(_LoginRequired)
-    async def login_or_refuse(request: Request, error: _LoginRequired) -> Response:
-        if error.status == 401:
+    @app.exception_handler(StarletteHTTPException)
+    async def login_or_refuse(request: Request, error: StarletteHTTPException) -> Response:
+        """Pages: no credentials go to Airflow's login, a refusal is a page; the API answers JSON."""
+        if is_api(request) or error.status_code not in (401, 403):
+            return await http_exception_handler(request, error)
+        if error.status_code == 401:
             from airflow.api_fastapi.app import get_auth_manager
 
             login = get_auth_manager().get_url_login()
             return RedirectResponse(f"{login}?next={quote(str(request.url), safe='')}", status_code=303)
-        return render(request, "refused.html", {"detail": error.detail}, status=error.status)
+        return render(request, "refused.html", {"detail": error.detail}, status=error.status_code)
 
     @app.exception_handler(ModelRegError)
     async def model_reg_error(request: Request, error: ModelRegError) -> Response:
         status = (
             404 if isinstance(error, NotFoundError) else 400 if isinstance(error, InvalidInputError) else 502
         )
-        if paths.API + "/" in request.url.path or request.url.path.startswith(api + "/"):
+        if is_api(request):
             return JSONResponse({"detail": str(error)}, status_code=status)
         return render(request, "refused.html", {"detail": str(error)}, status=status)
 
@@ -196,7 +191,7 @@ def create_app(
 
     # --------------------------------------------------------------------------------- pages
     @app.get(ui + "/groups", response_class=HTMLResponse)
-    def page_groups(request: Request, _: PageReader) -> HTMLResponse:
+    def page_groups(request: Request, _: Reader) -> HTMLResponse:
         return render(
             request, "groups.html", {"groups": data.groups(), "environments": list(data.ladder().names)}
         )
@@ -205,7 +200,7 @@ def create_app(
     def page_group(
         request: Request,
         group: str,
-        _: PageReader,
+        _: Reader,
         page: int = 1,
         per_page: int = 25,
         status: str = "",
@@ -214,16 +209,16 @@ def create_app(
         return render(request, "group.html", {**group_overview(group), "versions": versions})
 
     @app.get(ui + "/groups/{group}/environments/{environment}")
-    def page_environment(request: Request, group: str, environment: str, _: PageReader) -> Response:
+    def page_environment(request: Request, group: str, environment: str, _: Reader) -> Response:
         return RedirectResponse(f"{ui_root(request)}{paths.group_page(group)}#env-{quote(environment)}")
 
     @app.get(ui + "/groups/{group}/versions/{version}", response_class=HTMLResponse)
-    def page_version(request: Request, group: str, version: int, _: PageReader) -> HTMLResponse:
+    def page_version(request: Request, group: str, version: int, _: Reader) -> HTMLResponse:
         return render(request, "version.html", {"card": data.version(group, version)})
 
     @app.get(ui + "/groups/{group}/audit", response_class=HTMLResponse)
     def page_audit(
-        request: Request, group: str, _: PageReader, environment: str = "", version: str = ""
+        request: Request, group: str, _: Reader, environment: str = "", version: str = ""
     ) -> HTMLResponse:
         number = int(version) if version.strip().isdigit() else None
         events = data.audit(group, environment or None, number)
@@ -242,11 +237,11 @@ def create_app(
         )
 
     @app.get(ui + "/endpoints/{endpoint}", response_class=HTMLResponse)
-    def page_endpoint(request: Request, endpoint: str, _: PageReader) -> HTMLResponse:
+    def page_endpoint(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
         return render(request, "endpoint.html", endpoint_context(endpoint))
 
     @app.get(ui + "/endpoints/{endpoint}/drift", response_class=HTMLResponse)
-    def page_drift(request: Request, endpoint: str, _: PageReader) -> HTMLResponse:
+    def page_drift(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
         return render(request, "endpoint.html", endpoint_context(endpoint))
 
     def endpoint_context(endpoint: str) -> dict[str, Any]:
@@ -259,7 +254,7 @@ def create_app(
         return {"endpoint": found[0], "drift": data.drift_result(latest_verdict([endpoint]))}
 
     @app.get(ui + "/drift-report")
-    def page_drift_report(uri: str, _: PageReader) -> Response:
+    def page_drift_report(uri: str, _: Reader) -> Response:
         content_type, text = data.drift_report(uri)
         # The report is self-contained HTML written by the provider: no script may run in it here.
         return Response(

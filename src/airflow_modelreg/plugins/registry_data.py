@@ -259,9 +259,15 @@ class RegistryData:
 
     def pending(self, group: str, limit: int = 50) -> list[dict[str, Any]]:
         """Versions waiting for a decision, newest first, each with where to answer it in Airflow."""
-        index = self.index(group)
-        assert index is not None
-        rows = [view.version_row(d) for d in self.describe(list(index.with_status(view.PENDING)[:limit]))]
+        index = self.index(group, wait=False)
+        if index is None:  # not counted yet: one listing call filtered by status
+            listed = self.registry().list_versions(group, status=view.PENDING, page_size=limit)
+            waiting = [
+                view.VersionSummary.from_summary(s) for _, s in zip(range(limit), listed, strict=False)
+            ]
+        else:
+            waiting = list(index.with_status(view.PENDING)[:limit])
+        rows = [view.version_row(d) for d in self.describe(waiting)]
         return [
             {**row, "required_action_link": view.required_action_link(row["airflow_run"])} for row in rows
         ]
@@ -300,19 +306,16 @@ class RegistryData:
     # ------------------------------------------------------------------------------------ versions
     def version(self, group: str, number: int) -> dict[str, Any]:
         """One version's card: its row, metrics beside what each environment runs, and its runs."""
-        index = self.index(group)
-        assert index is not None
-        found = [s for s in index.versions if s.version == number]
-        if not found:
-            raise NotFoundError(f"Version {number} of group {group!r}: not found.")
+        found = [self._summary(group, number)]
         row = view.version_row(self.describe(found)[0])
         ladder = self.ladder()
         pointers = self.pointers(group, ladder)
         runs_now = {name: p for name, p in pointers.items() if p is not None}
-        current_rows = {}
-        if runs_now:
-            summaries = [s for s in index.versions if s.version in {p.version for p in runs_now.values()}]
-            current_rows = {r["version"]: r for r in map(view.version_row, self.describe(summaries))}
+        running = sorted({p.version for p in runs_now.values()})
+        current_rows = {
+            r["version"]: r
+            for r in map(view.version_row, self.describe([self._summary(group, n) for n in running]))
+        }
         comparisons = [
             {
                 "environment": name,
@@ -336,6 +339,19 @@ class RegistryData:
             "comparisons": comparisons,
             "runs": view.version_runs(row, events),
         }
+
+    def _summary(self, group: str, number: int) -> view.VersionSummary:
+        """A version's summary: from the index, else described by its ARN (a version's ARN is its group's,
+        ``model-package-group/<group>`` becoming ``model-package/<group>/<number>``)."""
+        index = self.index(group, wait=False)
+        for summary in index.versions if index is not None else ():
+            if summary.version == number:
+                return summary
+        # Not counted yet, or newer than the index: described by its ARN.
+        group_arn = self.registry().describe_group(group)["ModelPackageGroupArn"]
+        arn = group_arn.replace(":model-package-group/", ":model-package/", 1) + f"/{number}"
+        described = self.registry().describe_version(arn)
+        return view.VersionSummary.from_summary(described)
 
     # --------------------------------------------------------------------------------------- audit
     def audit(self, group: str, environment: str | None = None, version: int | None = None) -> list[dict]:
