@@ -303,3 +303,25 @@ def test_the_drift_report_route_serves_only_drift_reports(client, aws):
     assert "script-src 'none'" in shown.headers["content-security-policy"]
     refused = get(client, paths.drift_report_page("s3://reports-bucket/secrets/config.json"))
     assert refused.status_code == 400 and "Not a drift report" in refused.text
+
+
+def test_a_refresh_adds_new_versions_and_decisions_without_listing_the_whole_group(registry, aws):
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), full_ttl=3600)
+    assert [v.version for v in data.index("churn").versions] == [3, 2, 1]
+    register(registry, 4)
+    v3 = next(v for v in data.index("churn").versions if v.version == 3)
+    registry.update_model_package(ModelPackageArn=v3.arn, ModelApprovalStatus="Approved")
+    aws.reset_calls()
+    refreshed = data._refresh("churn").result()
+    assert [(v.version, v.status) for v in refreshed.versions] == [
+        (4, "PendingManualApproval"),
+        (3, "Approved"),
+        (2, "Rejected"),
+        (1, "Approved"),
+    ]
+    # The newest page and the pending listing, and one describe for the version that left pending.
+    calls = aws.calls()
+    assert calls.get("sagemaker:ListModelPackages") == 2
+    assert calls.get("sagemaker:DescribeModelPackage") == 1

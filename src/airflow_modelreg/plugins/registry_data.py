@@ -3,8 +3,12 @@
 Counting a group's versions takes one ``ListModelPackages`` call per 100 versions: about a hundred calls for
 a group of 10,000, far too slow for every page view. So each group's *index* (every version's number, ARN,
 status and creation time, from the listing alone) is kept for ``index_ttl`` seconds in the API server's
-process; a stale index is served while a fresh one is listed in the background, and the first view of a
-group, before any index exists, shows its first page from a single listing call. Each request then
+process; a stale index is served while a fresh one is read in the background, and the first view of a
+group, before any index exists, shows its first page from a single listing call. A refresh is incremental:
+the versions registered since (newest first, until a known one) and the versions now pending (a listing
+filtered by status); a version no longer pending is described for its new status. A full listing, which
+also notices deleted versions and decisions changed outside the pending state, runs every ``full_ttl``
+seconds. Each request then
 describes only the versions of the page it shows (in parallel, and cached by ARN and status: a description
 changes when a decision changes the status).
 """
@@ -25,6 +29,7 @@ from airflow_modelreg.domain.pointers import DEFAULT_PREFIX, Pointer, parameter_
 from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
 DEFAULT_INDEX_TTL = 10.0
+DEFAULT_FULL_TTL = 300.0
 _PARALLEL = 8
 _DESCRIBED_CACHE = 5000
 
@@ -34,6 +39,7 @@ class GroupIndex:
     versions: tuple[view.VersionSummary, ...]  # newest first
     listed_at: float  # monotonic
     listed_at_wall: float  # time.time(), for the page
+    full_at: float  # monotonic, of the last full listing
 
     def with_status(self, status: str | None) -> tuple[view.VersionSummary, ...]:
         if status is None:
@@ -67,6 +73,7 @@ class RegistryData:
     :param ladder: returns the environment ladder (the ``modelreg_ladder`` Variable), read on each request.
     :param pointer_prefix: the Parameter Store prefix of the environment pointers.
     :param index_ttl: seconds a group's index is fresh.
+    :param full_ttl: seconds between full listings of a group (refreshes in between are incremental).
     """
 
     def __init__(
@@ -75,11 +82,13 @@ class RegistryData:
         ladder: Callable[[], EnvironmentLadder],
         pointer_prefix: str = DEFAULT_PREFIX,
         index_ttl: float = DEFAULT_INDEX_TTL,
+        full_ttl: float = DEFAULT_FULL_TTL,
     ) -> None:
         self.aws_conn_id = aws_conn_id
         self._ladder = ladder
         self.pointer_prefix = pointer_prefix
         self.index_ttl = index_ttl
+        self.full_ttl = full_ttl
         self._lock = threading.Lock()
         self._indexes: dict[str, GroupIndex] = {}
         self._listing: dict[str, Future[GroupIndex]] = {}
@@ -117,14 +126,49 @@ class RegistryData:
 
     # ----------------------------------------------------------------------------------- indexes
     def _list_index(self, group: str) -> GroupIndex:
-        summaries = self.registry().list_versions(group, page_size=100)
-        index = GroupIndex(
-            tuple(view.VersionSummary.from_summary(s) for s in summaries), time.monotonic(), time.time()
-        )
+        with self._lock:
+            previous = self._indexes.get(group)
+        now = time.monotonic()
+        registry = self.registry()
+        if previous is None or now - previous.full_at >= self.full_ttl:
+            versions = tuple(map(view.VersionSummary.from_summary, registry.list_versions(group)))
+            full_at = now
+        else:
+            versions, full_at = self._updated(group, previous, registry), previous.full_at
+        index = GroupIndex(versions, now, time.time(), full_at)
         with self._lock:
             self._indexes[group] = index
             self._listing.pop(group, None)
         return index
+
+    def _updated(self, group: str, previous: GroupIndex, registry: Any) -> tuple[view.VersionSummary, ...]:
+        """``previous`` with the versions registered since and the pending ones' current status."""
+        newest = previous.versions[0].version if previous.versions else 0
+        added = []
+        for listed in registry.list_versions(group, page_size=100):
+            summary = view.VersionSummary.from_summary(listed)
+            if summary.version <= newest:
+                break
+            added.append(summary)
+        pending = {
+            s.version: s
+            for s in map(view.VersionSummary.from_summary, registry.list_versions(group, status=view.PENDING))
+        }
+        decided = [v for v in previous.versions if v.status == view.PENDING and v.version not in pending]
+
+        def now_of(summary: view.VersionSummary) -> view.VersionSummary | None:
+            try:
+                return view.VersionSummary.from_summary(registry.describe_version(summary.arn))
+            except NotFoundError:
+                return None  # deleted
+
+        changed = dict(zip([v.version for v in decided], self._pool.map(now_of, decided), strict=True))
+        kept: list[view.VersionSummary] = []
+        for version in previous.versions:
+            current = pending.get(version.version) or changed.get(version.version, version)
+            if current is not None:
+                kept.append(current)
+        return tuple(added) + tuple(kept)
 
     def _refresh(self, group: str) -> Future[GroupIndex]:
         with self._lock:
