@@ -216,7 +216,14 @@ def run() -> str:
         server.should_exit = True
     api = max(targets[k] for k in targets if "API" in k)
     verdict = [
-        f"Target (API under 300 ms): {'met' if api < 0.3 else '**not met**'}, slowest API median {api * 1000:.0f} ms.",
+        f"Target (API under 300 ms): {'met' if api < 0.3 else '**not met**'} once the group's index exists, "
+        f"slowest API median {api * 1000:.0f} ms. The first view of a group in an API server process, before "
+        f"its index exists, took {cold * 1000:.0f} ms"
+        + (
+            " (over the target: one listing call that scans the whole group on the stand-in)."
+            if cold >= 0.3
+            else "."
+        ),
         (
             f"Target (first rows under 1 s): {'met' if median(first_rows) < 1 else '**not met**'}."
             if first_rows
