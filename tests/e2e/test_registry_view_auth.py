@@ -6,6 +6,8 @@ manager (no credentials: 401, or the login page for a page; a user without acces
 from __future__ import annotations
 
 import contextlib
+import shutil
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -92,3 +94,34 @@ def test_a_reader_sees_the_registry_through_a_token_or_the_uis_cookie(view):
     assert versions["versions"][0]["status"] == "PendingManualApproval"
     page = view.get(paths.group_page("view-auth"), cookies={"_token": bob})
     assert page.status_code == 200 and 'data-testid="group-heading">view-auth<' in page.text
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_the_navigation_opens_the_view_inside_the_airflow_ui_in_its_colour_mode(view, live_airflow, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    plugin_page = f"{live_airflow.base_url}/plugin/model-registry"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': plugin_page})}")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill(USERS["bob"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/plugin/model-registry**", timeout=30000)
+        frame = page.frame_locator("iframe").first
+        frame.get_by_role("heading", name="Model registry").wait_for(timeout=30000)
+        frame.locator('[data-group="view-auth"]').wait_for()
+        page.screenshot(path=str(tmp_path / "registry-view-light.png"))
+        # The UI keeps its colour mode in localStorage["theme"]; the view (same origin) follows it.
+        page.evaluate("localStorage.setItem('theme', 'dark')")
+        page.reload()
+        frame = page.frame_locator("iframe").first
+        frame.get_by_role("heading", name="Model registry").wait_for(timeout=30000)
+        assert frame.locator("html").get_attribute("data-theme") == "dark"
+        page.screenshot(path=str(tmp_path / "registry-view-dark.png"))
+        browser.close()

@@ -360,15 +360,19 @@ class RegistryData:
             r["version"]: r
             for r in map(view.version_row, self.describe([self._summary(group, n) for n in running]))
         }
-        comparisons = [
+        environments_of: dict[int, list[str]] = {}
+        for name, pointer in runs_now.items():
+            environments_of.setdefault(pointer.version, []).append(name)
+        comparisons = [  # one per version running somewhere, naming every environment that runs it
             {
-                "environment": name,
-                "version": pointer.version,
+                "environment": ", ".join(names),
+                "environments": names,
+                "version": number_now,
                 "metrics": view.metric_comparison(
-                    row["metrics"], current_rows.get(pointer.version, {}).get("metrics")
+                    row["metrics"], current_rows.get(number_now, {}).get("metrics")
                 ),
             }
-            for name, pointer in runs_now.items()
+            for number_now, names in environments_of.items()
         ]
         try:
             events = self._audit_hook().events(group, version=number)

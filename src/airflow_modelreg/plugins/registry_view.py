@@ -73,7 +73,7 @@ class RegistryViewPlugin(AirflowPlugin):
     fastapi_apps = [{"app": LazyApp(), "url_prefix": paths.PREFIX, "name": "Model registry"}]
     external_views = [
         {
-            "name": "Model registry",
+            "name": "Registry",  # the nav shows about nine characters under its icon
             # Shown inside the UI (an iframe at /plugin/model-registry, same origin: the _token cookie and the
             # UI's colour mode in localStorage reach the page).
             "href": paths.groups_page(),
