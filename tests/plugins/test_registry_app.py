@@ -325,3 +325,42 @@ def test_a_refresh_adds_new_versions_and_decisions_without_listing_the_whole_gro
     calls = aws.calls()
     assert calls.get("sagemaker:ListModelPackages") == 2
     assert calls.get("sagemaker:DescribeModelPackage") == 1
+
+
+def test_endpoints_show_each_variant_its_version_and_current_traffic_weight(client, registry, aws):
+    from tests.helpers import advance_endpoint, variant
+
+    v1, v3 = (
+        f"{registry.describe_model_package_group(ModelPackageGroupName='churn')['ModelPackageGroupArn']}",
+    ) * 2
+    v1 = v1.replace(":model-package-group/", ":model-package/") + "/1"
+    v3 = v3.replace(":model-package-group/", ":model-package/") + "/3"
+    for name, arn in (("champion-model", v1), ("challenger-model", v3)):
+        registry.create_model(
+            ModelName=name,
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+            PrimaryContainer={"ModelPackageName": arn},
+        )
+    registry.create_endpoint_config(
+        EndpointConfigName="churn-prod-1",
+        ProductionVariants=[
+            variant("champion", "champion-model", 3.0),
+            variant("challenger", "challenger-model", 1.0),
+        ],
+    )
+    registry.create_endpoint(EndpointName="churn-prod", EndpointConfigName="churn-prod-1")
+    advance_endpoint(aws, "churn-prod", "InService")
+    [endpoint] = get(client, paths.api_group("churn")).json()["endpoints"]
+    assert (endpoint["endpoint"], endpoint["environment"], endpoint["status"]) == (
+        "churn-prod",
+        "prod",
+        "InService",
+    )
+    assert [
+        (v["name"], v["current_weight"], v["share"], v["serves"]["version"]) for v in endpoint["variants"]
+    ] == [
+        ("champion", 3.0, 0.75, 1),
+        ("challenger", 1.0, 0.25, 3),
+    ]
+    page = get(client, paths.endpoint_page("churn-prod"))
+    assert 'data-variant="challenger"' in page.text and paths.version_page("churn", 3) in page.text

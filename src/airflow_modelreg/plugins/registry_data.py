@@ -323,11 +323,13 @@ class RegistryData:
 
         def one(item: tuple[Any, str]) -> dict[str, Any]:
             environment, name = item
-            described = self._endpoint_hook(environment).describe_endpoint(name)
+            hook = self._endpoint_hook(environment)
+            described = hook.describe_endpoint(name)
             if described is None:
                 return {"endpoint": name, "environment": environment.name, "status": None, "variants": []}
             variants = described.get("ProductionVariants") or []
             total = sum(float(v.get("CurrentWeight") or 0) for v in variants) or 1.0
+            serves = self._versions_served(hook, described.get("EndpointConfigName"))
             return {
                 "endpoint": name,
                 "environment": environment.name,
@@ -340,12 +342,40 @@ class RegistryData:
                         "desired_weight": v.get("DesiredWeight"),
                         "share": float(v.get("CurrentWeight") or 0) / total,
                         "instances": v.get("CurrentInstanceCount"),
+                        "serves": serves.get(str(v.get("VariantName"))),
                     }
                     for v in variants
                 ],
             }
 
         return list(self._pool.map(one, wanted))
+
+    @staticmethod
+    def _versions_served(hook: Any, config: str | None) -> dict[str, dict[str, Any]]:
+        """Per variant of an endpoint config: the group and version its model was created from (a model
+        made from a model package names its ARN), or nothing for other models."""
+        if not config:
+            return {}
+        try:
+            variants = hook.conn.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        except Exception:  # noqa: BLE001 - the weights are still worth showing without it
+            return {}
+        served = {}
+        for variant in variants:
+            try:
+                model = hook.conn.describe_model(ModelName=variant["ModelName"])
+            except Exception:  # noqa: BLE001 - a deleted model: nothing to say about it
+                continue
+            containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
+            arn = next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None)
+            if arn and arn.count("/") == 2 and arn.rsplit("/", 1)[1].isdigit():
+                _, group, number = arn.rsplit("/", 2)
+                served[variant["VariantName"]] = {
+                    "group": group,
+                    "version": int(number),
+                    "model": model["ModelName"],
+                }
+        return served
 
     # ------------------------------------------------------------------------------------ versions
     def version(self, group: str, number: int) -> dict[str, Any]:
