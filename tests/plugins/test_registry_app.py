@@ -330,11 +330,8 @@ def test_a_refresh_adds_new_versions_and_decisions_without_listing_the_whole_gro
 def test_endpoints_show_each_variant_its_version_and_current_traffic_weight(client, registry, aws):
     from tests.helpers import advance_endpoint, variant
 
-    v1, v3 = (
-        f"{registry.describe_model_package_group(ModelPackageGroupName='churn')['ModelPackageGroupArn']}",
-    ) * 2
-    v1 = v1.replace(":model-package-group/", ":model-package/") + "/1"
-    v3 = v3.replace(":model-package-group/", ":model-package/") + "/3"
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    v1, v3 = (group_arn.replace(":model-package-group/", ":model-package/") + f"/{n}" for n in (1, 3))
     for name, arn in (("champion-model", v1), ("challenger-model", v3)):
         registry.create_model(
             ModelName=name,
