@@ -211,6 +211,7 @@ def test_the_group_shows_the_ladder_pending_decisions_and_endpoints(client):
 def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_links_its_runs(client):
     card = get(client, paths.api_version("churn", 3)).json()
     assert card["status"] == "PendingManualApproval"
+    assert card["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
     [prod] = card["comparisons"]
     assert (prod["environment"], prod["version"]) == ("prod", 1)
     [auc] = prod["metrics"]
@@ -218,7 +219,7 @@ def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_lin
     assert auc["delta"] == pytest.approx(0.02)
     assert card["lineage"]["CommitId"] == "c3"
     promoted = get(client, paths.api_version("churn", 1)).json()
-    assert promoted["runs_in"] == ["prod"]
+    assert promoted["runs_in"] == ["prod"] and promoted["required_action_link"] is None
     assert [(r["what"], r["link"]) for r in promoted["runs"]] == [
         ("registered", "/dags/train_and_register/runs/run-1/tasks/register"),
         ("promoted", "/dags/promote_model/runs/run-p/tasks/commit_prod"),

@@ -414,6 +414,9 @@ class RegistryData:
             "group": group,
             "lineage": described.get("MetadataProperties") or {},
             "runs_in": [name for name, p in runs_now.items() if p.version == number],
+            "required_action_link": (
+                view.required_action_link(row["airflow_run"]) if row["status"] == view.PENDING else None
+            ),
             "comparisons": comparisons,
             "runs": view.version_runs(row, events),
         }
