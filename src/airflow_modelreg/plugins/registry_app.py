@@ -20,7 +20,6 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_modelreg import registry_view_paths as paths
@@ -34,19 +33,9 @@ log = logging.getLogger(__name__)
 # The DAGs a reader of the view must be allowed to read (``[modelreg] registry_view_dag_ids``).
 DEFAULT_DAG_IDS = ("train_and_register", "promote_model")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_bearer = HTTPBearer(auto_error=False)
 
 
 # ------------------------------------------------------------------------------------------ auth
-async def airflow_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Any:
-    """The caller as Airflow's API identifies it (401 without credentials, 403 for a bad token)."""
-    from airflow.api_fastapi.core_api.security import get_user
-
-    return await get_user(request, None, credentials)
-
-
 def authorise(user: Any, dag_ids: Sequence[str] | None = None) -> None:
     """403 unless the auth manager lets ``user`` read every DAG of ``dag_ids`` (default: the configured)."""
     from airflow.api_fastapi.app import get_auth_manager
@@ -76,15 +65,18 @@ def configured_dag_ids() -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------- the app
 def create_app(
     data: RegistryData,
-    user: Callable[..., Any] = airflow_user,
+    user: Callable[..., Any] | None = None,
     authorised: Callable[[Any], None] = authorise,
     drift_verdicts: Callable[[Sequence[str]], dict[str, Any] | None] | None = None,
 ) -> FastAPI:
-    """The view's app over ``data``. ``user`` (a FastAPI dependency) identifies the caller, ``authorised``
+    """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
+    reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
     raises 403 for a caller who may not read the view; ``drift_verdicts`` finds the latest drift verdict
     for a list of endpoints (default: Airflow's XCom). Tests without an API server replace the first two."""
     import jinja2
 
+    if user is None:
+        from airflow.api_fastapi.core_api.security import get_user as user
     latest_verdict = drift_verdicts or latest_drift_verdict
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app = FastAPI(title="airflow-modelreg registry view", docs_url=None, redoc_url=None, openapi_url=None)
