@@ -30,6 +30,7 @@ from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
 DEFAULT_INDEX_TTL = 10.0
 DEFAULT_FULL_TTL = 300.0
+HOOK_TTL = 60.0
 _PARALLEL = 8
 _DESCRIBED_CACHE = 5000
 
@@ -93,26 +94,47 @@ class RegistryData:
         self._indexes: dict[str, GroupIndex] = {}
         self._listing: dict[str, Future[GroupIndex]] = {}
         self._described: dict[tuple[str, str], dict[str, Any]] = {}
+        self._hooks: dict[tuple[str, str | None], tuple[Any, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="modelreg-view")
 
     # ------------------------------------------------------------------------------------- hooks
     def ladder(self) -> EnvironmentLadder:
         return self._ladder()
 
+    def _hook(self, kind: str, conn_id: str | None, build: Callable[[], Any]) -> Any:
+        """A hook kept for ``HOOK_TTL`` seconds: each new one reads its Airflow connection (a metadata
+        database query in the API server); a changed connection is used within that time."""
+        key = (kind, conn_id)
+        with self._lock:
+            kept = self._hooks.get(key)
+        if kept is not None and time.monotonic() - kept[1] < HOOK_TTL:
+            return kept[0]
+        hook = build()
+        with self._lock:
+            self._hooks[key] = (hook, time.monotonic())
+        return hook
+
     def registry(self) -> Any:
         from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 
-        return ModelRegistryHook(aws_conn_id=self.aws_conn_id)
+        return self._hook(
+            "registry", self.aws_conn_id, lambda: ModelRegistryHook(aws_conn_id=self.aws_conn_id)
+        )
 
     def _pointers_hook(self, environment: Any) -> Any:
         from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
 
-        return ParameterStoreHook.for_environment(environment, self.aws_conn_id)
+        return self._hook(
+            "ssm",
+            environment.aws_conn_id or self.aws_conn_id,
+            lambda: ParameterStoreHook.for_environment(environment, self.aws_conn_id),
+        )
 
     def _endpoint_hook(self, environment: Any) -> Any:
         from airflow_modelreg.hooks.endpoint import EndpointHook
 
-        return EndpointHook(aws_conn_id=environment.aws_conn_id or self.aws_conn_id)
+        conn_id = environment.aws_conn_id or self.aws_conn_id
+        return self._hook("endpoint", conn_id, lambda: EndpointHook(aws_conn_id=conn_id))
 
     def _audit_hook(self) -> Any:
         from airflow_modelreg.hooks.audit_log import AuditLogHook
