@@ -23,6 +23,7 @@ from bench.standin_process import StandInProcess
 GROUP = "churn"
 VERSIONS = 10_000
 RUNS = 15
+COLD_RUNS = 3
 
 
 def _seed(standin: Any) -> None:
@@ -94,7 +95,9 @@ def _timed(client: Any, path: str) -> float:
     return elapsed
 
 
-def _first_rows(base: str, path: str) -> list[float] | None:
+def _first_rows(base: str, path: str, prepare: Any = None, after: Any = None) -> list[float] | None:
+    """Seconds from navigating to the page until its first version row is visible (``prepare`` before each
+    navigation, ``after`` after it, untimed)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     try:
         from playwright.sync_api import sync_playwright
@@ -107,10 +110,14 @@ def _first_rows(base: str, path: str) -> list[float] | None:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page()
         for _ in range(5):
+            if prepare:
+                prepare()
             started = time.perf_counter()
             page.goto(base + path, wait_until="commit")
             page.locator('[data-testid="version-row"]').first.wait_for(state="visible")
             times.append(time.perf_counter() - started)
+            if after:
+                after()
         browser.close()
     return times
 
@@ -149,22 +156,26 @@ def run() -> str:
         base, server = _serve(root)
         rows = []
         with httpx.Client(base_url=base, timeout=120) as client:
-            cold = _timed(client, paths.api_versions(GROUP))  # no index yet: one listing call
-            started = time.perf_counter()
-            data.index(GROUP)  # the background listing, waited for
-            listing = time.perf_counter() - started
+            colds, listings = [], []
+            for _ in range(COLD_RUNS):
+                data.forget()  # no index and no descriptions: as in a new API server process
+                colds.append(_timed(client, paths.api_versions(GROUP)))  # one listing call, 25 describes
+                started = time.perf_counter()
+                data.index(GROUP)  # the background listing the first view started, waited for
+                listings.append(time.perf_counter() - started)
+            cold = median(colds)
             rows.append(
                 [
                     "first view, before the group is counted (versions API, page 1)",
-                    f"{cold * 1000:.0f} ms",
-                    "1",
+                    f"{cold * 1000:.0f} ms (max {max(colds) * 1000:.0f})",
+                    str(COLD_RUNS),
                 ]
             )
             rows.append(
                 [
-                    f"listing the index of {VERSIONS:,} versions (in the background)",
-                    f"{listing * 1000:.0f} ms",
-                    "1",
+                    f"listing the index of {VERSIONS:,} versions (in the background, after the first view)",
+                    f"{median(listings) * 1000:.0f} ms",
+                    str(COLD_RUNS),
                 ]
             )
             targets = {}
@@ -205,14 +216,21 @@ def run() -> str:
             body = client.get(paths.api_versions(GROUP)).json()
             assert body["total"] == VERSIONS and len(body["versions"]) == 25
         first_rows = _first_rows(base, paths.group_page(GROUP))
-        if first_rows:
-            rows.append(
-                [
-                    "group page in chromium until the first version row is visible",
-                    f"{median(first_rows) * 1000:.0f} ms (max {max(first_rows) * 1000:.0f})",
-                    str(len(first_rows)),
-                ]
-            )
+        cold_rows = _first_rows(
+            base, paths.group_page(GROUP), prepare=data.forget, after=lambda: data.index(GROUP)
+        )
+        for label, measured in (
+            ("group page in chromium until the first version row is visible", first_rows),
+            ("the same on the group's first view (no index, nothing described)", cold_rows),
+        ):
+            if measured:
+                rows.append(
+                    [
+                        label,
+                        f"{median(measured) * 1000:.0f} ms (max {max(measured) * 1000:.0f})",
+                        str(len(measured)),
+                    ]
+                )
         server.should_exit = True
     api = max(targets[k] for k in targets if "API" in k)
     verdict = [
@@ -225,8 +243,9 @@ def run() -> str:
             else "."
         ),
         (
-            f"Target (first rows under 1 s): {'met' if median(first_rows) < 1 else '**not met**'}."
-            if first_rows
+            f"Target (first rows under 1 s): {'met' if max(first_rows + cold_rows) < 1 else '**not met**'}, "
+            f"{max(first_rows + cold_rows) * 1000:.0f} ms at most, first views included."
+            if first_rows and cold_rows
             else "First rows in a browser not measured here (Playwright or chromium missing)."
         ),
     ]
