@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 
 from airflow_modelreg.testing.harness import USERS
-from tests.e2e.live_rest import task_instance
+from tests.e2e.live_rest import log_in, task_instance
 from tests.e2e.live_rest import trigger as _trigger
 from tests.e2e.live_rest import wait_run as _wait_run
 from tests.helpers import put_artifact, register_operator
@@ -81,10 +81,7 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
             ],
         )
         page = browser.new_page()
-        page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': link})}")
-        page.get_by_label("Username").fill("bob")
-        page.get_by_label("Password").fill(USERS["bob"])
-        page.get_by_role("button", name="Sign in").click()
+        log_in(page, live_airflow.base_url, "bob", USERS["bob"], then=link)
         page.wait_for_url("**/required_actions**", timeout=30000)
         # What the approver sees: the subject and the version card with metrics, digest and registrant.
         page.get_by_text(request.subject).first.wait_for(timeout=30000)

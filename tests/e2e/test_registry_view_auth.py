@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from airflow_modelreg import registry_view_paths as paths
 from airflow_modelreg.testing.harness import USERS
 from tests.e2e.conftest import OUTSIDER
+from tests.e2e.live_rest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live")]
 
@@ -108,10 +108,7 @@ def test_the_navigation_opens_the_view_inside_the_airflow_ui_in_its_colour_mode(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
-        page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': plugin_page})}")
-        page.get_by_label("Username").fill("bob")
-        page.get_by_label("Password").fill(USERS["bob"])
-        page.get_by_role("button", name="Sign in").click()
+        log_in(page, live_airflow.base_url, "bob", USERS["bob"], then=plugin_page)
         page.wait_for_url("**/plugin/model-registry**", timeout=30000)
         frame = page.frame_locator("iframe").first
         frame.get_by_role("heading", name="Model registry").wait_for(timeout=30000)
