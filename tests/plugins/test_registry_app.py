@@ -161,6 +161,15 @@ def test_the_first_view_of_a_group_shows_its_newest_versions_before_they_are_cou
     assert get(client, paths.api_versions("churn", page=1, per_page=2)).json()["total"] == 3
 
 
+def test_pages_look_again_while_a_group_is_being_counted_and_stop_once_counted(client):
+    first = get(client, paths.group_page("churn"))
+    client.app.state.data.index("churn")
+    counted = get(client, paths.group_page("churn"))
+    assert 'http-equiv="refresh"' not in counted.text and "counting" not in counted.text
+    # The first view either raced the background count or said so and asked to be looked at again.
+    assert ("counting" in first.text) == ('http-equiv="refresh"' in first.text)
+
+
 def test_versions_are_paged_on_the_server_newest_first_and_filtered_by_status(client):
     client.app.state.data.index("churn")
     first = get(client, paths.api_versions("churn", page=1, per_page=2)).json()

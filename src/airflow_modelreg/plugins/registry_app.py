@@ -254,7 +254,9 @@ def create_app(
         content_type, text = data.drift_report(uri)
         # The report is self-contained HTML written by the provider: no script may run in it here.
         return Response(
-            text, media_type=content_type, headers={"Content-Security-Policy": "script-src 'none'"}
+            text,
+            media_type=content_type,
+            headers={"Content-Security-Policy": "script-src 'none'", "X-Content-Type-Options": "nosniff"},
         )
 
     return app
