@@ -23,6 +23,7 @@ def main() -> int:
         drift_fanout,
         lifecycle,
         parse_cost,
+        registry_view,
         resolve,
     )
     from bench.common import machine
@@ -39,6 +40,7 @@ def main() -> int:
         drift_decisions,
         drift_fanout,
         lifecycle,
+        registry_view,
     )
     for module in modules:
         name = module.__name__.rsplit(".", 1)[1]

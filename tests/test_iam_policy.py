@@ -282,6 +282,7 @@ class Lifecycle:
         )
         assert sensor.poke(self.context(task_id="detect_drift", run_id=f"{self.group}-drift")) is True
         assert sensor._report["drift_detected"] is False, sensor._report
+        self.drift_report = sensor._report
 
 
 def without(document: dict[str, Any], sid: str) -> dict[str, Any]:
@@ -333,6 +334,71 @@ def test_a_resource_too_narrow_is_refused_naming_the_resource(dag_role, make_con
         f"ssm:GetParameter on resource: arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/modelreg/{lifecycle.group}/"
         in error
     ), error
+
+
+def test_the_registry_view_reads_everything_with_only_its_read_only_policy(dag_role, make_context):
+    """``iam/modelreg-registry-view.json`` (the API server's role): every read of the view passes after a
+    whole lifecycle, and it allows no write."""
+    document = policy("modelreg-registry-view.json")
+    actions = [
+        a
+        for s in document["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert all(a.split(":")[1].startswith(("List", "Describe", "Get")) for a in actions), actions
+    lifecycle = lifecycle_then_view_role(dag_role, make_context, document)
+    view_reads(lifecycle)
+
+
+VIEW_REMOVED = [
+    ("ReadVersions", "sagemaker:DescribeModelPackage"),
+    ("ReadPointers", "ssm:GetParameterHistory"),
+    ("ReadEndpoints", "sagemaker:DescribeEndpoint"),
+    ("ReadAuditLog", "s3:GetObject"),
+]
+
+
+@pytest.mark.parametrize(("sid", "action"), VIEW_REMOVED, ids=[sid for sid, _ in VIEW_REMOVED])
+def test_each_statement_of_the_view_policy_is_needed(dag_role, make_context, sid, action):
+    lifecycle = lifecycle_then_view_role(
+        dag_role, make_context, without(policy("modelreg-registry-view.json"), sid)
+    )
+    with pytest.raises(Exception, match=f"is not authorized to perform: {action}"):
+        view_reads(lifecycle)
+
+
+def lifecycle_then_view_role(dag_role: EnforcingStandIn, make_context: Any, view_policy: dict) -> Lifecycle:
+    dag_role.grant(policy("modelreg-dag-role.json"))
+    lifecycle = Lifecycle(dag_role, make_context)
+    assert lifecycle.run() == (None, "")
+    dag_role.grant(view_policy)
+    return lifecycle
+
+
+def view_reads(lifecycle: Lifecycle) -> None:
+    """What the registry view reads of a group, checked against what the lifecycle did."""
+    from airflow_modelreg.domain.audit import row
+    from airflow_modelreg.domain.environments import EnvironmentLadder
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(lifecycle.ladder))
+    group = lifecycle.group
+    assert group in data.group_names()
+    data.index(group)
+    assert [version["version"] for version in data.versions_page(group)["versions"]] == [2, 1]
+    [prod] = data.ladder_columns(group)
+    assert prod["current"]["version"] == 2 and len(prod["history"]) == 2
+    assert data.pending(group) == []
+    [endpoint] = data.endpoints()
+    assert {v["name"]: v["serves"]["version"] for v in endpoint["variants"]} == {
+        "champion": 1,
+        "challenger": 2,
+    }
+    card = data.version(group, 2)
+    assert card["runs_in"] == ["prod"] and {r["what"] for r in card["runs"]} >= {"decided", "promoted"}
+    assert {row(event)["event"] for event in data.audit(group)} >= {"registered", "promoted", "deployed"}
+    content_type, _ = data.drift_report(lifecycle.drift_report["report_html_uri"])
+    assert content_type.startswith("text/html")
 
 
 def test_the_dag_role_cannot_overwrite_a_model_artifact(dag_role):

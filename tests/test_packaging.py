@@ -42,10 +42,19 @@ for name in modules:
 for path in classes:
     module, _, attribute = path.rpartition(".")
     getattr(importlib.import_module(module), attribute)
+# The registry view's plugin, and its app built as the API server builds it (Airflow's own get_user).
+plugins = [e.load() for e in entry_points(group="airflow.plugins")]
+from airflow_modelreg.domain.environments import EnvironmentLadder
+from airflow_modelreg.plugins.registry_app import create_app
+from airflow_modelreg.plugins.registry_data import RegistryData
+
+app = create_app(RegistryData("aws_default", EnvironmentLadder))
 print(json.dumps({
     "airflow": version("apache-airflow"),
     "imported": len(modules) + len(classes),
     "entry_points": [e.value for e in entry_points(group="apache_airflow_provider")],
+    "plugins": [p.name for p in plugins],
+    "view_routes": len(app.routes),
 }))
 """
 
@@ -78,10 +87,12 @@ def test_uv_build_makes_a_wheel_and_an_sdist_with_the_typed_package(dist):
         "airflow_modelreg/py.typed",
         "airflow_modelreg/waiters/endpoint.json",
         "airflow_modelreg/schemas/modelreg_ladder.schema.json",
+        "airflow_modelreg/plugins/templates/group.html",
     ):
         assert expected in names, f"{expected} is not in the wheel"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "apache_airflow_provider" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "apache_airflow_provider" in declared and "[airflow.plugins]" in declared
     with tarfile.open(sdist) as archive:
         members = {Path(m).relative_to(Path(m).parts[0]).as_posix() for m in archive.getnames() if "/" in m}
     assert {"pyproject.toml", "src/airflow_modelreg/get_provider_info.py", "CHANGELOG.md"} <= members
@@ -127,6 +138,7 @@ def test_wheel_installs_with_pip_next_to_the_oldest_supported_airflow(dist, tmp_
     assert report["airflow"] == OLDEST_AIRFLOW
     assert report["imported"] >= 20
     assert "airflow_modelreg.get_provider_info:get_provider_info" in report["entry_points"]
+    assert "modelreg_registry_view" in report["plugins"] and report["view_routes"] >= 13
 
 
 def test_the_version_matrix_is_locked_at_the_floors_pyproject_declares():

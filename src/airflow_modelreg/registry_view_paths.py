@@ -58,3 +58,30 @@ def audit_page(group: str, *, environment: str | None = None, version: int | str
     """A group's audit trail (what ``airflow-modelreg audit`` prints), optionally filtered."""
     query = {key: str(value) for key, value in (("environment", environment), ("version", version)) if value}
     return f"{group_page(group)}/audit" + (f"?{urlencode(query)}" if query else "")
+
+
+def audit_csv(group: str, *, environment: str | None = None, version: int | str | None = None) -> str:
+    """A group's audit trail as a CSV download (the same columns as ``airflow-modelreg audit --format csv``)."""
+    query = {key: str(value) for key, value in (("environment", environment), ("version", version)) if value}
+    return f"{API}/groups/{_segment(group)}/audit?{urlencode({**query, 'format': 'csv'})}"
+
+
+def api_groups() -> str:
+    """JSON: every group with its counts and the version each environment runs."""
+    return API + "/groups"
+
+
+def api_group(group: str) -> str:
+    """JSON: one group's ladder, pending decisions, endpoints and latest drift result."""
+    return f"{API}/groups/{_segment(group)}"
+
+
+def api_versions(group: str, *, page: int = 1, per_page: int = 25, status: str | None = None) -> str:
+    """JSON: one page of a group's versions, newest first, optionally of one approval status."""
+    query = {"page": page, "per_page": per_page, **({"status": status} if status else {})}
+    return f"{api_group(group)}/versions?{urlencode(query)}"
+
+
+def api_version(group: str, version: int | str) -> str:
+    """JSON: one version's card."""
+    return f"{api_group(group)}/versions/{_segment(str(version))}"

@@ -13,12 +13,15 @@ import pytest
 
 from airflow_modelreg.testing.approver import ScriptedApprover
 from airflow_modelreg.testing.harness import USERS, airflow_environment
-from airflow_modelreg.testing.live import ComposeStack
+from airflow_modelreg.testing.live import ComposeFile, ComposeStack, generated_secrets
 from tests.conftest import DAG_FOLDERS, ROOT
 
 # Executors the race tests choose per task, next to compose's CeleryExecutor (every other task's).
 EXTRA_EXECUTORS = ("LocalExecutor", "LateExitLocalExecutor:tests.e2e.late_exit.LateExitLocalExecutor")
 LIVE_DAGS = ROOT / "tests" / "dags" / "live"
+# A user the simple auth manager knows but gives no role: every authorisation check refuses them (the
+# registry view's 403). Added to compose's users for the live stack only.
+OUTSIDER = "outsider"
 
 
 def compose_base_environment(home: Path, dag_folders: list[Path]) -> dict[str, str]:
@@ -33,6 +36,12 @@ def compose_base_environment(home: Path, dag_folders: list[Path]) -> dict[str, s
     return base
 
 
+def compose_users() -> str:
+    """The simple auth manager's users as docker-compose.yaml declares them."""
+    environment = ComposeFile(ROOT / "docker-compose.yaml").airflow_environment(generated_secrets())
+    return environment["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
+
+
 @pytest.fixture(scope="session")
 def live_airflow(standin):
     home = Path(tempfile.mkdtemp(prefix="modelreg-live-airflow-"))
@@ -43,13 +52,14 @@ def live_airflow(standin):
         ROOT / "docker-compose.yaml",
         home,
         base_environment=base,
-        people={**USERS, "admin": secrets.token_urlsafe(16)},
+        people={**USERS, "admin": secrets.token_urlsafe(16), OUTSIDER: secrets.token_urlsafe(16)},
         extra_executors=EXTRA_EXECUTORS,
         aws_address=standin.endpoint_url.split("//", 1)[1],
         extra_environment={
             # The scheduler imports the late-exit executor from the repository's tests package.
             "PYTHONPATH": str(ROOT),
             "MODELREG_LATE_EXIT_DIR": str(late_exit_markers),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{compose_users()},{OUTSIDER}:",
         },
     )
     stack.late_exit_markers = late_exit_markers  # type: ignore[attr-defined]

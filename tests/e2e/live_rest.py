@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from airflow_modelreg.testing.harness import USERS
 
@@ -13,6 +13,14 @@ def headers(rest: Any, user: str = "alice") -> dict[str, str]:
     response = rest.post("/auth/token", json={"username": user, "password": USERS[user]})
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def log_in(page: Any, base_url: str, user: str, password: str, then: str) -> None:
+    """Sign in through the Airflow UI's login form (Playwright ``page``) and land on ``then``."""
+    page.goto(f"{base_url}/auth/login?{urlencode({'next': then})}")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def unpause(rest: Any, dag_id: str, user: str = "alice", timeout: float = 120) -> dict[str, str]:

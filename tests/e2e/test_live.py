@@ -6,12 +6,12 @@ from __future__ import annotations
 import shutil
 import time
 from contextlib import contextmanager
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 
 from airflow_modelreg.testing.harness import USERS
-from tests.e2e.live_rest import task_instance
+from tests.e2e.live_rest import log_in, task_instance
 from tests.e2e.live_rest import trigger as _trigger
 from tests.e2e.live_rest import wait_run as _wait_run
 from tests.helpers import put_artifact, register_operator
@@ -83,10 +83,7 @@ def required_action_page(live_airflow, dag_id: str, run_id: str, user: str):
         )
         try:
             page = browser.new_page()
-            page.goto(f"{live_airflow.base_url}/auth/login?{urlencode({'next': link})}")
-            page.get_by_label("Username").fill(user)
-            page.get_by_label("Password").fill(USERS[user])
-            page.get_by_role("button", name="Sign in").click()
+            log_in(page, live_airflow.base_url, user, USERS[user], then=link)
             page.wait_for_url("**/required_actions**", timeout=30000)
             yield page
         finally:

@@ -341,11 +341,17 @@ def print_audit(group: str) -> bool:
     """``airflow-modelreg audit <group> --verify``, as a user would run it at the end."""
     import json
 
+    from airflow_modelreg import registry_view_paths as paths
     from airflow_modelreg.cli import main as cli
 
     print(f"\nAudit of {group} (airflow-modelreg audit {group} --verify):\n", flush=True)
     code = cli(["audit", group, "--verify", "--ladder", json.dumps(LADDER)])
     print(flush=True)
+    # The demo runs no API server; the registry view is served by one with this provider installed.
+    print(
+        f"In the Airflow UI (docker compose up, see README): http://localhost:8080{paths.group_page(group)}\n",
+        flush=True,
+    )
     return code == 0
 
 

@@ -40,6 +40,10 @@ def lineage_values(lineage: Mapping[Any, Any] | None) -> dict[str, str]:
     }
 
 
+# Who decided a registration, written by RequestModelApprovalOperator as "name|run key".
+DECIDED_BY = f"{PREFIX}decided-by"
+
+
 def idempotency_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
     """A stable key for one registration attempt: the same DAG run and task always give the same key.
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.bases.notifier import BaseNotifier
 
-DECIDED_BY = f"{md.PREFIX}decided-by"
+DECIDED_BY = md.DECIDED_BY
 REASON_PARAM = REASON_FIELD
 # Names under which a run holds a value that a form could show in the Reason box: the form field's own name,
 # and "reason" (the field's former name, and train_and_register's DAG param).

@@ -1,0 +1,300 @@
+"""The registry view's FastAPI app: read-only pages and a JSON API over the registry, the environment
+pointers, the endpoints, the drift checks and the audit log. Mounted by Airflow's API server at
+:data:`~airflow_modelreg.registry_view_paths.PREFIX` (see :mod:`airflow_modelreg.plugins.registry_view`).
+
+Airflow gives a plugin's app no authentication: every route here depends on :func:`reader`, which
+identifies the caller as Airflow's own routes do (a ``Bearer`` token, else the UI's ``_token`` cookie,
+through ``airflow.api_fastapi.core_api.security.get_user``) and asks the auth manager whether that user may
+read each of the release's DAGs (``is_authorized_dag``, method ``GET``). No credentials: 401 (pages
+redirect to Airflow's login); a user who may not read them: 403.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the routes' ``Annotated`` dependencies, defined
+# inside create_app, from the live annotations.
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from airflow_modelreg import registry_view_paths as paths
+from airflow_modelreg.domain import audit as audit_rows
+from airflow_modelreg.domain import registry_view as view
+from airflow_modelreg.domain.errors import InvalidInputError, ModelRegError, NotFoundError
+from airflow_modelreg.plugins.registry_data import RegistryData
+
+log = logging.getLogger(__name__)
+
+# The DAGs a reader of the view must be allowed to read (``[modelreg] registry_view_dag_ids``).
+DEFAULT_DAG_IDS = ("train_and_register", "promote_model")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+# ------------------------------------------------------------------------------------------ auth
+def authorise(user: Any, dag_ids: Sequence[str] | None = None) -> None:
+    """403 unless the auth manager lets ``user`` read every DAG of ``dag_ids`` (default: the configured)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    dag_ids = configured_dag_ids() if dag_ids is None else dag_ids
+    manager = get_auth_manager()
+    refused = [
+        dag_id
+        for dag_id in dag_ids
+        if not manager.is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user)
+    ]
+    if refused:
+        raise HTTPException(
+            status_code=403,
+            detail=f"Forbidden: the registry view needs read access to the DAGs {', '.join(refused)}.",
+        )
+
+
+def configured_dag_ids() -> tuple[str, ...]:
+    from airflow.configuration import conf
+
+    value = conf.get("modelreg", "registry_view_dag_ids", fallback="") or ""
+    return tuple(d.strip() for d in value.split(",") if d.strip()) or DEFAULT_DAG_IDS
+
+
+# ------------------------------------------------------------------------------------- the app
+def create_app(
+    data: RegistryData,
+    user: Callable[..., Any] | None = None,
+    authorised: Callable[[Any], None] = authorise,
+    drift_verdicts: Callable[[Sequence[str]], dict[str, Any] | None] | None = None,
+) -> FastAPI:
+    """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
+    reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
+    raises 403 for a caller who may not read the view; ``drift_verdicts`` finds the latest drift verdict
+    for a list of endpoints (default: Airflow's XCom). Tests without an API server replace the first two."""
+    import jinja2
+
+    if user is None:
+        from airflow.api_fastapi.core_api.security import get_user as user
+    latest_verdict = drift_verdicts or latest_drift_verdict
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    app = FastAPI(title="airflow-modelreg registry view", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.data = data
+    page_parts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelreg-page")
+    api = paths.API.removeprefix(paths.PREFIX)
+    ui = paths.UI.removeprefix(paths.PREFIX)
+
+    def reader(caller: Annotated[Any, Depends(user)]) -> Any:
+        """Every route's dependency: the caller, authenticated and authorised (401/403 otherwise)."""
+        authorised(caller)
+        return caller
+
+    Reader = Annotated[Any, Depends(reader)]
+
+    def is_api(request: Request) -> bool:
+        return paths.API + "/" in request.url.path or request.url.path.startswith(api + "/")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def login_or_refuse(request: Request, error: StarletteHTTPException) -> Response:
+        """Pages: no credentials go to Airflow's login, a refusal is a page; the API answers JSON."""
+        if is_api(request) or error.status_code not in (401, 403):
+            return await http_exception_handler(request, error)
+        if error.status_code == 401:
+            from airflow.api_fastapi.app import get_auth_manager
+
+            login = get_auth_manager().get_url_login()
+            return RedirectResponse(f"{login}?next={quote(str(request.url), safe='')}", status_code=303)
+        return render(request, "refused.html", {"detail": error.detail}, status=error.status_code)
+
+    @app.exception_handler(ModelRegError)
+    async def model_reg_error(request: Request, error: ModelRegError) -> Response:
+        status = (
+            404 if isinstance(error, NotFoundError) else 400 if isinstance(error, InvalidInputError) else 502
+        )
+        if is_api(request):
+            return JSONResponse({"detail": str(error)}, status_code=status)
+        return render(request, "refused.html", {"detail": str(error)}, status=status)
+
+    def ui_root(request: Request) -> str:
+        """The Airflow UI's root (``[api] base_url``'s path), where the app is mounted under."""
+        return str(request.scope.get("root_path", "")).removesuffix(paths.PREFIX)
+
+    def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+        root = ui_root(request)
+        html = templates.get_template(name).render(
+            root=root, paths=paths, quote=quote, statuses=view.STATUSES, **context
+        )
+        return HTMLResponse(html, status_code=status)
+
+    # ------------------------------------------------------------------------------ JSON API
+
+    def group_overview(group: str) -> dict[str, Any]:
+        ladder = data.ladder()
+        endpoints = [name for env in ladder.environments for name in env.endpoints]
+        return {
+            "group": group,
+            "ladder": data.ladder_columns(group),
+            "pending": data.pending(group),
+            "endpoints": data.endpoints(),
+            "drift": data.drift_result(latest_verdict(endpoints)),
+        }
+
+    @app.get(api + "/groups")
+    def api_groups(_: Reader) -> dict[str, Any]:
+        return {"groups": data.groups(), "environments": list(data.ladder().names)}
+
+    @app.get(api + "/groups/{group}")
+    def api_group(group: str, _: Reader) -> dict[str, Any]:
+        return group_overview(group)
+
+    @app.get(api + "/groups/{group}/versions")
+    def api_versions(
+        group: str,
+        _: Reader,
+        page: int = 1,
+        per_page: Annotated[int, Query(le=view.MAX_PER_PAGE, ge=1)] = 25,
+        status: str | None = None,
+    ) -> dict[str, Any]:
+        return data.versions_page(group, page, per_page, status or None)
+
+    @app.get(api + "/groups/{group}/versions/{version}")
+    def api_version(group: str, version: int, _: Reader) -> dict[str, Any]:
+        return data.version(group, version)
+
+    @app.get(api + "/groups/{group}/audit")
+    def api_audit(
+        group: str,
+        _: Reader,
+        environment: str | None = None,
+        version: int | None = None,
+        format: str = "json",  # noqa: A002 - the query parameter's name
+    ) -> Response:
+        events = data.audit(group, environment or None, version)
+        if format == "csv":
+            name = f"{group}-audit.csv"
+            return PlainTextResponse(
+                audit_rows.render(events, "csv"),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        if format != "json":
+            raise InvalidInputError(f"Unknown format {format!r}: use json or csv.")
+        return JSONResponse({"group": group, "events": [audit_rows.row(e) for e in events]})
+
+    # --------------------------------------------------------------------------------- pages
+    @app.get(ui + "/groups", response_class=HTMLResponse)
+    def page_groups(request: Request, _: Reader) -> HTMLResponse:
+        return render(
+            request, "groups.html", {"groups": data.groups(), "environments": list(data.ladder().names)}
+        )
+
+    @app.get(ui + "/groups/{group}", response_class=HTMLResponse)
+    def page_group(
+        request: Request,
+        group: str,
+        _: Reader,
+        page: int = 1,
+        per_page: int = 25,
+        status: str = "",
+    ) -> HTMLResponse:
+        # The two halves read different things: side by side, the page waits for the slower only.
+        overview = page_parts.submit(group_overview, group)
+        versions = data.versions_page(group, page, per_page, status or None)
+        return render(request, "group.html", {**overview.result(), "versions": versions})
+
+    @app.get(ui + "/groups/{group}/environments/{environment}")
+    def page_environment(request: Request, group: str, environment: str, _: Reader) -> Response:
+        return RedirectResponse(f"{ui_root(request)}{paths.group_page(group)}#env-{quote(environment)}")
+
+    @app.get(ui + "/groups/{group}/versions/{version}", response_class=HTMLResponse)
+    def page_version(request: Request, group: str, version: int, _: Reader) -> HTMLResponse:
+        return render(request, "version.html", {"card": data.version(group, version)})
+
+    @app.get(ui + "/groups/{group}/audit", response_class=HTMLResponse)
+    def page_audit(
+        request: Request, group: str, _: Reader, environment: str = "", version: str = ""
+    ) -> HTMLResponse:
+        number = int(version) if version.strip().isdigit() else None
+        events = data.audit(group, environment or None, number)
+        csv_link = f"{ui_root(request)}{paths.audit_csv(group, environment=environment, version=number)}"
+        return render(
+            request,
+            "audit.html",
+            {
+                "group": group,
+                "rows": [audit_rows.row(e) for e in events],
+                "environment": environment,
+                "version": version,
+                "environments": list(data.ladder().names),
+                "csv_link": csv_link,
+            },
+        )
+
+    @app.get(ui + "/endpoints/{endpoint}", response_class=HTMLResponse)
+    def page_endpoint(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
+        return render(request, "endpoint.html", endpoint_context(endpoint))
+
+    @app.get(ui + "/endpoints/{endpoint}/drift", response_class=HTMLResponse)
+    def page_drift(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
+        return render(request, "endpoint.html", endpoint_context(endpoint))
+
+    def endpoint_context(endpoint: str) -> dict[str, Any]:
+        environment = data.ladder().environment_of_endpoint(endpoint)
+        if environment is None:
+            raise NotFoundError(
+                f"Endpoint {endpoint!r} serves no environment of the modelreg_ladder Variable."
+            )
+        found = [e for e in data.endpoints() if e["endpoint"] == endpoint]
+        return {"endpoint": found[0], "drift": data.drift_result(latest_verdict([endpoint]))}
+
+    @app.get(ui + "/drift-report")
+    def page_drift_report(uri: str, _: Reader) -> Response:
+        content_type, text = data.drift_report(uri)
+        # The report is self-contained HTML written by the provider: no script may run in it here.
+        return Response(
+            text,
+            media_type=content_type,
+            headers={"Content-Security-Policy": "script-src 'none'", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return app
+
+
+def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
+    """The newest drift verdict in Airflow's XCom (``DecideDriftOperator``, ``ModelDriftSensor``), preferring
+    one whose window or execution names one of ``endpoints``."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import and_, select
+
+    query = (
+        select(XComModel.value, XComModel.timestamp)
+        .join(
+            TaskInstance,
+            and_(
+                TaskInstance.dag_id == XComModel.dag_id,
+                TaskInstance.run_id == XComModel.run_id,
+                TaskInstance.task_id == XComModel.task_id,
+                TaskInstance.map_index == XComModel.map_index,
+            ),
+        )
+        .where(XComModel.key == "return_value")
+        .where(TaskInstance.operator.in_(("DecideDriftOperator", "ModelDriftSensor")))
+        .order_by(XComModel.timestamp.desc())
+        .limit(50)
+    )
+    try:
+        with create_session() as session:
+            found = [XComModel.deserialize_value(row) for row in session.execute(query)]
+    except Exception as error:  # noqa: BLE001 - no verdict is better than no page
+        log.warning("Reading the latest drift verdicts failed: %s", error)
+        return None
+    verdicts = [v for v in found if isinstance(v, dict) and "drift_detected" in v]
+    for verdict in verdicts:
+        where = str(verdict.get("window")) + str(verdict.get("execution"))
+        if any(endpoint in where for endpoint in endpoints):
+            return verdict
+    return verdicts[0] if verdicts else None

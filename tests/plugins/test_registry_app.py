@@ -1,0 +1,373 @@
+"""The registry view's app against the stand-in: what an operator reads in the JSON API and the pages.
+
+The caller is identified here by a test header instead of Airflow's JWT (the live test in
+``tests/e2e/test_registry_view_auth.py`` checks the real authentication through an API server)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+import pytest
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPBearer
+from fastapi.testclient import TestClient
+
+from airflow_modelreg import registry_view_paths as paths
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain.environments import EnvironmentLadder
+from airflow_modelreg.domain.pointers import Pointer
+from tests.helpers import AUDIT_BUCKET
+
+LADDER = {
+    "audit_log": f"s3://{AUDIT_BUCKET}/log",
+    "registration_approvers": ["bob"],
+    "environments": [
+        {"name": "dev", "approvers": ["bob"]},
+        {"name": "test", "approvers": ["carol"]},
+        {"name": "uat", "approvers": ["carol"]},
+        {"name": "prod", "approvers": ["dave"], "endpoints": ["churn-prod"]},
+    ],
+}
+READER = {"x-test-user": "viewer"}
+
+
+BEARER = HTTPBearer(auto_error=False)
+
+
+async def header_user(request: Request, credentials: Annotated[Any, Depends(BEARER)]) -> str:
+    name = request.headers.get("x-test-user")
+    if not name:
+        raise HTTPException(status_code=401, detail="Not authenticated")
+    return name
+
+
+def only_readers(user: str) -> None:
+    if user == "outsider":
+        raise HTTPException(status_code=403, detail="Forbidden")
+
+
+def register(sm, number: int, status: str = "PendingManualApproval", **props: str) -> str:
+    arn = sm.create_model_package(
+        ModelPackageGroupName="churn",
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        MetadataProperties={"CommitId": f"c{number}", "Repository": "https://git.example.com/churn"},
+        CustomerMetadataProperties={
+            md.REGISTERED_BY: "alice",
+            md.ARTIFACT_SHA256: f"{number:064x}",
+            md.AIRFLOW_RUN: f"train_and_register/run-{number}/register",
+            **md.metric_entries({"auc": 0.80 + number / 100}),
+            **props,
+        },
+    )["ModelPackageArn"]
+    return arn
+
+
+@pytest.fixture
+def registry(aws):
+    """Group churn: v1 approved and in prod (by dave), v2 rejected, v3 pending; audit events for v1."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+    from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
+
+    sm = aws.boto3_client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName="churn")
+    v1 = register(sm, 1, "Approved", **{md.DECIDED_BY: "bob|k1"})
+    register(sm, 2, "Rejected", **{md.DECIDED_BY: "bob|k2"})
+    register(sm, 3)
+    sm.update_model_package(ModelPackageArn=v1, ApprovalDescription="good enough")
+    pointer = Pointer(
+        "churn",
+        "prod",
+        1,
+        v1,
+        f"{1:064x}",
+        "dave",
+        "2026-11-23T10:00:00+00:00",
+        "promote_model/run-p/commit_prod",
+        "k",
+    )
+    ParameterStoreHook().put_pointer("/modelreg/churn/prod", pointer)
+    audit = AuditLogHook(log_uri=LADDER["audit_log"])
+    audit.append(
+        "churn",
+        "registered",
+        version=1,
+        arn=v1,
+        actor={"id": "alice", "name": "alice"},
+        airflow_run="train_and_register/run-1/register",
+    )
+    audit.append(
+        "churn",
+        "promoted",
+        version=1,
+        arn=v1,
+        environment="prod",
+        reason="ship it",
+        actor={"id": "dave", "name": "dave"},
+        airflow_run="promote_model/run-p/commit_prod",
+    )
+    audit.append(
+        "churn",
+        "registered",
+        version=3,
+        actor={"id": "alice", "name": "alice"},
+        airflow_run="train_and_register/run-3/register",
+    )
+    return sm
+
+
+@pytest.fixture
+def client(registry):
+    from airflow_modelreg.plugins.registry_app import create_app
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
+    app = create_app(data, user=header_user, authorised=only_readers, drift_verdicts=lambda endpoints: None)
+    with TestClient(app, root_path=paths.PREFIX) as test_client:
+        yield test_client
+
+
+def get(client, path: str, **kwargs):
+    # The app is mounted at PREFIX; the test client calls it as the API server would.
+    return client.get(path.removeprefix(paths.PREFIX), headers=kwargs.pop("headers", READER), **kwargs)
+
+
+def test_groups_count_versions_and_pending_and_show_what_each_environment_runs(client):
+    client.app.state.data.index("churn")  # the count is listed in the background on a first view
+    body = get(client, paths.api_groups()).json()
+    assert body["environments"] == ["dev", "test", "uat", "prod"]
+    assert body["groups"] == [
+        {
+            "group": "churn",
+            "versions": 3,
+            "pending": 1,
+            "environments": {"dev": None, "test": None, "uat": None, "prod": 1},
+        }
+    ]
+
+
+def test_the_first_view_of_a_group_shows_its_newest_versions_before_they_are_counted(client):
+    first = get(client, paths.api_versions("churn", page=1, per_page=2)).json()
+    assert [v["version"] for v in first["versions"]] == [3, 2]
+    assert first["total"] in (None, 3)  # counted in the background: known once the listing finished
+    client.app.state.data.index("churn")
+    assert get(client, paths.api_versions("churn", page=1, per_page=2)).json()["total"] == 3
+
+
+def test_pages_look_again_while_a_group_is_being_counted_and_stop_once_counted(client):
+    first = get(client, paths.group_page("churn"))
+    client.app.state.data.index("churn")
+    counted = get(client, paths.group_page("churn"))
+    assert 'http-equiv="refresh"' not in counted.text and "counting" not in counted.text
+    # The first view either raced the background count or said so and asked to be looked at again.
+    assert ("counting" in first.text) == ('http-equiv="refresh"' in first.text)
+
+
+def test_versions_are_paged_on_the_server_newest_first_and_filtered_by_status(client):
+    client.app.state.data.index("churn")
+    first = get(client, paths.api_versions("churn", page=1, per_page=2)).json()
+    assert [v["version"] for v in first["versions"]] == [3, 2]
+    assert (first["total"], first["pages"]) == (3, 2)
+    second = get(client, paths.api_versions("churn", page=2, per_page=2)).json()
+    assert [v["version"] for v in second["versions"]] == [1]
+    approved = get(client, paths.api_versions("churn", status="Approved")).json()
+    [row] = approved["versions"]
+    assert row["version"] == 1
+    assert (row["status"], row["decided_by"], row["reason"], row["registered_by"]) == (
+        "Approved",
+        "bob",
+        "good enough",
+        "alice",
+    )
+    assert row["digest"] == f"{1:064x}" and row["metrics"] == {"auc": pytest.approx(0.81)}
+    assert approved["counts"] == {"total": 3, "PendingManualApproval": 1, "Approved": 1, "Rejected": 1}
+
+
+def test_a_bad_status_or_page_is_refused_with_the_reason(client):
+    refused = get(client, paths.api_versions("churn", status="Maybe"))
+    assert refused.status_code == 400 and "Unknown status 'Maybe'" in refused.json()["detail"]
+    assert get(client, paths.api_versions("churn", page=0)).status_code == 400
+
+
+def test_the_group_shows_the_ladder_pending_decisions_and_endpoints(client):
+    body = get(client, paths.api_group("churn")).json()
+    columns = {c["environment"]: c for c in body["ladder"]}
+    assert list(columns) == ["dev", "test", "uat", "prod"]
+    assert columns["dev"]["current"] is None
+    prod = columns["prod"]["current"]
+    assert (prod["version"], prod["approved_by"], prod["approved_at"]) == (
+        1,
+        "dave",
+        "2026-11-23T10:00:00+00:00",
+    )
+    assert prod["airflow_run_link"] == "/dags/promote_model/runs/run-p/tasks/commit_prod"
+    assert len(columns["prod"]["history"]) == 1
+    [pending] = body["pending"]
+    assert pending["version"] == 3
+    assert pending["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+    assert body["endpoints"] == [
+        {"endpoint": "churn-prod", "environment": "prod", "status": None, "variants": []}
+    ]
+
+
+def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_links_its_runs(client):
+    card = get(client, paths.api_version("churn", 3)).json()
+    assert card["status"] == "PendingManualApproval"
+    assert card["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+    [prod] = card["comparisons"]
+    assert (prod["environment"], prod["version"]) == ("prod", 1)
+    [auc] = prod["metrics"]
+    assert auc["this"] == pytest.approx(0.83) and auc["current"] == pytest.approx(0.81)
+    assert auc["delta"] == pytest.approx(0.02)
+    assert card["lineage"]["CommitId"] == "c3"
+    promoted = get(client, paths.api_version("churn", 1)).json()
+    assert promoted["runs_in"] == ["prod"] and promoted["required_action_link"] is None
+    assert [(r["what"], r["link"]) for r in promoted["runs"]] == [
+        ("registered", "/dags/train_and_register/runs/run-1/tasks/register"),
+        ("promoted", "/dags/promote_model/runs/run-p/tasks/commit_prod"),
+    ]
+    assert get(client, paths.api_version("churn", 99)).status_code == 404
+
+
+def test_the_audit_trail_is_filtered_and_downloadable_as_csv(client):
+    everything = get(client, paths.API + "/groups/churn/audit").json()["events"]
+    # v1 and v2 were decided in the registry without a "decided" event: the trail says so, as the CLI does.
+    assert [(e["event"], e["version"]) for e in everything] == [
+        ("registered", 1),
+        ("promoted", 1),
+        ("registered", 3),
+        ("decided-outside-airflow", 1),
+        ("decided-outside-airflow", 2),
+    ]
+    prod = get(client, paths.API + "/groups/churn/audit?environment=prod").json()["events"]
+    assert [(e["event"], e["by"], e["reason"]) for e in prod] == [("promoted", "dave", "ship it")]
+    v3 = get(client, paths.API + "/groups/churn/audit?version=3").json()["events"]
+    assert [e["version"] for e in v3] == [3]
+    download = get(client, paths.audit_csv("churn", environment="prod"))
+    assert download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert [(r["event"], r["environment"], r["by"]) for r in rows] == [("promoted", "prod", "dave")]
+
+
+def test_pages_show_the_group_version_and_audit_with_stable_hooks_for_the_browser(client):
+    groups = get(client, paths.groups_page())
+    assert groups.status_code == 200 and 'data-group="churn"' in groups.text
+    group = get(client, paths.group_page("churn") + "?per_page=2&status=")
+    assert 'data-testid="group-heading">churn<' in group.text
+    assert group.text.count('data-testid="version-row"') == 2
+    assert 'href="/dags/train_and_register/runs/run-3/required_actions"' in group.text
+    filtered = get(client, paths.group_page("churn") + "?status=Rejected")
+    assert filtered.text.count('data-testid="version-row"') == 1 and 'data-version="2"' in filtered.text
+    version = get(client, paths.version_page("churn", 1))
+    assert 'data-testid="version-heading">churn version 1<' in version.text
+    audit = get(client, paths.audit_page("churn", environment="prod"))
+    assert audit.text.count('data-testid="audit-row"') == 1
+    assert get(client, paths.environment_page("churn", "prod"), follow_redirects=False).status_code == 307
+
+
+def test_values_from_the_registry_are_escaped_in_pages(client, registry):
+    arn = register(registry, 4)
+    registry.update_model_package(ModelPackageArn=arn, ApprovalDescription="<script>alert(1)</script>")
+    client.app.state  # noqa: B018 - same app; the index is refreshed below
+    page = get(client, paths.group_page("churn") + "?status=PendingManualApproval")
+    assert "<script>alert(1)</script>" not in page.text
+
+
+def test_no_credentials_get_401_in_the_api_and_the_login_page_for_pages(client, monkeypatch):
+    assert get(client, paths.api_groups(), headers={}).status_code == 401
+
+    class Manager:
+        def get_url_login(self):
+            return "/auth/login"
+
+    monkeypatch.setattr("airflow.api_fastapi.app.get_auth_manager", lambda: Manager())
+    page = get(client, paths.groups_page(), headers={}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/auth/login?next=")
+
+
+def test_a_user_who_may_not_read_the_release_gets_403_everywhere(client):
+    outsider = {"x-test-user": "outsider"}
+    for path in (paths.api_groups(), paths.api_versions("churn"), paths.audit_csv("churn")):
+        assert get(client, path, headers=outsider).status_code == 403
+    page = get(client, paths.group_page("churn"), headers=outsider)
+    assert page.status_code == 403 and 'data-testid="refused"' in page.text
+    report = get(client, paths.drift_report_page("s3://b/r/drift_report.html"), headers=outsider)
+    assert report.status_code == 403
+
+
+def test_the_drift_report_route_serves_only_drift_reports(client, aws):
+    s3 = aws.boto3_client("s3")
+    s3.create_bucket(Bucket="reports-bucket")
+    s3.put_object(Bucket="reports-bucket", Key="r/run/drift_report.html", Body=b"<h1>Drift</h1>")
+    s3.put_object(Bucket="reports-bucket", Key="secrets/config.json", Body=json.dumps({"k": 1}).encode())
+    shown = get(client, paths.drift_report_page("s3://reports-bucket/r/run/drift_report.html"))
+    assert shown.status_code == 200 and "<h1>Drift</h1>" in shown.text
+    assert "script-src 'none'" in shown.headers["content-security-policy"]
+    refused = get(client, paths.drift_report_page("s3://reports-bucket/secrets/config.json"))
+    assert refused.status_code == 400 and "Not a drift report" in refused.text
+
+
+def test_a_refresh_adds_new_versions_and_decisions_without_listing_the_whole_group(registry, aws):
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), full_ttl=3600)
+    assert [v.version for v in data.index("churn").versions] == [3, 2, 1]
+    register(registry, 4)
+    v3 = next(v for v in data.index("churn").versions if v.version == 3)
+    registry.update_model_package(ModelPackageArn=v3.arn, ModelApprovalStatus="Approved")
+    aws.reset_calls()
+    refreshed = data._refresh("churn").result()
+    assert [(v.version, v.status) for v in refreshed.versions] == [
+        (4, "PendingManualApproval"),
+        (3, "Approved"),
+        (2, "Rejected"),
+        (1, "Approved"),
+    ]
+    # The newest page and the pending listing, and one describe for the version that left pending.
+    calls = aws.calls()
+    assert calls.get("sagemaker:ListModelPackages") == 2
+    assert calls.get("sagemaker:DescribeModelPackage") == 1
+
+
+def test_endpoints_show_each_variant_its_version_and_current_traffic_weight(client, registry, aws):
+    from tests.helpers import advance_endpoint, variant
+
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    v1, v3 = (group_arn.replace(":model-package-group/", ":model-package/") + f"/{n}" for n in (1, 3))
+    for name, arn in (("champion-model", v1), ("challenger-model", v3)):
+        registry.create_model(
+            ModelName=name,
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+            PrimaryContainer={"ModelPackageName": arn},
+        )
+    registry.create_endpoint_config(
+        EndpointConfigName="churn-prod-1",
+        ProductionVariants=[
+            variant("champion", "champion-model", 3.0),
+            variant("challenger", "challenger-model", 1.0),
+        ],
+    )
+    registry.create_endpoint(EndpointName="churn-prod", EndpointConfigName="churn-prod-1")
+    advance_endpoint(aws, "churn-prod", "InService")
+    [endpoint] = get(client, paths.api_group("churn")).json()["endpoints"]
+    assert (endpoint["endpoint"], endpoint["environment"], endpoint["status"]) == (
+        "churn-prod",
+        "prod",
+        "InService",
+    )
+    assert [
+        (v["name"], v["current_weight"], v["share"], v["serves"]["version"]) for v in endpoint["variants"]
+    ] == [
+        ("champion", 3.0, 0.75, 1),
+        ("challenger", 1.0, 0.25, 3),
+    ]
+    page = get(client, paths.endpoint_page("churn-prod"))
+    assert 'data-variant="challenger"' in page.text and paths.version_page("churn", 3) in page.text

@@ -1,0 +1,28 @@
+"""The latest drift check as the registry view finds it: the verdict a real ``monitor_drift`` run left in
+Airflow's XCom (dag.test on the stand-in), and the per-feature table of the report it wrote."""
+
+from __future__ import annotations
+
+from airflow_modelreg.domain.environments import EnvironmentLadder
+from tests.test_drift_dags import PROD_ONLY, _traffic, prod_model  # noqa: F401 - prod_model is a fixture
+
+
+def test_the_view_shows_the_latest_drift_verdict_of_an_endpoint_with_its_features(airflow, prod_model):  # noqa: F811
+    from airflow_modelreg.plugins.registry_app import latest_drift_verdict
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    _traffic(prod_model, shift=0.0)
+    run = airflow.dag("monitor_drift").test(logical_date=None)
+    assert str(run.state) == "success", airflow.task_states(run)
+
+    verdict = latest_drift_verdict(["churn-prod"])
+    assert verdict == airflow.xcom(run, "detect_drift")
+    assert verdict["drift_detected"] is False and verdict["report_html_uri"].endswith("/drift_report.html")
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(PROD_ONLY))
+    shown = data.drift_result(verdict)
+    assert shown["airflow_run_link"].startswith("/dags/monitor_drift/runs/")
+    assert {row["feature"] for row in shown["features"]} >= {"tenure_months", "monthly_charges"}
+    assert not any(row["drifted"] for row in shown["features"])
+    content_type, html = data.drift_report(verdict["report_html_uri"])
+    assert content_type.startswith("text/html") and "<html" in html.lower()
