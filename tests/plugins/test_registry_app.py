@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import json
+import re
 from typing import Annotated, Any
 
 import pytest
