@@ -150,7 +150,12 @@ def run() -> str:
         root.mount(
             paths.PREFIX,
             create_app(
-                data, user=stub_user, authorised=lambda user: None, drift_verdicts=lambda endpoints: None
+                data,
+                user=stub_user,
+                authorised=lambda user: None,
+                # Airflow's metadata database (XCom, HITL requests) is not part of what is measured here.
+                drift_verdicts=lambda endpoints: None,
+                waiting_requests=lambda subjects: {},
             ),
         )
         base, server = _serve(root)

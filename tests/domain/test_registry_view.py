@@ -65,6 +65,14 @@ def test_runs_recorded_by_the_provider_link_to_their_task_and_required_actions_i
     # Anything else: no link to a run, and the list of every pending Required Action.
     assert view.run_link(None) is None and view.run_link("nonsense") is None
     assert view.required_action_link(None) == "/required_actions?response_received=false"
+    # The page Airflow's own request link opens: one task's Required Action.
+    assert view.task_required_action_link(
+        "approve_version", "manual__2026-11-23T10:00:00+00:00", "approve"
+    ) == (
+        "/dags/approve_version/runs/manual__2026-11-23T10%3A00%3A00%2B00%3A00/tasks/approve/required_actions"
+    )
+    # How the view finds the request that waits for a version: the approval task's subject.
+    assert view.approval_subject("churn", 7) == "Approve churn version 7?"
 
 
 def test_a_version_row_reads_the_providers_records_and_the_approvers_reason():

@@ -3,7 +3,6 @@ sensors resumed by the triggerer process, and the approval page driven in headle
 
 from __future__ import annotations
 
-import shutil
 import time
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -11,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from airflow_modelreg.testing.harness import USERS
+from tests.e2e.browser import CHROMIUM, NO_CHROMIUM, Screenshots, chromium_page
 from tests.e2e.live_rest import log_in, task_instance
 from tests.e2e.live_rest import trigger as _trigger
 from tests.e2e.live_rest import wait_run as _wait_run
@@ -56,43 +56,23 @@ def test_deferred_sensor_resumes_in_the_triggerer(live_airflow, rest, aws, pendi
     assert _wait_run(rest, "wait_for_decision", run_id) == "success"
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @contextmanager
 def required_action_page(live_airflow, dag_id: str, run_id: str, user: str):
     """Chromium on the Required Action page of ``dag_id``'s ``approve`` task in ``run_id``, signed in as
     ``user`` (through the login page, as a person arriving from the request's link)."""
-    from playwright.sync_api import sync_playwright
-
     link = (
         f"{live_airflow.base_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/approve/required_actions"
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            log_in(page, live_airflow.base_url, user, USERS[user], then=link)
-            page.wait_for_url("**/required_actions**", timeout=30000)
-            yield page
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        log_in(page, live_airflow.base_url, user, USERS[user], then=link)
+        page.wait_for_url("**/required_actions**", timeout=30000)
+        yield page
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending_version, tmp_path):
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending_version, request):
+    shots = Screenshots(request.node.name)  # before ``request`` names the approval request below
     run_id = _trigger(rest, "approve_version", {"arn": pending_version["arn"], "approvers": ["bob"]})
     bob = rest.approver("bob")
     request = bob.wait_for("approve_version", timeout=120)
@@ -111,7 +91,7 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
         assert approve.is_disabled()  # a decision needs a reason
         page.locator("#element_modelreg_reason").fill("looks right in the UI")
         approve.click()
-        page.screenshot(path=str(tmp_path / "after-approve.png"), full_page=True)
+        shots.take(page, "after-approve")
     assert _wait_run(rest, "approve_version", run_id) == "success"
     described = aws.boto3_client("sagemaker").describe_model_package(ModelPackageName=pending_version["arn"])
     assert described["ModelApprovalStatus"] == "Approved"
@@ -120,12 +100,11 @@ def test_an_approver_approves_in_the_airflow_ui(live_airflow, rest, aws, pending
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_a_runs_reason_param_is_not_in_the_approvers_reason_box(
-    live_airflow, rest, pending_version, tmp_path
-):
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_a_runs_reason_param_is_not_in_the_approvers_reason_box(live_airflow, rest, pending_version, request):
     """train_and_register's runs carry a ``reason`` param: the approver's Reason box still starts empty, and
     Approve stays disabled until they type."""
+    shots = Screenshots(request.node.name)  # before ``request`` names the approval request below
     dag_id = "approve_with_reason_param"
     conf = {"arn": pending_version["arn"], "approvers": ["bob"], "reason": "scheduled training"}
     run_id = _trigger(rest, dag_id, conf)
@@ -136,7 +115,7 @@ def test_a_runs_reason_param_is_not_in_the_approvers_reason_box(
         assert reason.input_value() == ""
         assert page.get_by_text("scheduled training").count() == 0
         assert page.get_by_test_id("hitl-option-Approve").is_disabled()
-        page.screenshot(path=str(tmp_path / "reason-param.png"), full_page=True)
+        shots.take(page, "reason-param")
         page.get_by_test_id("hitl-option-Reject").wait_for()
     # Leave the request answered (a reject, through the REST API), so the run ends.
     rest.approver("bob").reject(request, reason="checked the empty form")

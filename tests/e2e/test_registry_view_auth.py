@@ -6,13 +6,13 @@ manager (no credentials: 401, or the login page for a page; a user without acces
 from __future__ import annotations
 
 import contextlib
-import shutil
 
 import httpx
 import pytest
 
 from airflow_modelreg import registry_view_paths as paths
 from airflow_modelreg.testing.harness import USERS
+from tests.e2e.browser import CHROMIUM, NO_CHROMIUM, Screenshots, chromium_page
 from tests.e2e.conftest import OUTSIDER
 from tests.e2e.live_rest import log_in
 
@@ -96,29 +96,22 @@ def test_a_reader_sees_the_registry_through_a_token_or_the_uis_cookie(view):
     assert page.status_code == 200 and 'data-testid="group-heading">view-auth<' in page.text
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_the_navigation_opens_the_view_inside_the_airflow_ui_in_its_colour_mode(view, live_airflow, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_the_navigation_opens_the_view_inside_the_airflow_ui_in_its_colour_mode(view, live_airflow, request):
     plugin_page = f"{live_airflow.base_url}/plugin/model-registry"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
+    shots = Screenshots(request.node.name)
+    with chromium_page() as page:
         log_in(page, live_airflow.base_url, "bob", USERS["bob"], then=plugin_page)
         page.wait_for_url("**/plugin/model-registry**", timeout=30000)
         frame = page.frame_locator("iframe").first
         frame.get_by_role("heading", name="Model registry").wait_for(timeout=30000)
         frame.locator('[data-group="view-auth"]').wait_for()
-        page.screenshot(path=str(tmp_path / "registry-view-light.png"))
+        shots.take(page, "registry-view-light")
         # The UI keeps its colour mode in localStorage["theme"]; the view (same origin) follows it.
         page.evaluate("localStorage.setItem('theme', 'dark')")
         page.reload()
         frame = page.frame_locator("iframe").first
         frame.get_by_role("heading", name="Model registry").wait_for(timeout=30000)
         assert frame.locator("html").get_attribute("data-theme") == "dark"
-        page.screenshot(path=str(tmp_path / "registry-view-dark.png"))
-        browser.close()
+        shots.take(page, "registry-view-dark")

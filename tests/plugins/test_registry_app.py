@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Annotated, Any
 
 import pytest
@@ -123,15 +124,57 @@ def registry(aws):
     return sm
 
 
-@pytest.fixture
-def client(registry):
+def make_client(waiting_requests=lambda subjects: {}):
     from airflow_modelreg.plugins.registry_app import create_app
     from airflow_modelreg.plugins.registry_data import RegistryData
 
     data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
-    app = create_app(data, user=header_user, authorised=only_readers, drift_verdicts=lambda endpoints: None)
-    with TestClient(app, root_path=paths.PREFIX) as test_client:
+    app = create_app(
+        data,
+        user=header_user,
+        authorised=only_readers,
+        drift_verdicts=lambda endpoints: None,
+        waiting_requests=waiting_requests,
+    )
+    return TestClient(app, root_path=paths.PREFIX)
+
+
+@pytest.fixture
+def client(registry):
+    with make_client() as test_client:
         yield test_client
+
+
+def test_a_pending_versions_link_opens_the_required_action_that_waits_for_it_in_any_run(registry):
+    """v3 was registered by train_and_register/run-3, but another DAG's run asks for the decision: the links
+    open that run's approval task (found by the request's subject), not the registering run's."""
+    asked = []
+    waiting = "/dags/approve_version/runs/manual__1/tasks/approve/required_actions"
+
+    def waiting_requests(subjects):
+        asked.append(list(subjects))
+        return {"Approve churn version 3?": waiting}
+
+    with make_client(waiting_requests) as client:
+        [pending] = get(client, paths.api_group("churn")).json()["pending"]
+        assert pending["required_action_link"] == waiting
+        assert get(client, paths.api_version("churn", 3)).json()["required_action_link"] == waiting
+        assert f'href="{waiting}"' in get(client, paths.group_page("churn")).text
+        assert f'href="{waiting}"' in get(client, paths.version_page("churn", 3)).text
+        # A decided version has no Required Action to look for.
+        assert get(client, paths.api_version("churn", 1)).json()["required_action_link"] is None
+    assert ["Approve churn version 3?"] in asked and [] not in asked
+
+
+def test_links_to_airflow_pages_leave_the_uis_frame(client):
+    """Inside Airflow's UI the view is a sandboxed iframe: every link to an Airflow page is marked to leave
+    it (``target="_top"``), and the page hands such a link to the UI's router (the browser test clicks it)."""
+    for page in (paths.group_page("churn"), paths.version_page("churn", 1), paths.version_page("churn", 3)):
+        text = get(client, page).text
+        links = re.findall(r'<a [^>]*href="/dags/[^"]*"[^>]*>', text)
+        assert links, page
+        assert all('target="_top"' in link for link in links), links
+        assert "top.history.pushState" in text
 
 
 def get(client, path: str, **kwargs):

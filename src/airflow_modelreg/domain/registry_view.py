@@ -119,6 +119,18 @@ def required_action_link(airflow_run: str | None) -> str:
     return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/required_actions"
 
 
+def approval_subject(group: str, version: int | str) -> str:
+    """The title of the request that asks for a decision on a registered version (the approval task's): how
+    the view finds the Required Action that waits for that version, in whichever DAG run asks."""
+    return f"Approve {group} version {version}?"
+
+
+def task_required_action_link(dag_id: str, run_id: str, task_id: str) -> str:
+    """The Required Action page of one task (what Airflow's own request link opens)."""
+    run = f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    return f"{run}/tasks/{quote(task_id, safe='')}/required_actions"
+
+
 def decided_by(properties: Mapping[str, str]) -> str | None:
     value = properties.get(md.DECIDED_BY)
     return str(value).partition("|")[0] or None if value else None

@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
+from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.domain.approval import APPROVE, REASON_FIELD, Approver, Decision
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError
@@ -228,7 +229,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
         body = self.card(
             described, CardContext(environment=None, may_decide=eligible, registrants=facts.registrants)
         )
-        return self.ask(context, eligible, f"Approve {facts.group} version {facts.number}?", body)
+        return self.ask(context, eligible, view.approval_subject(facts.group, facts.number), body)
 
     def recorded_by_this_run(self, described: Mapping[str, Any], context: Context) -> dict[str, Any] | None:
         """An earlier try of this task run already wrote the decision: finish the audit, return it."""

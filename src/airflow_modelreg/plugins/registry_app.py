@@ -69,16 +69,20 @@ def create_app(
     user: Callable[..., Any] | None = None,
     authorised: Callable[[Any], None] = authorise,
     drift_verdicts: Callable[[Sequence[str]], dict[str, Any] | None] | None = None,
+    waiting_requests: Callable[[Sequence[str]], dict[str, str]] | None = None,
 ) -> FastAPI:
     """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
     reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
     raises 403 for a caller who may not read the view; ``drift_verdicts`` finds the latest drift verdict
-    for a list of endpoints (default: Airflow's XCom). Tests without an API server replace the first two."""
+    for a list of endpoints (default: Airflow's XCom); ``waiting_requests`` finds, per request subject, the
+    Required Action that waits unanswered (default: Airflow's HITL requests). Tests without an API server
+    replace the first two."""
     import jinja2
 
     if user is None:
         from airflow.api_fastapi.core_api.security import get_user as user
     latest_verdict = drift_verdicts or latest_drift_verdict
+    waiting = waiting_requests or waiting_required_actions
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app = FastAPI(title="airflow-modelreg registry view", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = data
@@ -128,6 +132,17 @@ def create_app(
         )
         return HTMLResponse(html, status_code=status)
 
+    def where_decided(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Point each pending row's Required Action link at the request that waits for that version, in
+        whichever DAG run asks (the registering run's is only a guess: another DAG may ask)."""
+        asking = {
+            view.approval_subject(group, row["version"]): row for row in rows if row["required_action_link"]
+        }
+        for subject, link in (waiting(list(asking)) if asking else {}).items():
+            if subject in asking:
+                asking[subject]["required_action_link"] = link
+        return rows
+
     # ------------------------------------------------------------------------------ JSON API
 
     def group_overview(group: str) -> dict[str, Any]:
@@ -136,7 +151,7 @@ def create_app(
         return {
             "group": group,
             "ladder": data.ladder_columns(group),
-            "pending": data.pending(group),
+            "pending": where_decided(group, data.pending(group)),
             "endpoints": data.endpoints(),
             "drift": data.drift_result(latest_verdict(endpoints)),
         }
@@ -161,7 +176,7 @@ def create_app(
 
     @app.get(api + "/groups/{group}/versions/{version}")
     def api_version(group: str, version: int, _: Reader) -> dict[str, Any]:
-        return data.version(group, version)
+        return where_decided(group, [data.version(group, version)])[0]
 
     @app.get(api + "/groups/{group}/audit")
     def api_audit(
@@ -210,7 +225,9 @@ def create_app(
 
     @app.get(ui + "/groups/{group}/versions/{version}", response_class=HTMLResponse)
     def page_version(request: Request, group: str, version: int, _: Reader) -> HTMLResponse:
-        return render(request, "version.html", {"card": data.version(group, version)})
+        return render(
+            request, "version.html", {"card": where_decided(group, [data.version(group, version)])[0]}
+        )
 
     @app.get(ui + "/groups/{group}/audit", response_class=HTMLResponse)
     def page_audit(
@@ -298,3 +315,30 @@ def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
         if any(endpoint in where for endpoint in endpoints):
             return verdict
     return verdicts[0] if verdicts else None
+
+
+def waiting_required_actions(subjects: Sequence[str]) -> dict[str, str]:
+    """Per subject of ``subjects``: the Required Action page of the newest request with that subject that
+    waits for an answer (Airflow's HITL requests, in its metadata database)."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = (
+        select(HITLDetail.subject, TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
+        .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
+        .where(HITLDetail.subject.in_(list(subjects)))
+        .where(HITLDetail.responded_at.is_(None))
+        .order_by(HITLDetail.created_at.desc())
+    )
+    try:
+        with create_session() as session:
+            found = list(session.execute(query))
+    except Exception as error:  # noqa: BLE001 - the registering run's link is better than no page
+        log.warning("Reading the waiting Required Actions failed: %s", error)
+        return {}
+    links: dict[str, str] = {}
+    for subject, dag_id, run_id, task_id in found:
+        links.setdefault(subject, view.task_required_action_link(dag_id, run_id, task_id))
+    return links
