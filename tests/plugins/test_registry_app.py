@@ -402,3 +402,19 @@ def test_endpoints_show_each_variant_its_version_and_current_traffic_weight(clie
     ]
     page = get(client, paths.endpoint_page("churn-prod"))
     assert 'data-variant="challenger"' in page.text and paths.version_page("churn", 3) in page.text
+
+
+def test_the_audit_csv_download_neutralises_formulas_as_the_command_line_does(client):
+    """The download is written by the same writer as ``airflow-modelreg audit --format csv``
+    (tests/test_cli.py): a reason starting with = is text, prefixed with '."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+
+    reason = '=HYPERLINK("http://evil.example","click")'
+    AuditLogHook(log_uri=LADDER["audit_log"]).append(
+        "churn", "promoted", version=1, environment="test", reason=reason, actor={"id": "carol", "name": "carol"}
+    )
+    download = get(client, paths.audit_csv("churn", environment="test"))
+    [row] = list(csv.DictReader(io.StringIO(download.text)))
+    assert row["reason"] == "'" + reason
+    [event] = get(client, paths.API + "/groups/churn/audit?environment=test").json()["events"]
+    assert event["reason"] == reason
