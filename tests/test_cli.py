@@ -73,7 +73,14 @@ def test_the_audit_csv_neutralises_cells_a_spreadsheet_would_run(aws, log_uri, c
     CSV prefixes it with ' (OWASP's rule) so it shows as text; JSON and the table keep it as written."""
     hook = AuditLogHook(log_uri=log_uri)
     for reason in FORMULAS:
-        hook.append("churn", "decided", version=1, status="Approved", actor={"id": "=x", "name": "-bob"}, reason=reason)
+        hook.append(
+            "churn",
+            "decided",
+            version=1,
+            status="Approved",
+            actor={"id": "=x", "name": "-bob"},
+            reason=reason,
+        )
     assert main(["audit", "churn", "--audit-log", log_uri, "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))[-len(FORMULAS) :]
     assert [r["reason"] for r in rows] == [f"'{reason}" for reason in FORMULAS]

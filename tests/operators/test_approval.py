@@ -243,7 +243,9 @@ def test_an_answer_without_a_reason_is_refused_and_audited(aws, registered, make
     from airflow_modelreg.hooks.audit_log import AuditLogHook
 
     version = registered()
-    operator = RequestModelApprovalOperator(task_id="approve", model_package_arn=version["arn"], ladder=LADDER)
+    operator = RequestModelApprovalOperator(
+        task_id="approve", model_package_arn=version["arn"], ladder=LADDER
+    )
     with pytest.raises(AirflowFailException, match="no reason"):
         operator.execute_complete(make_context(task_id="approve"), answer("bob", option, reason))
     assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"

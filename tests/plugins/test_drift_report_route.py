@@ -43,7 +43,7 @@ def client(aws):
         authorised=only_readers,
         drift_verdicts=lambda endpoints: None,
         waiting_requests=lambda subjects: {},
-        **({"recorded_reports": recorded.__contains__} if False else {}),
+        recorded_reports=recorded.__contains__,
     )
     with TestClient(app, root_path=paths.PREFIX) as test_client:
         yield test_client

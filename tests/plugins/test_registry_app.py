@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from typing import Annotated, Any
 
@@ -411,7 +410,12 @@ def test_the_audit_csv_download_neutralises_formulas_as_the_command_line_does(cl
 
     reason = '=HYPERLINK("http://evil.example","click")'
     AuditLogHook(log_uri=LADDER["audit_log"]).append(
-        "churn", "promoted", version=1, environment="test", reason=reason, actor={"id": "carol", "name": "carol"}
+        "churn",
+        "promoted",
+        version=1,
+        environment="test",
+        reason=reason,
+        actor={"id": "carol", "name": "carol"},
     )
     download = get(client, paths.audit_csv("churn", environment="test"))
     [row] = list(csv.DictReader(io.StringIO(download.text)))

@@ -66,7 +66,9 @@ def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows({key: csv_cell(value) for key, value in {**r, "details": _text(r["details"])}.items()} for r in rows)
+    writer.writerows(
+        {key: csv_cell(value) for key, value in {**r, "details": _text(r["details"])}.items()} for r in rows
+    )
     return buffer.getvalue()
 
 
