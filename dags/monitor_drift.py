@@ -34,7 +34,7 @@ with DAG(
     tags=["modelreg", "reference"],
     params={
         "capture_prefix": Param("s3://modelreg-demo/capture/churn-prod/churn-prod", type="string"),
-        "report_prefix": Param("s3://modelreg-demo/drift-reports", type="string"),
+        "report_prefix": Param("s3://modelreg-demo/reports", type="string"),
     },
     doc_md=__doc__,
 ) as dag:

@@ -40,7 +40,7 @@ with DAG(
     tags=["modelreg", "reference"],
     params={
         "capture_prefix": Param("s3://modelreg-demo/capture/churn-prod/churn-prod", type="string"),
-        "report_prefix": Param("s3://modelreg-demo/drift-reports", type="string"),
+        "report_prefix": Param("s3://modelreg-demo/reports", type="string"),
         "window_hours": Param(24, type="number", exclusiveMinimum=0),
         "max_batch_bytes": Param(256 * 1024 * 1024, type="integer", minimum=1),
     },

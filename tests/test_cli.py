@@ -65,6 +65,30 @@ def test_the_audit_as_json_and_csv_filtered_by_environment(aws, log_uri, capsys)
     assert [r["event"] for r in rows] == ["registered", "decided", "promoted", "promoted"]
 
 
+FORMULAS = ('=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx")
+
+
+def test_the_audit_csv_neutralises_cells_a_spreadsheet_would_run(aws, log_uri, capsys):
+    """An approver's reason (or a name) starting with = + - @, a tab or a CR is a formula to a spreadsheet: the
+    CSV prefixes it with ' (OWASP's rule) so it shows as text; JSON and the table keep it as written."""
+    hook = AuditLogHook(log_uri=log_uri)
+    for reason in FORMULAS:
+        hook.append(
+            "churn",
+            "decided",
+            version=1,
+            status="Approved",
+            actor={"id": "=x", "name": "-bob"},
+            reason=reason,
+        )
+    assert main(["audit", "churn", "--audit-log", log_uri, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))[-len(FORMULAS) :]
+    assert [r["reason"] for r in rows] == [f"'{reason}" for reason in FORMULAS]
+    assert {r["by"] for r in rows} == {"'-bob (=x)"}
+    assert main(["audit", "churn", "--audit-log", log_uri, "--format", "json"]) == 0
+    assert [r["reason"] for r in json.loads(capsys.readouterr().out)[-len(FORMULAS) :]] == list(FORMULAS)
+
+
 def test_the_audit_notes_a_decision_made_outside_airflow(aws, log_uri, capsys):
     sm = aws.boto3_client("sagemaker")
     arn = sm.create_model_package(ModelPackageGroupName="churn", ModelApprovalStatus="Approved")[

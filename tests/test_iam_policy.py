@@ -9,6 +9,7 @@ Conditions, ``iam:PassRole`` and CloudWatch resources are not checked there; REA
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -42,6 +43,34 @@ PLACEHOLDERS = {
 # One enforcing stand-in process for the module: its tests stay on one xdist worker (make test's loadgroup).
 pytestmark = pytest.mark.xdist_group("iam_policy")
 STEPS = ("register", "approve", "promote", "deploy", "shift", "drift")
+
+
+def dag_param_default(dag_file: str, name: str) -> Any:
+    """A reference DAG's default for one of its params (``"name": Param(default, ...)``), read from its source."""
+    tree = ast.parse((ROOT / "dags" / dag_file).read_text())
+    found = [
+        value.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+        if isinstance(key, ast.Constant) and key.value == name and isinstance(value, ast.Call) and value.args
+    ]
+    assert len(found) == 1, f"{dag_file}: no single {name!r} param"
+    return found[0]
+
+
+def reference_report_prefix() -> str:
+    """Where the reference drift DAGs write their reports by default, in this account's MODEL_BUCKET: the DAG
+    role must be allowed to write there (WriteReports) and the registry view to read it (ReadDriftReports).
+    The reference DAGs' model bucket is train_and_register's ``bucket`` param."""
+    prefixes = {
+        dag_param_default(f, "report_prefix") for f in ("monitor_drift.py", "monitor_drift_fanout.py")
+    }
+    assert len(prefixes) == 1, f"the reference drift DAGs write their reports to different places: {prefixes}"
+    [prefix] = prefixes
+    model_bucket = dag_param_default("train_and_register.py", "bucket")
+    assert prefix.startswith(f"s3://{model_bucket}/"), f"{prefix} is not in the model bucket {model_bucket}"
+    return prefix.replace(f"s3://{model_bucket}/", f"s3://{MODEL_BUCKET}/", 1)
 
 
 def policy(name: str) -> dict[str, Any]:
@@ -276,7 +305,7 @@ class Lifecycle:
             source="data_capture",
             capture_prefix=f"s3://{MODEL_BUCKET}/capture/{self.endpoint}",
             baseline_uri=f"s3://{MODEL_BUCKET}/{self.group}/baseline.csv",
-            report_prefix=f"s3://{MODEL_BUCKET}/reports",
+            report_prefix=reference_report_prefix(),
             min_rows=500,
             window_hours=24,
         )
@@ -309,6 +338,7 @@ REMOVED = [
     ("EndpointTraffic", "shift", "sagemaker:UpdateEndpointWeightsAndCapacities"),
     ("AlarmsAndMetrics", "shift", "cloudwatch:DescribeAlarms"),
     ("ListModelData", "drift", "s3:ListBucket"),
+    ("WriteReports", "register", "s3:PutObject"),
 ]
 
 
@@ -336,6 +366,19 @@ def test_a_resource_too_narrow_is_refused_naming_the_resource(dag_role, make_con
     ), error
 
 
+def test_the_reference_dags_drift_reports_need_the_reports_resource_of_write_reports(dag_role, make_context):
+    """The reference drift DAGs' default report_prefix (what the drift step writes to) is what WriteReports
+    grants, and only that: without its ``reports/*`` resource, the drift step is refused on that prefix."""
+    document = policy("modelreg-dag-role.json")
+    [statement] = [s for s in document["Statement"] if s["Sid"] == "WriteReports"]
+    statement["Resource"] = [r for r in statement["Resource"] if not r.endswith("/reports/*")]
+    dag_role.grant(document)
+    failed, error = Lifecycle(dag_role, make_context).run()
+    assert failed == "drift", error
+    bucket, _, key = reference_report_prefix().removeprefix("s3://").partition("/")
+    assert f"s3:PutObject on resource: arn:aws:s3:::{bucket}/{key}/" in error, error
+
+
 def test_the_registry_view_reads_everything_with_only_its_read_only_policy(dag_role, make_context):
     """``iam/modelreg-registry-view.json`` (the API server's role): every read of the view passes after a
     whole lifecycle, and it allows no write."""
@@ -355,6 +398,7 @@ VIEW_REMOVED = [
     ("ReadPointers", "ssm:GetParameterHistory"),
     ("ReadEndpoints", "sagemaker:DescribeEndpoint"),
     ("ReadAuditLog", "s3:GetObject"),
+    ("ReadDriftReports", "s3:GetObject"),
 ]
 
 

@@ -109,7 +109,7 @@ def test_drift_closes_the_loop_with_a_retrained_version_naming_the_report(
     run = airflow.run("monitor_drift", {})
     assert str(run.state) == "success"
     drift = airflow.xcom(run, "detect_drift")
-    assert drift["drifted_features"] and drift["report_uri"].startswith("s3://modelreg-demo/drift-reports/")
+    assert drift["drifted_features"] and drift["report_uri"].startswith("s3://modelreg-demo/reports/")
     with create_session() as session:
         event = session.query(AssetEvent).order_by(AssetEvent.id.desc()).first()
         assert event.asset.uri == "modelreg://churn/drift"

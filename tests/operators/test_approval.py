@@ -233,3 +233,32 @@ def test_an_answer_whose_reason_is_the_runs_own_reason_param_is_refused(
 
     assert str(dag_run.state) == "failed"
     assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+@pytest.mark.parametrize("option", ["Approve", "Reject"])
+@pytest.mark.parametrize("reason", ["", "   ", "\t\n"])
+def test_an_answer_without_a_reason_is_refused_and_audited(aws, registered, make_context, option, reason):
+    """A reason is the approver's own words, always: an empty or blank one (the REST API takes it) decides
+    nothing; the refusal is in the audit log and the task fails without retries, as every refusal does."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+
+    version = registered()
+    operator = RequestModelApprovalOperator(
+        task_id="approve", model_package_arn=version["arn"], ladder=LADDER
+    )
+    with pytest.raises(AirflowFailException, match="no reason"):
+        operator.execute_complete(make_context(task_id="approve"), answer("bob", option, reason))
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+    [refused] = AuditLogHook(log_uri=LADDER["audit_log"]).events("churn", kind="refused")
+    assert "no reason" in refused["reason"] and refused["details"]["by"] == "bob"
+    assert not AuditLogHook(log_uri=LADDER["audit_log"]).events("churn", kind="decided")
+
+
+def test_a_blank_reason_given_through_the_rest_api_is_refused(airflow, aws, ladder_variable, registered):
+    """The review's case: bob answers through Airflow's HITL REST API with a reason of spaces (the UI's form
+    would not send it; the API takes it). The run fails, the version stays pending."""
+    dag_run, _, version = _bob_answers_a_run_whose_reason_param_is_set(
+        airflow, ladder_variable, registered, reason="   "
+    )
+    assert str(dag_run.state) == "failed"
+    assert _describe(aws, version["arn"])["ModelApprovalStatus"] == "PendingManualApproval"

@@ -244,6 +244,22 @@ def test_one_rejection_stops_a_quorum(aws, approved, make_context):
     assert read_pointer(aws, "prod") is None
 
 
+@pytest.mark.parametrize("option", ["Approve", "Reject"])
+def test_a_promotion_answer_without_a_reason_is_refused_and_audited(aws, approved, make_context, option):
+    """As for a registration (tests/operators/test_approval.py): a blank reason counts for nothing."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+
+    arn = approved()
+    request = prepare_step(arn, "dev", make_context)
+    with pytest.raises(AirflowFailException, match="no reason"):
+        answer_step(request, 0, "bob", make_context, option=option, reason=" \t ")
+    events = AuditLogHook(log_uri=LADDER["audit_log"]).events("churn")
+    assert [e["kind"] for e in events if e["kind"] in ("refused", "approval-recorded")] == ["refused"]
+    with pytest.raises(AirflowFailException, match="0 of 1 approvals"):
+        commit_step(request, make_context)
+    assert read_pointer(aws, "dev") is None
+
+
 def test_a_single_approval_does_not_meet_a_quorum_of_two(aws, approved, make_context):
     arn = approved()
     for env in ("dev", "test", "uat"):

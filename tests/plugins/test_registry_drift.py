@@ -26,3 +26,26 @@ def test_the_view_shows_the_latest_drift_verdict_of_an_endpoint_with_its_feature
     assert not any(row["drifted"] for row in shown["features"])
     content_type, html = data.drift_report(verdict["report_html_uri"])
     assert content_type.startswith("text/html") and "<html" in html.lower()
+
+
+def test_the_report_route_serves_what_a_recorded_verdict_names_and_nothing_else(airflow, prod_model):  # noqa: F811
+    """The drift-report route's check, on the XCom a real ``monitor_drift`` run left: its two report URIs are
+    found; a URI in the same prefix, another bucket, or a LIKE wildcard that would match them is not."""
+    from airflow_modelreg.plugins.drift_reports import recorded_drift_report
+
+    _traffic(prod_model, shift=0.0)
+    run = airflow.dag("monitor_drift").test(logical_date=None)
+    verdict = airflow.xcom(run, "detect_drift")
+    html, report = verdict["report_html_uri"], verdict["report_uri"]
+    assert recorded_drift_report(html) and recorded_drift_report(report)
+    folder = html.rsplit("/", 1)[0]
+    for other in (
+        f"{folder}/other/drift_report.json",
+        f"{folder.rsplit('/', 1)[0]}/drift_report.json",
+        "s3://other-team-bucket/secret/drift_report.json",
+        html.replace("/drift_report", "/%drift_report"),
+        html.replace("drift_report.html", "drift_report_html"),
+        html.replace("_", "%"),
+        html[:-1],
+    ):
+        assert not recorded_drift_report(other), other

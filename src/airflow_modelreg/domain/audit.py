@@ -50,17 +50,35 @@ def row(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# A cell starting with one of these is a formula (or becomes one) to a spreadsheet that opens the CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one starting with ``= + - @``, a tab or a carriage return is
+    prefixed with ``'`` (OWASP's rule for CSV injection); other values are left as they are."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Audit rows (:func:`row`) as CSV of :data:`COLUMNS`, formulas neutralised: the one CSV writer of the audit
+    (``airflow-modelreg audit --format csv`` and the registry view's download)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(
+        {key: csv_cell(value) for key, value in {**r, "details": _text(r["details"])}.items()} for r in rows
+    )
+    return buffer.getvalue()
+
+
 def render(events: Sequence[Mapping[str, Any]], fmt: str = "table") -> str:
     """The events as a table, JSON or CSV (:data:`COLUMNS`), in the order given."""
     rows = [row(event) for event in events]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows({**r, "details": _text(r["details"])} for r in rows)
-        return buffer.getvalue()
+        return render_csv(rows)
     if fmt != "table":
         raise ValueError(f"Unknown format {fmt!r}: use table, json or csv.")
     shown = ("seq", "time", "version", "event", "environment", "by", "reason", "details")

@@ -148,10 +148,17 @@ def allowed_approvers(
 
 
 def check_reason_is_own(reason: str, prefilled: Collection[str]) -> None:
-    """A reason is the approver's own words: an answer whose reason is a value the run already held under the
-    form's name (a DAG param or run conf Airflow could have put in the Reason box) is refused."""
+    """A reason is the approver's own words: an answer without one (empty or blank: Airflow's REST API takes
+    it), or whose reason is a value the run already held under the form's name (a DAG param or run conf
+    Airflow could have put in the Reason box), is refused. Every answer that records a reason (a registration's
+    decision, a promotion's approval) is checked here."""
     given = " ".join(reason.split())
-    if given and given in {" ".join(str(value).split()) for value in prefilled}:
+    if not given:
+        raise Refused(
+            "Refused: the answer gives no reason; a decision is recorded with the approver's own words, why "
+            "they approve or reject. Clear the task to be asked again, and type the reason."
+        )
+    if given in {" ".join(str(value).split()) for value in prefilled}:
         raise Refused(
             f"Refused: the reason {given!r} is the run's own parameter value, not the approver's words (a form "
             "can show it pre-filled). Clear the task to be asked again, and type the reason."
