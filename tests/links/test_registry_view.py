@@ -42,6 +42,7 @@ from tests.operators.deploying import (
     approved_versions,
     compare_operator,
     deploy_operator,
+    held_transitions,
     run_deferrable,
     shift_operator,
     triggered,
@@ -318,15 +319,17 @@ def test_a_deferred_deployment_links_the_endpoint(prefix, shown, aws, bucket, ma
 def test_the_endpoint_sensor_links_the_endpoint_while_waiting_and_after_its_trigger(
     prefix, shown, aws, make_context
 ):
-    one_variant_endpoint(aws, "churn-prod")  # Creating: the sensor defers
     sensor = EndpointSensor(
         task_id="wait", endpoint_name="churn-prod", deferrable=True, poke_interval=0.1, timeout=60
     )
     waiting = make_context(task_id="wait")
-    with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute(waiting)
-    assert shown(sensor, waiting) == _endpoint_links(prefix, "churn-prod")
-    event = triggered(deferred.value)
+    # Creating until the sensor and its trigger have looked, however slow the machine: the sensor defers.
+    with held_transitions(aws, "churn-prod"):
+        one_variant_endpoint(aws, "churn-prod")
+        with pytest.raises(TaskDeferred) as deferred:
+            sensor.execute(waiting)
+        assert shown(sensor, waiting) == _endpoint_links(prefix, "churn-prod")
+        event = triggered(deferred.value)
     resumed = make_context(task_id="wait")
     sensor.resume_execution(deferred.value.method_name, {"event": event}, resumed)
     assert shown(sensor, resumed) == _endpoint_links(prefix, "churn-prod")
