@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import pytest
@@ -20,6 +21,7 @@ from airflow_modelreg import registry_view_paths as paths
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.pointers import Pointer
+from airflow_modelreg.domain.policy import description_digest
 from tests.helpers import AUDIT_BUCKET
 
 LADDER = {
@@ -95,6 +97,11 @@ def registry(aws):
         "k",
     )
     ParameterStoreHook().put_pointer("/modelreg/churn/prod", pointer)
+    # As the provider writes a promotion: the version's stage record and the run's audit event name the run.
+    sm.update_model_package(
+        ModelPackageArn=v1,
+        CustomerMetadataProperties={"modelreg:env:prod": f"promoted|{pointer.approved_at}|dave|k"},
+    )
     audit = AuditLogHook(log_uri=LADDER["audit_log"])
     audit.append(
         "churn",
@@ -104,15 +111,32 @@ def registry(aws):
         actor={"id": "alice", "name": "alice"},
         airflow_run="train_and_register/run-1/register",
     )
+    for key, number, status, description in (("k1", 1, "Approved", "good enough"), ("k2", 2, "Rejected", "")):
+        audit.append(
+            "churn",
+            "decided",
+            key=f"decided:{key}",
+            version=number,
+            arn=v1.rsplit("/", 1)[0] + f"/{number}",
+            status=status,
+            actor={"id": "bob", "name": "bob"},
+            airflow_run=f"approve_version/run-{number}/approve",
+            details={"automated": False, "description_sha256": description_digest(description)},
+        )
     audit.append(
         "churn",
         "promoted",
+        key="promoted:k",
         version=1,
         arn=v1,
         environment="prod",
         reason="ship it",
         actor={"id": "dave", "name": "dave"},
         airflow_run="promote_model/run-p/commit_prod",
+        details={
+            "parameter": "/modelreg/churn/prod",
+            "pointer": {k: v for k, v in asdict(pointer).items() if k != "run_key"},
+        },
     )
     audit.append(
         "churn",
@@ -192,6 +216,7 @@ def test_groups_count_versions_and_pending_and_show_what_each_environment_runs(c
             "versions": 3,
             "pending": 1,
             "environments": {"dev": None, "test": None, "uat": None, "prod": 1},
+            "unverified": [],
         }
     ]
 
@@ -274,6 +299,7 @@ def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_lin
     assert promoted["runs_in"] == ["prod"] and promoted["required_action_link"] is None
     assert [(r["what"], r["link"]) for r in promoted["runs"]] == [
         ("registered", "/dags/train_and_register/runs/run-1/tasks/register"),
+        ("decided", "/dags/approve_version/runs/run-1/tasks/approve"),
         ("promoted", "/dags/promote_model/runs/run-p/tasks/commit_prod"),
     ]
     assert get(client, paths.api_version("churn", 99)).status_code == 404
@@ -281,13 +307,12 @@ def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_lin
 
 def test_the_audit_trail_is_filtered_and_downloadable_as_csv(client):
     everything = get(client, paths.API + "/groups/churn/audit").json()["events"]
-    # v1 and v2 were decided in the registry without a "decided" event: the trail says so, as the CLI does.
     assert [(e["event"], e["version"]) for e in everything] == [
         ("registered", 1),
+        ("decided", 1),
+        ("decided", 2),
         ("promoted", 1),
         ("registered", 3),
-        ("decided-outside-airflow", 1),
-        ("decided-outside-airflow", 2),
     ]
     prod = get(client, paths.API + "/groups/churn/audit?environment=prod").json()["events"]
     assert [(e["event"], e["by"], e["reason"]) for e in prod] == [("promoted", "dave", "ship it")]
@@ -414,3 +439,90 @@ def test_endpoints_show_each_variant_its_version_and_current_traffic_weight(clie
     ]
     page = get(client, paths.endpoint_page("churn-prod"))
     assert 'data-variant="challenger"' in page.text and paths.version_page("churn", 3) in page.text
+
+
+# ------------------------------------------------------------------ records changed outside Airflow
+def forge_pointer(registry, environment: str, version: int, **changes: Any) -> None:
+    """Write an environment's pointer with ssm:PutParameter, as someone outside Airflow could."""
+    from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
+
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    arn = group_arn.replace(":model-package-group/", ":model-package/") + f"/{version}"
+    fields = {
+        "group": "churn",
+        "environment": environment,
+        "version": version,
+        "arn": arn,
+        "digest": f"{version:064x}",
+        "approved_by": "carol",
+        "approved_at": "2026-12-05T14:08:21+00:00",
+        "airflow_run": "promote_model/x/promote_to_test.commit",
+        "run_key": "0" * 32,
+        "reason": "carol: fine",
+        **changes,
+    }
+    ParameterStoreHook().put_pointer(f"/modelreg/churn/{environment}", Pointer(**fields))
+
+
+def test_a_pointer_written_outside_airflow_is_shown_as_not_verified_never_as_an_approval(client, registry):
+    """The operators refuse such a pointer as tampering (``ReleaseRecords.current``); the view uses the same
+    check: the version it names is shown, marked as changed outside Airflow, with nobody as its approver and
+    no link to the run it claims."""
+    forge_pointer(registry, "test", 3)
+    body = get(client, paths.api_group("churn")).json()
+    test = next(c for c in body["ladder"] if c["environment"] == "test")["current"]
+    assert (test["version"], test["verified"], test["verification"]) == (3, False, "not verified: changed outside Airflow")
+    assert test["approved_by"] is None and test["approvers"] == [] and test["airflow_run_link"] is None
+    assert test["claimed"]["approved_by"] == "carol"
+    assert any("audit log has no event" in p for p in test["problems"])
+    prod = next(c for c in body["ladder"] if c["environment"] == "prod")["current"]
+    assert prod["verified"] is True and prod["approved_by"] == "dave"
+    page = get(client, paths.group_page("churn")).text
+    assert 'data-testid="env-unverified"' in page and "approved by carol" not in page
+    assert "promote_to_test.commit" not in page
+    [group] = get(client, paths.api_groups()).json()["groups"]
+    assert group["unverified"] == ["test"]
+    assert 'data-testid="env-unverified"' in get(client, paths.groups_page()).text
+    card = get(client, paths.api_version("churn", 3)).json()
+    assert "test" not in card["runs_in"] and all(c["environment"] != "test" for c in card["comparisons"])
+
+
+def test_a_governed_pointer_edited_outside_airflow_is_not_verified_in_the_ladder_or_its_history(client, registry):
+    """prod's pointer, rewritten with another approver (its run key and version unchanged)."""
+    forge_pointer(
+        registry, "prod", 1, approved_by="erin", run_key="k", airflow_run="promote_model/run-p/commit_prod"
+    )
+    prod = next(c for c in get(client, paths.api_group("churn")).json()["ladder"] if c["environment"] == "prod")
+    assert prod["current"]["verified"] is False and prod["current"]["approved_by"] is None
+    assert any("approved_by" in p for p in prod["current"]["problems"])
+    # The history: the governed write is verified, the edit is not.
+    assert [h["verified"] for h in prod["history"]] == [False, True]
+    assert prod["history"][0]["approved_by"] is None and prod["history"][1]["approved_by"] == "dave"
+
+
+def test_a_decision_made_outside_airflow_does_not_show_who_it_claims(client, registry):
+    """UpdateModelPackage outside Airflow, with the provider's metadata and wording: the audit log has no
+    decision of the run it names, so nobody is shown as having decided; the governed v1 still is."""
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    arn = group_arn.replace(":model-package-group/", ":model-package/") + "/3"
+    registry.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="Approved by dave (id dave) at 2026-12-05T14:00:00+00:00 in airflow:x/y/z. Reason: fine",
+        CustomerMetadataProperties={md.DECIDED_BY: "dave|dave"},
+    )
+    client.app.state.data.forget()
+    card = get(client, paths.api_version("churn", 3)).json()
+    assert card["status"] == "Approved"
+    assert card["decided_by"] is None and card["reason"] is None and card["decision_verified"] is False
+    assert "changed outside Airflow" in card["decision_problem"] and card["claimed"]["decided_by"] == "dave"
+    page = get(client, paths.version_page("churn", 3)).text
+    assert 'data-testid="decision-unverified"' in page and 'data-testid="reason">-<' in page
+    rows = {r["version"]: r for r in get(client, paths.api_versions("churn")).json()["versions"]}
+    assert rows[3]["decided_by"] is None and rows[3]["decision_verified"] is False
+    assert rows[1]["decided_by"] == "bob" and rows[1]["decision_verified"] is True
+    # A governed decision changed afterwards (its description) is not verified either.
+    v1 = rows[1]["arn"]
+    registry.update_model_package(ModelPackageArn=v1, ApprovalDescription="edited in Studio")
+    client.app.state.data.forget()
+    assert get(client, paths.api_version("churn", 1)).json()["decided_by"] is None

@@ -159,13 +159,46 @@ def version_row(described: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pointer_cell(pointer: Pointer | None) -> dict[str, Any] | None:
+NOT_VERIFIED = "not verified: changed outside Airflow"
+
+
+def pointer_cell(pointer: Pointer | None, problems: Sequence[str] = ()) -> dict[str, Any] | None:
+    """A pointer as the ladder shows it. With ``problems`` (where it disagrees with the version's record
+    and the audit log, as :meth:`~airflow_modelreg.hooks.release.ReleaseRecords.pointer_problems` finds) it
+    is *not verified*: the version it names is shown, but never as an approval by the person it claims, nor
+    with a link to the run it claims (that run may not exist)."""
     if pointer is None:
         return None
+    if problems:
+        return {
+            "version": pointer.version,
+            "arn": pointer.arn,
+            "digest": pointer.digest,
+            "verified": False,
+            "verification": NOT_VERIFIED,
+            "problems": list(problems),
+            "approved_by": None,
+            "approvers": [],
+            "approved_at": None,
+            "action": pointer.action,
+            "reason": None,
+            "previous_version": None,
+            "airflow_run": None,
+            "airflow_run_link": None,
+            "claimed": {
+                "approved_by": pointer.approved_by,
+                "approved_at": pointer.approved_at,
+                "airflow_run": pointer.airflow_run,
+                "reason": pointer.reason,
+            },
+        }
     return {
         "version": pointer.version,
         "arn": pointer.arn,
         "digest": pointer.digest,
+        "verified": True,
+        "verification": None,
+        "problems": [],
         "approved_by": pointer.approved_by,
         "approvers": list(pointer.approvers) or [pointer.approved_by],
         "approved_at": pointer.approved_at,
@@ -177,20 +210,60 @@ def pointer_cell(pointer: Pointer | None) -> dict[str, Any] | None:
     }
 
 
+def unreadable_pointer_cell(problem: str) -> dict[str, Any]:
+    """A parameter that holds no pointer this provider writes: shown as not verified, naming no version."""
+    return {
+        "version": None,
+        "verified": False,
+        "verification": NOT_VERIFIED,
+        "problems": [problem],
+        "approved_by": None,
+        "approvers": [],
+        "approved_at": None,
+        "action": None,
+        "reason": None,
+        "airflow_run": None,
+        "airflow_run_link": None,
+    }
+
+
 def ladder_columns(
     environments: Sequence[str],
     pointers: Mapping[str, Pointer | None],
     histories: Mapping[str, Sequence[tuple[int, Pointer, Any]]] | None = None,
+    problems: Mapping[str, Sequence[str]] | None = None,
+    history_problems: Mapping[str, Mapping[int, Sequence[str]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One column per environment, in ladder order: what it runs now and, newest first, what it ran."""
+    """One column per environment, in ladder order: what it runs now and, newest first, what it ran.
+    ``problems`` (per environment, of its current pointer) and ``history_problems`` (per environment and
+    parameter version) mark the pointers that are not verified."""
     columns = []
     for name in environments:
         history = [
-            {**(pointer_cell(pointer) or {}), "written_at": _iso(when), "parameter_version": number}
+            {
+                **(pointer_cell(pointer, ((history_problems or {}).get(name) or {}).get(number, ())) or {}),
+                "written_at": _iso(when),
+                "parameter_version": number,
+            }
             for number, pointer, when in reversed((histories or {}).get(name, ()))
         ]
-        columns.append({"environment": name, "current": pointer_cell(pointers.get(name)), "history": history})
+        current = pointer_cell(pointers.get(name), (problems or {}).get(name, ()))
+        columns.append({"environment": name, "current": current, "history": history})
     return columns
+
+
+def unverified_decision(row: Mapping[str, Any], problem: str) -> dict[str, Any]:
+    """A versions-table row whose decision this provider did not record (or that was changed since): its
+    status stays what the registry says, but nobody is shown as having decided it, and the registry's
+    description is kept aside as what it claims."""
+    return {
+        **row,
+        "decided_by": None,
+        "reason": None,
+        "decision_verified": False,
+        "decision_problem": f"{NOT_VERIFIED}: {problem}",
+        "claimed": {"decided_by": row.get("decided_by"), "description": row.get("reason")},
+    }
 
 
 def metric_comparison(

@@ -22,9 +22,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain import policy
 from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.domain.errors import InvalidInputError, ModelRegError, NotFoundError
 from airflow_modelreg.domain.pointers import DEFAULT_PREFIX, Pointer, parameter_name
 from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
@@ -94,6 +96,9 @@ class RegistryData:
         self._indexes: dict[str, GroupIndex] = {}
         self._listing: dict[str, Future[GroupIndex]] = {}
         self._described: dict[tuple[str, str], dict[str, Any]] = {}
+        # Records found to be this provider's, by what was checked: when (monotonic), for current pointers
+        # (whose version's record can change) and decisions; history entries and their events never change.
+        self._verified: dict[tuple[str, ...], float] = {}
         self._hooks: dict[tuple[str, str | None], tuple[Any, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="modelreg-view")
 
@@ -145,6 +150,94 @@ class RegistryData:
                 'No audit log: set "audit_log" (s3://bucket/prefix) in the modelreg_ladder Variable.'
             )
         return AuditLogHook(aws_conn_id=self.aws_conn_id, log_uri=uri)
+
+    def _records(self) -> Any:
+        """The release records as the operators read them (:class:`~airflow_modelreg.hooks.release.
+        ReleaseRecords`): the view checks pointers and decisions with their very checks, and never writes."""
+        from airflow_modelreg.hooks.release import ReleaseRecords
+
+        ladder = self.ladder()
+        key = f"{self.aws_conn_id}|{ladder.audit_log_uri}|{self.pointer_prefix}|{ladder.names}"
+        return self._hook(
+            "records",
+            key,
+            lambda: ReleaseRecords(
+                ladder, aws_conn_id=self.aws_conn_id, parameter_prefix=self.pointer_prefix, registry=self.registry()
+            ),
+        )
+
+    def _known(self, key: tuple[str, ...], ttl: float | None) -> bool:
+        with self._lock:
+            at = self._verified.get(key)
+        return at is not None and (ttl is None or time.monotonic() - at < ttl)
+
+    def _remember(self, key: tuple[str, ...]) -> None:
+        with self._lock:
+            if len(self._verified) >= _DESCRIBED_CACHE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[key] = time.monotonic()
+
+    def pointer_problems(self, group: str, environment: str, pointer: Pointer) -> list[str]:
+        """Why the environment's current ``pointer`` is not one this provider wrote and can check (empty
+        when it is): the operators' own check (``ReleaseRecords.pointer_problems``), reading only."""
+        key = ("pointer", group, environment, pointer.to_json())
+        if self._known(key, self.index_ttl):
+            return []
+        try:
+            problems = self._records().pointer_problems(group, environment, pointer)
+        except InvalidInputError as error:  # no audit log configured: nothing can be checked
+            problems = [str(error)]
+        if not problems:
+            self._remember(key)
+        return problems
+
+    def _history_problems(self, group: str, environment: str, pointer: Pointer) -> list[str]:
+        """An earlier pointer of the environment: checked against the audit event of the run that wrote it."""
+        key = ("history", group, environment, pointer.to_json())
+        if self._known(key, None):
+            return []
+        try:
+            audit = self._records().audit
+            event = audit.find(group, f"{policy.pointer_event_kind(pointer)}:{pointer.run_key}")
+        except InvalidInputError as error:
+            return [str(error)]
+        problems = policy.pointer_event_problems(pointer, environment, event)
+        if not problems:
+            self._remember(key)
+        return problems
+
+    def check_decisions(self, group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose decision names who decided (``modelreg:decided-by``), checked as the approval sensor
+        checks one: the audit log's ``decided`` event of the run the metadata names must exist, be about
+        this version, and still explain the registry's status and description. Other rows are left as
+        they are; a claim that does not hold shows nobody as having decided."""
+
+        def checked(row: dict[str, Any]) -> dict[str, Any]:
+            described = self._described.get((str(row["arn"]), str(row["status"])))
+            claim = str(((described or {}).get("CustomerMetadataProperties") or {}).get(md.DECIDED_BY) or "")
+            if not claim or row.get("status") not in (policy.APPROVED, policy.REJECTED) or described is None:
+                return row
+            facts = policy.VersionFacts.from_description(described)
+            key = ("decision", str(row["arn"]), claim, facts.status, facts.description)
+            if self._known(key, self.index_ttl):
+                return {**row, "decision_verified": True, "decision_problem": None}
+            name, _, run_key = claim.partition("|")
+            try:
+                event = self._records().audit.find(group, f"decided:{run_key}") if run_key else None
+            except InvalidInputError as error:
+                return view.unverified_decision(row, str(error))
+            if event is not None and (event.get("arn") != facts.arn or event.get("version") != facts.number):
+                problem: str | None = "the audit log's decision of the run it names is about another version"
+            elif event is not None and (event.get("actor") or {}).get("name") != name:
+                problem = "the audit log's decision of the run it names was made by someone else"
+            else:
+                problem = policy.decision_problem(facts, [event] if event is not None else [])
+            if problem:
+                return view.unverified_decision(row, problem)
+            self._remember(key)
+            return {**row, "decision_verified": True, "decision_problem": None}
+
+        return list(self._pool.map(checked, rows))
 
     # ----------------------------------------------------------------------------------- indexes
     def _list_index(self, group: str) -> GroupIndex:
@@ -264,36 +357,76 @@ class RegistryData:
         def one(group: str) -> dict[str, Any]:
             index = self.index(group, wait=False)
             found = view.counts(index.versions) if index else None
-            pointers = self.pointers(group, ladder)
+            checked = self.checked_pointers(group, ladder)
             return {
                 "group": group,
                 "versions": found["total"] if found else None,
                 "pending": found[view.PENDING] if found else None,
                 "environments": {
-                    name: (pointer.version if pointer else None) for name, pointer in pointers.items()
+                    name: (pointer.version if pointer else None) for name, (pointer, _) in checked.items()
                 },
+                # Environments whose pointer is not verified (changed outside Airflow): shown as such.
+                "unverified": [name for name, (_, problems) in checked.items() if problems],
             }
 
         return list(self._pool.map(one, names))
 
-    def pointers(self, group: str, ladder: EnvironmentLadder) -> dict[str, Pointer | None]:
-        def read(environment: Any) -> Pointer | None:
+    def checked_pointers(
+        self, group: str, ladder: EnvironmentLadder
+    ) -> dict[str, tuple[Pointer | None, list[str]]]:
+        """Per environment: its current pointer and why it is not verified (empty when it is). A parameter
+        that holds no pointer this provider writes is ``(None, [why])``."""
+
+        def read(environment: Any) -> tuple[Pointer | None, list[str]]:
             name = parameter_name(self.pointer_prefix, group, environment.name)
-            found = self._pointers_hook(environment).get_pointer(name)
-            return found[0] if found else None
+            try:
+                found = self._pointers_hook(environment).get_pointer(name)
+            except InvalidInputError as malformed:
+                return None, [f"{name} holds a value airflow-modelreg never writes: {malformed}"]
+            if not found:
+                return None, []
+            return found[0], self.pointer_problems(group, environment.name, found[0])
 
         return dict(zip(ladder.names, self._pool.map(read, ladder.environments), strict=True))
+
+    def pointers(self, group: str, ladder: EnvironmentLadder) -> dict[str, Pointer | None]:
+        """Per environment: its current pointer when verified (what it runs, as far as can be told)."""
+        return {
+            name: (pointer if not problems else None)
+            for name, (pointer, problems) in self.checked_pointers(group, ladder).items()
+        }
 
     def ladder_columns(self, group: str) -> list[dict[str, Any]]:
         ladder = self.ladder()
 
         def history(environment: Any) -> list[tuple[int, Pointer, Any]]:
             name = parameter_name(self.pointer_prefix, group, environment.name)
-            return list(self._pointers_hook(environment).history(name))
+            try:
+                return list(self._pointers_hook(environment).history(name))
+            except InvalidInputError:
+                return []
 
         histories = dict(zip(ladder.names, self._pool.map(history, ladder.environments), strict=True))
-        current = {name: (entries[-1][1] if entries else None) for name, entries in histories.items()}
-        return view.ladder_columns(ladder.names, current, histories)
+        checked = self.checked_pointers(group, ladder)
+        earlier = [
+            (name, number, pointer) for name, entries in histories.items() for number, pointer, _ in entries
+        ]
+        found = self._pool.map(lambda item: self._history_problems(group, item[0], item[2]), earlier)
+        history_problems: dict[str, dict[int, list[str]]] = {}
+        for (name, number, _), problems in zip(earlier, found, strict=True):
+            history_problems.setdefault(name, {})[number] = problems
+        columns = view.ladder_columns(
+            ladder.names,
+            {name: pointer for name, (pointer, _) in checked.items()},
+            histories,
+            {name: problems for name, (_, problems) in checked.items()},
+            history_problems,
+        )
+        for column in columns:
+            pointer, problems = checked[column["environment"]]
+            if pointer is None and problems:
+                column["current"] = view.unreadable_pointer_cell(problems[0])
+        return columns
 
     def versions_page(self, group: str, page: int = 1, per_page: int = 25, status: str | None = None) -> dict:
         """One page of the group's versions, newest first, optionally of one status, as table rows."""
@@ -310,7 +443,7 @@ class RegistryData:
         else:
             shown = view.page_of(index.with_status(status), page, per_page)
             counted, as_of = view.counts(index.versions), index.listed_at_wall
-        rows = [view.version_row(d) for d in self.describe(list(shown.items))]
+        rows = self.check_decisions(group, [view.version_row(d) for d in self.describe(list(shown.items))])
         paging = shown.to_json()
         if counted is None:
             paging.update(total=None, pages=None)
@@ -403,7 +536,7 @@ class RegistryData:
     def version(self, group: str, number: int) -> dict[str, Any]:
         """One version's card: its row, metrics beside what each environment runs, and its runs."""
         found = [self._summary(group, number)]
-        row = view.version_row(self.describe(found)[0])
+        [row] = self.check_decisions(group, [view.version_row(self.describe(found)[0])])
         ladder = self.ladder()
         pointers = self.pointers(group, ladder)
         runs_now = {name: p for name, p in pointers.items() if p is not None}
