@@ -526,3 +526,54 @@ def test_a_decision_made_outside_airflow_does_not_show_who_it_claims(client, reg
     registry.update_model_package(ModelPackageArn=v1, ApprovalDescription="edited in Studio")
     client.app.state.data.forget()
     assert get(client, paths.api_version("churn", 1)).json()["decided_by"] is None
+
+
+# ------------------------------------------------------------------ a group shows only its own
+def test_an_unknown_group_is_404_in_the_api_and_the_pages(client):
+    for path in (
+        paths.api_group("no-such-group"),
+        paths.api_versions("no-such-group"),
+        paths.API + "/groups/no-such-group/audit",
+    ):
+        got = get(client, path)
+        assert got.status_code == 404 and "no-such-group" in got.json()["detail"], (path, got.text)
+    for path in (paths.group_page("no-such-group"), paths.audit_page("no-such-group")):
+        got = get(client, path)
+        assert got.status_code == 404 and 'data-testid="refused"' in got.text, path
+
+
+def test_a_group_shows_only_its_own_endpoints_and_drift_verdict(registry, aws):
+    """churn runs in prod (churn-prod); group "other" runs nowhere and serves on no endpoint: it shows no
+    endpoint and no drift verdict, never churn's, and churn gets only the verdict about churn-prod."""
+    registry.create_model_package_group(ModelPackageGroupName="other")
+    asked = []
+    churn_verdict = {"drift_detected": True, "window": {"prefix": "s3://b/capture/churn-prod"}}
+
+    def verdicts(endpoints):
+        asked.append(list(endpoints))
+        from airflow_modelreg.plugins.registry_app import verdict_endpoints
+
+        found = [v for v in (churn_verdict,) if set(endpoints) & verdict_endpoints(v)]
+        return found[0] if found else None
+
+    from airflow_modelreg.plugins.registry_app import create_app
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
+    app = create_app(data, user=header_user, authorised=only_readers, drift_verdicts=verdicts)
+    with TestClient(app, root_path=paths.PREFIX) as client:
+        other = get(client, paths.api_group("other")).json()
+        assert other["endpoints"] == [] and other["drift"] is None
+        churn = get(client, paths.api_group("churn")).json()
+        assert [e["endpoint"] for e in churn["endpoints"]] == ["churn-prod"]
+        assert churn["drift"]["drift_detected"] is True
+    assert ["churn-prod"] in asked and [] not in asked
+
+
+def test_the_latest_drift_verdict_is_one_about_the_endpoints_asked_never_any_other():
+    from airflow_modelreg.plugins.registry_app import verdict_endpoints
+
+    monitor = {"endpoint": "churn-prod", "window": {"scheduled_time": "t"}}
+    capture = {"window": {"prefix": "s3://b/capture/churn-prod-2", "prefixes": ["s3://b/capture/churn-prod-2/AllTraffic"]}}
+    assert "churn-prod" in verdict_endpoints(monitor)
+    assert "churn-prod" not in verdict_endpoints(capture) and "churn-prod-2" in verdict_endpoints(capture)

@@ -12,7 +12,7 @@ redirect to Airflow's login); a user who may not read them: 403.
 # No ``from __future__ import annotations``: FastAPI reads the routes' ``Annotated`` dependencies, defined
 # inside create_app, from the live annotations.
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
@@ -146,14 +146,18 @@ def create_app(
     # ------------------------------------------------------------------------------ JSON API
 
     def group_overview(group: str) -> dict[str, Any]:
-        ladder = data.ladder()
-        endpoints = [name for env in ladder.environments for name in env.endpoints]
+        """The group's ladder, pending decisions, endpoints and drift: only its own (404 for no group)."""
+        data.check_group(group)
+        columns = data.ladder_columns(group)
+        runs_in = [c["environment"] for c in columns if c["current"] and c["current"]["verified"]]
+        endpoints = data.endpoints(group, runs_in)
+        names = [e["endpoint"] for e in endpoints]
         return {
             "group": group,
-            "ladder": data.ladder_columns(group),
+            "ladder": columns,
             "pending": where_decided(group, data.pending(group)),
-            "endpoints": data.endpoints(),
-            "drift": data.drift_result(latest_verdict(endpoints)),
+            "endpoints": endpoints,
+            "drift": data.drift_result(latest_verdict(names)) if names else None,
         }
 
     @app.get(api + "/groups")
@@ -172,6 +176,7 @@ def create_app(
         per_page: Annotated[int, Query(le=view.MAX_PER_PAGE, ge=1)] = 25,
         status: str | None = None,
     ) -> dict[str, Any]:
+        data.check_group(group)
         return data.versions_page(group, page, per_page, status or None)
 
     @app.get(api + "/groups/{group}/versions/{version}")
@@ -186,6 +191,7 @@ def create_app(
         version: int | None = None,
         format: str = "json",  # noqa: A002 - the query parameter's name
     ) -> Response:
+        data.check_group(group)
         events = data.audit(group, environment or None, version)
         if format == "csv":
             name = f"{group}-audit.csv"
@@ -233,6 +239,7 @@ def create_app(
     def page_audit(
         request: Request, group: str, _: Reader, environment: str = "", version: str = ""
     ) -> HTMLResponse:
+        data.check_group(group)
         number = int(version) if version.strip().isdigit() else None
         events = data.audit(group, environment or None, number)
         csv_link = f"{ui_root(request)}{paths.audit_csv(group, environment=environment, version=number)}"
@@ -310,11 +317,24 @@ def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
         log.warning("Reading the latest drift verdicts failed: %s", error)
         return None
     verdicts = [v for v in found if isinstance(v, dict) and "drift_detected" in v]
+    # Only a verdict about one of ``endpoints``: never another endpoint's (another group's) as a fallback.
     for verdict in verdicts:
-        where = str(verdict.get("window")) + str(verdict.get("execution"))
-        if any(endpoint in where for endpoint in endpoints):
+        if set(endpoints) & verdict_endpoints(verdict):
             return verdict
-    return verdicts[0] if verdicts else None
+    return None
+
+
+def verdict_endpoints(verdict: Mapping[str, Any]) -> set[str]:
+    """What a drift verdict may be about: the endpoint it names, and each path segment of its capture
+    window's prefixes and its execution (SageMaker writes an endpoint's captured data under its name)."""
+    import re
+
+    found = {str(verdict["endpoint"])} if verdict.get("endpoint") else set()
+    window = verdict.get("window") if isinstance(verdict.get("window"), Mapping) else {}
+    texts = [str(window.get("prefix") or ""), *map(str, window.get("prefixes") or ()), str(verdict.get("execution") or "")]
+    for text in texts:
+        found |= {part for part in re.split(r"[/:]", text) if part}
+    return found
 
 
 def waiting_required_actions(subjects: Sequence[str]) -> dict[str, str]:

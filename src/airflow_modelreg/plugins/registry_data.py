@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -471,10 +471,28 @@ class RegistryData:
             {**row, "required_action_link": view.required_action_link(row["airflow_run"])} for row in rows
         ]
 
-    def endpoints(self) -> list[dict[str, Any]]:
-        """The ladder's endpoints of every environment: state, and each variant's current weight."""
+    def check_group(self, group: str) -> None:
+        """Raise :class:`NotFoundError` (404) unless the registry has the group (known for ``index_ttl``)."""
+        validate_group_name(group)
+        key = ("group", group)
+        if self._known(key, self.index_ttl):
+            return
+        self.registry().describe_group(group)
+        self._remember(key)
+
+    def endpoints(self, group: str | None = None, environments: Collection[str] = ()) -> list[dict[str, Any]]:
+        """The ladder's endpoints of every environment: state, and each variant's current weight. With
+        ``group``, only that group's: those serving one of its versions, and those of ``environments`` (where
+        the group runs, as its verified pointers say), never another group's."""
         ladder = self.ladder()
         wanted = [(env, name) for env in ladder.environments for name in env.endpoints]
+        if group is not None:
+            return [
+                endpoint
+                for endpoint in self.endpoints()
+                if endpoint["environment"] in environments
+                or any((v.get("serves") or {}).get("group") == group for v in endpoint["variants"])
+            ]
 
         def one(item: tuple[Any, str]) -> dict[str, Any]:
             environment, name = item
