@@ -156,6 +156,7 @@ def run() -> str:
                 # Airflow's metadata database (XCom, HITL requests) is not part of what is measured here.
                 drift_verdicts=lambda endpoints: None,
                 waiting_requests=lambda subjects: {},
+                waiting_promotions=lambda group: [],
             ),
         )
         base, server = _serve(root)

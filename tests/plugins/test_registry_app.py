@@ -148,7 +148,7 @@ def registry(aws):
     return sm
 
 
-def make_client(waiting_requests=lambda subjects: {}):
+def make_client(waiting_requests=lambda subjects: {}, waiting_promotions=lambda group: []):
     from airflow_modelreg.plugins.registry_app import create_app
     from airflow_modelreg.plugins.registry_data import RegistryData
 
@@ -159,6 +159,7 @@ def make_client(waiting_requests=lambda subjects: {}):
         authorised=only_readers,
         drift_verdicts=lambda endpoints: None,
         waiting_requests=waiting_requests,
+        waiting_promotions=waiting_promotions,
     )
     return TestClient(app, root_path=paths.PREFIX)
 
@@ -190,15 +191,17 @@ def test_a_pending_versions_link_opens_the_required_action_that_waits_for_it_in_
     assert ["Approve churn version 3?"] in asked and [] not in asked
 
 
-def test_links_to_airflow_pages_leave_the_uis_frame(client):
+def test_links_to_airflow_pages_leave_the_uis_frame(registry):
     """Inside Airflow's UI the view is a sandboxed iframe: every link to an Airflow page is marked to leave
     it (``target="_top"``), and the page hands such a link to the UI's router (the browser test clicks it)."""
-    for page in (paths.group_page("churn"), paths.version_page("churn", 1), paths.version_page("churn", 3)):
-        text = get(client, page).text
-        links = re.findall(r'<a [^>]*href="/dags/[^"]*"[^>]*>', text)
-        assert links, page
-        assert all('target="_top"' in link for link in links), links
-        assert "top.history.pushState" in text
+    waiting = {"Approve churn version 3?": "/dags/approve_version/runs/m/tasks/approve/required_actions"}
+    with make_client(lambda subjects: waiting) as client:
+        for page in (paths.group_page("churn"), paths.version_page("churn", 1), paths.version_page("churn", 3)):
+            text = get(client, page).text
+            links = re.findall(r'<a [^>]*href="/dags/[^"]*"[^>]*>', text)
+            assert links, page
+            assert all('target="_top"' in link for link in links), links
+            assert "top.history.pushState" in text
 
 
 def get(client, path: str, **kwargs):
@@ -279,7 +282,8 @@ def test_the_group_shows_the_ladder_pending_decisions_and_endpoints(client):
     assert len(columns["prod"]["history"]) == 1
     [pending] = body["pending"]
     assert pending["version"] == 3
-    assert pending["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+    # No request waits for v3 in Airflow (the stub finds none): nothing to answer, no link.
+    assert pending["required_action_link"] is None
     assert body["endpoints"] == [
         {"endpoint": "churn-prod", "environment": "prod", "status": None, "variants": []}
     ]
@@ -288,7 +292,7 @@ def test_the_group_shows_the_ladder_pending_decisions_and_endpoints(client):
 def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_links_its_runs(client):
     card = get(client, paths.api_version("churn", 3)).json()
     assert card["status"] == "PendingManualApproval"
-    assert card["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+    assert card["required_action_link"] is None  # no request waits for it in Airflow
     [prod] = card["comparisons"]
     assert (prod["environment"], prod["version"]) == ("prod", 1)
     [auc] = prod["metrics"]
@@ -331,7 +335,7 @@ def test_pages_show_the_group_version_and_audit_with_stable_hooks_for_the_browse
     group = get(client, paths.group_page("churn") + "?per_page=2&status=")
     assert 'data-testid="group-heading">churn<' in group.text
     assert group.text.count('data-testid="version-row"') == 2
-    assert 'href="/dags/train_and_register/runs/run-3/required_actions"' in group.text
+    assert 'data-testid="no-request"' in group.text
     filtered = get(client, paths.group_page("churn") + "?status=Rejected")
     assert filtered.text.count('data-testid="version-row"') == 1 and 'data-version="2"' in filtered.text
     version = get(client, paths.version_page("churn", 1))
@@ -560,7 +564,14 @@ def test_a_group_shows_only_its_own_endpoints_and_drift_verdict(registry, aws):
     from airflow_modelreg.plugins.registry_data import RegistryData
 
     data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
-    app = create_app(data, user=header_user, authorised=only_readers, drift_verdicts=verdicts)
+    app = create_app(
+        data,
+        user=header_user,
+        authorised=only_readers,
+        drift_verdicts=verdicts,
+        waiting_requests=lambda subjects: {},
+        waiting_promotions=lambda group: [],
+    )
     with TestClient(app, root_path=paths.PREFIX) as client:
         other = get(client, paths.api_group("other")).json()
         assert other["endpoints"] == [] and other["drift"] is None
@@ -577,3 +588,68 @@ def test_the_latest_drift_verdict_is_one_about_the_endpoints_asked_never_any_oth
     capture = {"window": {"prefix": "s3://b/capture/churn-prod-2", "prefixes": ["s3://b/capture/churn-prod-2/AllTraffic"]}}
     assert "churn-prod" in verdict_endpoints(monitor)
     assert "churn-prod" not in verdict_endpoints(capture) and "churn-prod-2" in verdict_endpoints(capture)
+
+
+# ------------------------------------------------------------------ pending decisions and the audit trail
+def test_a_pending_version_whose_approval_task_ended_gets_no_required_action_link(registry):
+    """Only a request that waits (unanswered, its task not ended) gets a link; when Airflow's requests cannot
+    be read at all, the registering run's Required Actions stay the best guess."""
+    with make_client(lambda subjects: {}) as client:
+        [pending] = get(client, paths.api_group("churn")).json()["pending"]
+        assert pending["required_action_link"] is None
+        page = get(client, paths.group_page("churn")).text
+        assert 'data-testid="no-request"' in page and "required_actions" not in page
+        assert "required_actions" not in get(client, paths.version_page("churn", 3)).text
+    with make_client(lambda subjects: None) as client:
+        [pending] = get(client, paths.api_group("churn")).json()["pending"]
+        assert pending["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+
+
+def test_promotion_approvals_waiting_in_airflow_are_pending_decisions(registry):
+    from airflow_modelreg.domain import registry_view as view
+
+    asked = []
+
+    def promotions(group):
+        asked.append(group)
+        return view.promotion_rows(
+            group,
+            [(view.promotion_subject(group, 1, "test"), "promote_model", "manual__1", "promote_to_test.approve")],
+        )
+
+    with make_client(waiting_promotions=promotions) as client:
+        [row] = get(client, paths.api_group("churn")).json()["promotions"]
+        link = "/dags/promote_model/runs/manual__1/tasks/promote_to_test.approve/required_actions"
+        assert (row["version"], row["environment"], row["action"], row["required_action_link"]) == (
+            1,
+            "test",
+            "promote",
+            link,
+        )
+        page = get(client, paths.group_page("churn")).text
+        assert 'data-testid="promotion-row"' in page and f'href="{link}"' in page
+    assert asked == ["churn", "churn"]
+
+
+def test_refusals_about_a_version_are_in_its_audit_trail_with_who_tried(client, registry):
+    """A refusal records the attempt's version and person in its details: filtering by version keeps it, and
+    its version and by columns say so (the CLI reads the same trail)."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+
+    v3 = get(client, paths.api_version("churn", 3)).json()["arn"]
+    AuditLogHook(log_uri=LADDER["audit_log"]).append(
+        "churn",
+        "refused",
+        reason="Refused: the reason is the run's own words",
+        details={"attempt": f"bob answered Approve on {v3}", "arn": v3, "by": "bob"},
+    )
+    events = get(client, paths.API + "/groups/churn/audit?version=3").json()["events"]
+    assert [(e["event"], e["version"], e["by"]) for e in events] == [("registered", 3, "alice"), ("refused", 3, "bob")]
+    page = get(client, paths.audit_page("churn", version=3))
+    assert page.text.count('data-testid="audit-row"') == 2
+
+
+def test_an_invalid_version_on_the_audit_page_is_an_error_not_everything(client):
+    page = get(client, paths.group_page("churn") + "/audit?version=abc")
+    assert page.status_code == 400 and 'data-testid="refused"' in page.text
+    assert 'data-testid="audit-row"' not in page.text

@@ -125,6 +125,54 @@ def approval_subject(group: str, version: int | str) -> str:
     return f"Approve {group} version {version}?"
 
 
+def promotion_subject(
+    group: str, version: int | str, environment: str, action: str = "promote", slot: int = 0, needed: int = 1
+) -> str:
+    """The title of the request that asks for a promotion's (or a rollback's) approval: how the view finds
+    the promotion approvals that wait in Airflow."""
+    verb, where = ("Roll", "back in") if action == "rollback" else ("Promote", "to")
+    subject = f"{verb} {group} version {version} {where} {environment}?"
+    return subject + (f" (approval {slot + 1} of {needed})" if needed > 1 else "")
+
+
+def promotion_subject_prefixes(group: str) -> tuple[str, ...]:
+    """How every promotion or rollback approval subject of ``group`` starts."""
+    return (f"Promote {group} version ", f"Roll {group} version ")
+
+
+def parse_promotion_subject(group: str, subject: str) -> dict[str, Any] | None:
+    """(version, environment, action) of a :func:`promotion_subject` of ``group``; ``None`` for others."""
+    import re
+
+    found = re.fullmatch(
+        rf"(Promote|Roll) {re.escape(group)} version (\d+) (?:to|back in) (\S+)\?(?: \(approval \d+ of \d+\))?",
+        subject,
+    )
+    if found is None:
+        return None
+    action = "rollback" if found.group(1) == "Roll" else "promote"
+    return {"version": int(found.group(2)), "environment": found.group(3), "action": action}
+
+
+def promotion_rows(group: str, requests: Iterable[Sequence[str]]) -> list[dict[str, Any]]:
+    """The pending-decisions rows of promotion approvals waiting in Airflow, from (subject, dag_id, run_id,
+    task_id) of each waiting request, newest first; one row per request."""
+    rows = []
+    for subject, dag_id, run_id, task_id in requests:
+        parsed = parse_promotion_subject(group, subject)
+        if parsed is None:
+            continue
+        rows.append(
+            {
+                **parsed,
+                "subject": subject,
+                "airflow_run": f"{dag_id}/{run_id}/{task_id}",
+                "required_action_link": task_required_action_link(dag_id, run_id, task_id),
+            }
+        )
+    return rows
+
+
 def task_required_action_link(dag_id: str, run_id: str, task_id: str) -> str:
     """The Required Action page of one task (what Airflow's own request link opens)."""
     run = f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"

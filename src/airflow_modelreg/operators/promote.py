@@ -49,6 +49,7 @@ from airflow_modelreg.domain.validation import validate_group_name, validate_mod
 from airflow_modelreg.domain.versions import CardContext, summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import approval_key, event_key, now_iso
+from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.links.registry_view import RELEASE_LINKS, persist_version_links
 from airflow_modelreg.operators.approval import GovernedApprovalOperator
 from airflow_modelreg.operators.governed import GovernedTask
@@ -357,13 +358,9 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
                 action=request["action"],
             ),
         )
-        verb = "Roll" if request["action"] == "rollback" else "Promote"
-        subject = (
-            f"{verb} {group} version {request['version']} "
-            f"{'back in' if request['action'] == 'rollback' else 'to'} {request['environment']}?"
+        subject = view.promotion_subject(
+            group, request["version"], request["environment"], request["action"], slot, state.needed
         )
-        if state.needed > 1:
-            subject += f" (approval {slot + 1} of {state.needed})"
         return self.ask(context, state.eligible, subject, body)
 
     def _wait_for_earlier(self, request: Mapping[str, Any]) -> None:

@@ -69,20 +69,23 @@ def create_app(
     user: Callable[..., Any] | None = None,
     authorised: Callable[[Any], None] = authorise,
     drift_verdicts: Callable[[Sequence[str]], dict[str, Any] | None] | None = None,
-    waiting_requests: Callable[[Sequence[str]], dict[str, str]] | None = None,
+    waiting_requests: Callable[[Sequence[str]], dict[str, str] | None] | None = None,
+    waiting_promotions: Callable[[str], list[dict[str, Any]]] | None = None,
 ) -> FastAPI:
     """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
     reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
     raises 403 for a caller who may not read the view; ``drift_verdicts`` finds the latest drift verdict
     for a list of endpoints (default: Airflow's XCom); ``waiting_requests`` finds, per request subject, the
-    Required Action that waits unanswered (default: Airflow's HITL requests). Tests without an API server
-    replace the first two."""
+    Required Action that waits unanswered (default: Airflow's HITL requests; ``None`` when they cannot be
+    read); ``waiting_promotions`` lists a group's promotion and rollback approvals that wait in Airflow.
+    Tests without an API server replace the first two."""
     import jinja2
 
     if user is None:
         from airflow.api_fastapi.core_api.security import get_user as user
     latest_verdict = drift_verdicts or latest_drift_verdict
     waiting = waiting_requests or waiting_required_actions
+    promotions = waiting_promotions or waiting_promotion_approvals
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app = FastAPI(title="airflow-modelreg registry view", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = data
@@ -138,9 +141,12 @@ def create_app(
         asking = {
             view.approval_subject(group, row["version"]): row for row in rows if row["required_action_link"]
         }
-        for subject, link in (waiting(list(asking)) if asking else {}).items():
-            if subject in asking:
-                asking[subject]["required_action_link"] = link
+        found = waiting(list(asking)) if asking else {}
+        if found is None:  # Airflow's requests could not be read: the registering run's is the best guess
+            return rows
+        for subject, row in asking.items():
+            # No request waits for it (its approval task ended, or it was never asked): nothing to answer.
+            row["required_action_link"] = found.get(subject)
         return rows
 
     # ------------------------------------------------------------------------------ JSON API
@@ -156,6 +162,7 @@ def create_app(
             "group": group,
             "ladder": columns,
             "pending": where_decided(group, data.pending(group)),
+            "promotions": promotions(group),
             "endpoints": endpoints,
             "drift": data.drift_result(latest_verdict(names)) if names else None,
         }
@@ -240,7 +247,9 @@ def create_app(
         request: Request, group: str, _: Reader, environment: str = "", version: str = ""
     ) -> HTMLResponse:
         data.check_group(group)
-        number = int(version) if version.strip().isdigit() else None
+        if version.strip() and not version.strip().isdigit():
+            raise InvalidInputError(f"Invalid version {version!r}: a version is a number (1, 2, ...).")
+        number = int(version) if version.strip() else None
         events = data.audit(group, environment or None, number)
         csv_link = f"{ui_root(request)}{paths.audit_csv(group, environment=environment, version=number)}"
         return render(
@@ -337,27 +346,50 @@ def verdict_endpoints(verdict: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def waiting_required_actions(subjects: Sequence[str]) -> dict[str, str]:
-    """Per subject of ``subjects``: the Required Action page of the newest request with that subject that
-    waits for an answer (Airflow's HITL requests, in its metadata database)."""
+def _waiting_requests(subject_filter: Any) -> list[tuple[str, str, str, str]] | None:
+    """(subject, dag_id, run_id, task_id) of each HITL request that waits for an answer, newest first: not
+    answered, and its task not ended (a failed or timed-out approval task waits for nobody). ``None`` when
+    Airflow's metadata database cannot be read."""
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from airflow.utils.state import State
     from sqlalchemy import select
 
     query = (
         select(HITLDetail.subject, TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
         .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
-        .where(HITLDetail.subject.in_(list(subjects)))
+        .where(subject_filter(HITLDetail.subject))
         .where(HITLDetail.responded_at.is_(None))
+        .where(TaskInstance.state.notin_(list(State.finished)))
         .order_by(HITLDetail.created_at.desc())
     )
     try:
         with create_session() as session:
-            found = list(session.execute(query))
+            return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
     except Exception as error:  # noqa: BLE001 - the registering run's link is better than no page
         log.warning("Reading the waiting Required Actions failed: %s", error)
-        return {}
+        return None
+
+
+def waiting_promotion_approvals(group: str) -> list[dict[str, Any]]:
+    """The group's promotion and rollback approvals that wait in Airflow (their request subjects are
+    :func:`~airflow_modelreg.domain.registry_view.promotion_subject`), each with its Required Action."""
+    from sqlalchemy import or_
+
+    prefixes = view.promotion_subject_prefixes(group)
+    found = _waiting_requests(lambda subject: or_(*(subject.startswith(p, autoescape=True) for p in prefixes)))
+    return view.promotion_rows(group, found or [])
+
+
+def waiting_required_actions(subjects: Sequence[str]) -> dict[str, str] | None:
+    """Per subject of ``subjects``: the Required Action page of the newest request with that subject that
+    waits for an answer (Airflow's HITL requests, in its metadata database); ``None`` when they cannot be
+    read."""
+    wanted = list(subjects)
+    found = _waiting_requests(lambda subject: subject.in_(wanted))
+    if found is None:
+        return None
     links: dict[str, str] = {}
     for subject, dag_id, run_id, task_id in found:
         links.setdefault(subject, view.task_required_action_link(dag_id, run_id, task_id))
