@@ -653,3 +653,29 @@ def test_an_invalid_version_on_the_audit_page_is_an_error_not_everything(client)
     page = get(client, paths.group_page("churn") + "/audit?version=abc")
     assert page.status_code == 400 and 'data-testid="refused"' in page.text
     assert 'data-testid="audit-row"' not in page.text
+
+
+def test_a_version_card_is_shown_when_the_audit_log_cannot_be_read(registry):
+    """The audit log's bucket is missing (or not readable): the card says so in its runs section, and what
+    the audit log would verify is shown as not verified; the page is not a 502."""
+    from airflow_modelreg.plugins.registry_app import create_app
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    ladder = {**LADDER, "audit_log": "s3://no-such-audit-bucket/log"}
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(ladder), index_ttl=60)
+    app = create_app(
+        data,
+        user=header_user,
+        authorised=only_readers,
+        drift_verdicts=lambda endpoints: None,
+        waiting_requests=lambda subjects: {},
+        waiting_promotions=lambda group: [],
+    )
+    with TestClient(app, root_path=paths.PREFIX) as client:
+        card = get(client, paths.api_version("churn", 1))
+        assert card.status_code == 200, card.text
+        assert card.json()["audit_error"].startswith("The audit log cannot be read")
+        assert card.json()["decided_by"] is None  # cannot be checked: not shown as bob's
+        page = get(client, paths.version_page("churn", 1))
+        assert page.status_code == 200 and 'data-testid="audit-error"' in page.text
+        assert get(client, paths.group_page("churn")).status_code == 200

@@ -187,6 +187,8 @@ class RegistryData:
             problems = self._records().pointer_problems(group, environment, pointer)
         except InvalidInputError as error:  # no audit log configured: nothing can be checked
             problems = [str(error)]
+        except Exception as error:  # noqa: BLE001 - unreadable records leave it unverified, the page shown
+            problems = [f"it cannot be checked: {error}"]
         if not problems:
             self._remember(key)
         return problems
@@ -199,8 +201,8 @@ class RegistryData:
         try:
             audit = self._records().audit
             event = audit.find(group, f"{policy.pointer_event_kind(pointer)}:{pointer.run_key}")
-        except InvalidInputError as error:
-            return [str(error)]
+        except Exception as error:  # noqa: BLE001 - unreadable: unverified, the page still shown
+            return [f"it cannot be checked: {error}"]
         problems = policy.pointer_event_problems(pointer, environment, event)
         if not problems:
             self._remember(key)
@@ -224,8 +226,8 @@ class RegistryData:
             name, _, run_key = claim.partition("|")
             try:
                 event = self._records().audit.find(group, f"decided:{run_key}") if run_key else None
-            except InvalidInputError as error:
-                return view.unverified_decision(row, str(error))
+            except Exception as error:  # noqa: BLE001 - unreadable: unverified, the page still shown
+                return view.unverified_decision(row, f"it cannot be checked: {error}")
             if event is not None and (event.get("arn") != facts.arn or event.get("version") != facts.number):
                 problem: str | None = "the audit log's decision of the run it names is about another version"
             elif event is not None and (event.get("actor") or {}).get("name") != name:
@@ -577,10 +579,13 @@ class RegistryData:
             }
             for number_now, names in environments_of.items()
         ]
+        audit_error = None
         try:
             events = self._audit_hook().events(group, version=number)
-        except NotFoundError:
-            events = []
+        except NotFoundError as error:  # no audit log configured
+            events, audit_error = [], str(error)
+        except Exception as error:  # noqa: BLE001 - the rest of the card is still worth showing
+            events, audit_error = [], f"The audit log cannot be read: {error}"
         described = self.describe(found)[0]
         return {
             **row,
@@ -592,6 +597,7 @@ class RegistryData:
             ),
             "comparisons": comparisons,
             "runs": view.version_runs(row, events),
+            "audit_error": audit_error,
         }
 
     def _summary(self, group: str, number: int) -> view.VersionSummary:
