@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import Depends, HTTPException, Request
@@ -363,6 +364,14 @@ def test_no_credentials_get_401_in_the_api_and_the_login_page_for_pages(client, 
     monkeypatch.setattr("airflow.api_fastapi.app.get_auth_manager", lambda: Manager())
     page = get(client, paths.groups_page(), headers={}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/auth/login?next=")
+    # The address to come back to is a path: never one built from the request's Host header.
+    page = client.get(
+        paths.group_page("churn").removeprefix(paths.PREFIX) + "?page=1",
+        headers={"host": "evil.example"},
+        follow_redirects=False,
+    )
+    back = parse_qs(urlsplit(page.headers["location"]).query)["next"][0]
+    assert back == paths.group_page("churn") + "?page=1" and "evil.example" not in page.headers["location"]
 
 
 def test_a_user_who_may_not_read_the_release_gets_403_everywhere(client):
@@ -679,3 +688,26 @@ def test_a_version_card_is_shown_when_the_audit_log_cannot_be_read(registry):
         page = get(client, paths.version_page("churn", 1))
         assert page.status_code == 200 and 'data-testid="audit-error"' in page.text
         assert get(client, paths.group_page("churn")).status_code == 200
+
+
+# ------------------------------------------------------------------ UI edges
+def test_a_page_past_the_last_is_404_and_a_bad_page_number_is_a_page_error(client):
+    client.app.state.data.index("churn")
+    past = get(client, paths.api_versions("churn", page=999, per_page=25))
+    assert past.status_code == 404 and "No page 999" in past.json()["detail"]
+    page = get(client, paths.group_page("churn") + "?page=999")
+    assert page.status_code == 404 and "Page 999" not in page.text and 'data-testid="refused"' in page.text
+    bad = get(client, paths.group_page("churn") + "?page=abc")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert 'data-testid="refused"' in bad.text and "page" in bad.text
+    assert get(client, paths.api_versions("churn") + "&page=abc" if "?" in paths.api_versions("churn") else paths.api_versions("churn") + "?page=abc").status_code == 422
+
+
+def test_the_artifact_on_the_version_card_links_to_the_s3_console(client, registry):
+    arn = register(registry, 4, **{md.ARTIFACT_URI: "s3://models-bucket/churn/v4/model.tar.gz"})
+    assert arn
+    card = get(client, paths.api_version("churn", 4)).json()
+    assert card["artifact_console_url"].startswith("https://")
+    assert "s3/object/models-bucket" in card["artifact_console_url"] and "prefix=churn/v4/model.tar.gz" in card["artifact_console_url"]
+    page = get(client, paths.version_page("churn", 4)).text
+    assert 'data-testid="artifact-link"' in page and 'rel="noopener"' in page

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -112,8 +113,24 @@ def create_app(
             from airflow.api_fastapi.app import get_auth_manager
 
             login = get_auth_manager().get_url_login()
-            return RedirectResponse(f"{login}?next={quote(str(request.url), safe='')}", status_code=303)
+            # Path only: an absolute address built from the request's Host header could send the user
+            # elsewhere after logging in.
+            root, path = str(request.scope.get("root_path", "")), request.url.path
+            back = quote(path if path.startswith(root + "/") else root + path, safe="/")
+            if request.url.query:
+                back += "?" + request.url.query
+            return RedirectResponse(f"{login}?next={quote(back, safe='')}", status_code=303)
         return render(request, "refused.html", {"detail": error.detail}, status=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        """The API answers FastAPI's 422; a page answers a page saying which parameter is wrong."""
+        if is_api(request):
+            return await request_validation_exception_handler(request, error)
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in error.errors()
+        )
+        return render(request, "refused.html", {"detail": f"Invalid request: {wrong}."}, status=400)
 
     @app.exception_handler(ModelRegError)
     async def model_reg_error(request: Request, error: ModelRegError) -> Response:

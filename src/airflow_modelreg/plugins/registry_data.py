@@ -26,7 +26,8 @@ from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain import policy
 from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.domain.environments import EnvironmentLadder
-from airflow_modelreg.domain.errors import InvalidInputError, ModelRegError, NotFoundError
+from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.domain.markdown import s3_console_url
 from airflow_modelreg.domain.pointers import DEFAULT_PREFIX, Pointer, parameter_name
 from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
@@ -444,6 +445,11 @@ class RegistryData:
             counted, as_of = None, None
         else:
             shown = view.page_of(index.with_status(status), page, per_page)
+            if page > shown.pages:
+                raise NotFoundError(
+                    f"No page {page}: {group} has {shown.pages} page(s) of {per_page} version(s)"
+                    + (f" with status {status}." if status else ".")
+                )
             counted, as_of = view.counts(index.versions), index.listed_at_wall
         rows = self.check_decisions(group, [view.version_row(d) for d in self.describe(list(shown.items))])
         paging = shown.to_json()
@@ -591,6 +597,7 @@ class RegistryData:
             **row,
             "group": group,
             "lineage": described.get("MetadataProperties") or {},
+            "artifact_console_url": s3_console_url(str(row["artifact"]), self._region()) if row["artifact"] else None,
             "runs_in": [name for name, p in runs_now.items() if p.version == number],
             "required_action_link": (
                 view.required_action_link(row["airflow_run"]) if row["status"] == view.PENDING else None
@@ -599,6 +606,12 @@ class RegistryData:
             "runs": view.version_runs(row, events),
             "audit_error": audit_error,
         }
+
+    def _region(self) -> str | None:
+        try:
+            return str(self.registry().conn.meta.region_name)
+        except Exception:  # noqa: BLE001 - the console's link without a region still opens the object
+            return None
 
     def _summary(self, group: str, number: int) -> view.VersionSummary:
         """A version's summary: from the index, else described by its ARN (a version's ARN is its group's,
