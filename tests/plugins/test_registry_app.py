@@ -214,11 +214,13 @@ def test_groups_count_versions_and_pending_and_show_what_each_environment_runs(c
     client.app.state.data.index("churn")  # the count is listed in the background on a first view
     body = get(client, paths.api_groups()).json()
     assert body["environments"] == ["dev", "test", "uat", "prod"]
+    assert body["groups"][0].pop("as_of") > 0
     assert body["groups"] == [
         {
             "group": "churn",
             "versions": 3,
             "pending": 1,
+            "refreshing": False,
             "environments": {"dev": None, "test": None, "uat": None, "prod": 1},
             "unverified": [],
         }
@@ -711,3 +713,45 @@ def test_the_artifact_on_the_version_card_links_to_the_s3_console(client, regist
     assert "s3/object/models-bucket" in card["artifact_console_url"] and "prefix=churn/v4/model.tar.gz" in card["artifact_console_url"]
     page = get(client, paths.version_page("churn", 4)).text
     assert 'data-testid="artifact-link"' in page and 'rel="noopener"' in page
+
+
+# ------------------------------------------------------------------ staleness
+def test_counts_older_than_the_documented_lag_are_refreshed_before_answering(registry):
+    """README: counts lag the registry by about index_ttl. After an idle period longer than that, the next
+    view answers fresh counts (it waits for the refresh), not the last ones however old."""
+    import time
+
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=0.5)
+    assert [g["versions"] for g in data.groups()] in ([None], [3])  # a cold start says "counting"
+    data.index("churn")
+    assert [g["versions"] for g in data.groups()] == [3]
+    time.sleep(0.6)  # idle past the lag
+    register(registry, 4)
+    register(registry, 5)
+    [group] = data.groups()
+    assert (group["versions"], group["pending"], group["refreshing"]) == (5, 3, False)
+    assert data.versions_page("churn")["total"] == 5
+
+
+def test_a_refresh_that_takes_too_long_answers_the_last_counts_marked_as_refreshing(registry, client):
+    import threading
+
+    data = client.app.state.data
+    data.index_ttl, data.refresh_wait = 0.0, 0.05
+    data.forget()
+    data.index_ttl = 3600.0
+    data.index("churn")
+    data.index_ttl = 0.0
+    release = threading.Event()
+    listed = data._list_index
+    data._list_index = lambda group: (release.wait(5), listed(group))[1]
+    try:
+        [group] = get(client, paths.api_groups()).json()["groups"]
+        assert group["versions"] == 3 and group["refreshing"] is True and group["as_of"]
+        page = get(client, paths.groups_page()).text
+        assert 'data-testid="refreshing"' in page and 'http-equiv="refresh"' in page
+        assert get(client, paths.api_versions("churn")).json()["refreshing"] is True
+    finally:
+        release.set()

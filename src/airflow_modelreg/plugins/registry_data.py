@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
 DEFAULT_INDEX_TTL = 10.0
 DEFAULT_FULL_TTL = 300.0
+# How long a request waits for a stale index's refresh before answering with the stale one, marked so.
+DEFAULT_REFRESH_WAIT = 2.0
 HOOK_TTL = 60.0
 _PARALLEL = 8
 _DESCRIBED_CACHE = 5000
@@ -87,12 +90,14 @@ class RegistryData:
         pointer_prefix: str = DEFAULT_PREFIX,
         index_ttl: float = DEFAULT_INDEX_TTL,
         full_ttl: float = DEFAULT_FULL_TTL,
+        refresh_wait: float = DEFAULT_REFRESH_WAIT,
     ) -> None:
         self.aws_conn_id = aws_conn_id
         self._ladder = ladder
         self.pointer_prefix = pointer_prefix
         self.index_ttl = index_ttl
         self.full_ttl = full_ttl
+        self.refresh_wait = refresh_wait
         self._lock = threading.Lock()
         self._indexes: dict[str, GroupIndex] = {}
         self._listing: dict[str, Future[GroupIndex]] = {}
@@ -102,6 +107,8 @@ class RegistryData:
         self._verified: dict[tuple[str, ...], float] = {}
         self._hooks: dict[tuple[str, str | None], tuple[Any, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="modelreg-view")
+        # Listings run apart from the requests' own work, which may wait for them.
+        self._lister = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelreg-list")
 
     # ------------------------------------------------------------------------------------- hooks
     def ladder(self) -> EnvironmentLadder:
@@ -292,28 +299,36 @@ class RegistryData:
         with self._lock:
             running = self._listing.get(group)
             if running is None:
-                running = self._listing[group] = self._pool.submit(self._list_index, group)
+                running = self._listing[group] = self._lister.submit(self._list_index, group)
         return running
 
     def index(self, group: str, wait: bool = True) -> GroupIndex | None:
-        """The group's index: fresh, or stale while a fresh one is listed; with ``wait``, listed now when
-        there is none yet (``None`` otherwise, the listing started)."""
+        """The group's index, never older than ``index_ttl`` when it can be helped: a stale one is refreshed
+        first (waiting up to ``refresh_wait`` seconds; past that the stale one is answered, and
+        :meth:`is_fresh` says it is being refreshed). With ``wait``, listed now when there is none yet
+        (``None`` otherwise: the listing started, the caller says "counting")."""
         validate_group_name(group)
         with self._lock:
             index = self._indexes.get(group)
-        if index is not None and time.monotonic() - index.listed_at < self.index_ttl:
+        if index is not None and self.is_fresh(index):
             return index
         future = self._refresh(group)
-        if index is not None:
-            return index
-        if not wait:
-            return None
         try:
-            return future.result()
+            if index is not None:
+                return future.result(timeout=self.refresh_wait)
+            return future.result() if wait else None
+        except FutureTimeout:
+            return index
         except Exception:
             with self._lock:
                 self._listing.pop(group, None)
+            if index is not None:  # the refresh failed: the last index, marked stale, rather than no page
+                return index
             raise
+
+    def is_fresh(self, index: GroupIndex) -> bool:
+        """Whether ``index`` is within the documented lag (``index_ttl`` seconds)."""
+        return time.monotonic() - index.listed_at < self.index_ttl
 
     def forget(self, group: str | None = None) -> None:
         """Drop cached indexes and descriptions (all, or one group's index)."""
@@ -365,6 +380,9 @@ class RegistryData:
                 "group": group,
                 "versions": found["total"] if found else None,
                 "pending": found[view.PENDING] if found else None,
+                # Counted longer ago than the documented lag, a refresh under way: the page says so.
+                "refreshing": bool(index and not self.is_fresh(index)),
+                "as_of": index.listed_at_wall if index else None,
                 "environments": {
                     name: (pointer.version if pointer else None) for name, (pointer, _) in checked.items()
                 },
@@ -442,7 +460,7 @@ class RegistryData:
                 view.VersionSummary.from_summary(s) for _, s in zip(range(per_page), listed, strict=False)
             ]
             shown = view.Page(tuple(first), 1, per_page, len(first))
-            counted, as_of = None, None
+            counted, as_of, refreshing = None, None, False
         else:
             shown = view.page_of(index.with_status(status), page, per_page)
             if page > shown.pages:
@@ -451,6 +469,7 @@ class RegistryData:
                     + (f" with status {status}." if status else ".")
                 )
             counted, as_of = view.counts(index.versions), index.listed_at_wall
+            refreshing = not self.is_fresh(index)
         rows = self.check_decisions(group, [view.version_row(d) for d in self.describe(list(shown.items))])
         paging = shown.to_json()
         if counted is None:
@@ -460,6 +479,7 @@ class RegistryData:
             "status": status,
             "counts": counted,
             "as_of": as_of,
+            "refreshing": refreshing,
             **paging,
             "versions": rows,
         }
