@@ -158,7 +158,7 @@ def make_client(waiting_requests=lambda subjects: {}, waiting_promotions=lambda 
         data,
         user=header_user,
         authorised=only_readers,
-        drift_verdicts=lambda endpoints: None,
+        drift_verdicts=lambda endpoints, readable: None,
         waiting_requests=waiting_requests,
         waiting_promotions=waiting_promotions,
     )
@@ -564,7 +564,7 @@ def test_a_group_shows_only_its_own_endpoints_and_drift_verdict(registry, aws):
     asked = []
     churn_verdict = {"drift_detected": True, "window": {"prefix": "s3://b/capture/churn-prod"}}
 
-    def verdicts(endpoints):
+    def verdicts(endpoints, readable):
         asked.append(list(endpoints))
         from airflow_modelreg.plugins.registry_app import verdict_endpoints
 
@@ -678,7 +678,7 @@ def test_a_version_card_is_shown_when_the_audit_log_cannot_be_read(registry):
         data,
         user=header_user,
         authorised=only_readers,
-        drift_verdicts=lambda endpoints: None,
+        drift_verdicts=lambda endpoints, readable: None,
         waiting_requests=lambda subjects: {},
         waiting_promotions=lambda group: [],
     )
@@ -755,3 +755,41 @@ def test_a_refresh_that_takes_too_long_answers_the_last_counts_marked_as_refresh
         assert get(client, paths.api_versions("churn")).json()["refreshing"] is True
     finally:
         release.set()
+
+
+# ------------------------------------------------------------------ drift results per source DAG
+def test_drift_results_come_only_from_dags_the_caller_may_read(registry):
+    """The view's readers may read the release DAGs; drift verdicts come from any DAG's XCom. A reader who
+    may not read the DAG that produced a verdict does not see it (the auth manager is asked per DAG)."""
+    verdicts = [
+        {"dag_id": "monitor_drift", "drift_detected": True, "window": {"prefix": "s3://b/capture/churn-prod"}},
+        {"dag_id": "team_b_drift", "drift_detected": False, "window": {"prefix": "s3://b/capture/churn-prod"}},
+    ]
+
+    def newest_readable(endpoints, readable):
+        return next((v for v in verdicts if readable(v["dag_id"])), None)
+
+    def may_read_dag(user, dag_id):
+        return not (user == "no-drift" and dag_id == "monitor_drift")
+
+    from airflow_modelreg.plugins.registry_app import create_app
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
+    app = create_app(
+        data,
+        user=header_user,
+        authorised=only_readers,
+        drift_verdicts=newest_readable,
+        waiting_requests=lambda subjects: {},
+        waiting_promotions=lambda group: [],
+        may_read_dag=may_read_dag,
+    )
+    with TestClient(app, root_path=paths.PREFIX) as client:
+        assert get(client, paths.api_group("churn")).json()["drift"]["dag_id"] == "monitor_drift"
+        other = get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()
+        assert other["drift"]["dag_id"] == "team_b_drift"
+        verdicts.pop()
+        assert get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()["drift"] is None
+        page = get(client, paths.endpoint_page("churn-prod"), headers={"x-test-user": "no-drift"})
+        assert page.status_code == 200 and 'data-testid="drift"' in page.text and "No drift check" in page.text

@@ -17,6 +17,9 @@ def test_the_view_shows_the_latest_drift_verdict_of_an_endpoint_with_its_feature
 
     verdict = latest_drift_verdict(["churn-prod"])
     assert verdict == airflow.xcom(run, "detect_drift")
+    # A reader who may not read monitor_drift gets none of its verdicts; another endpoint's are never given.
+    assert latest_drift_verdict(["churn-prod"], lambda dag_id: dag_id != "monitor_drift") is None
+    assert latest_drift_verdict(["other-endpoint"]) is None
     assert verdict["drift_detected"] is False and verdict["report_html_uri"].endswith("/drift_report.html")
 
     data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(PROD_ONLY))

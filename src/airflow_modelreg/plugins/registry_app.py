@@ -69,14 +69,17 @@ def create_app(
     data: RegistryData,
     user: Callable[..., Any] | None = None,
     authorised: Callable[[Any], None] = authorise,
-    drift_verdicts: Callable[[Sequence[str]], dict[str, Any] | None] | None = None,
+    drift_verdicts: Callable[[Sequence[str], Callable[[str], bool]], dict[str, Any] | None] | None = None,
     waiting_requests: Callable[[Sequence[str]], dict[str, str] | None] | None = None,
     waiting_promotions: Callable[[str], list[dict[str, Any]]] | None = None,
+    may_read_dag: Callable[[Any, str], bool] | None = None,
 ) -> FastAPI:
     """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
     reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
     raises 403 for a caller who may not read the view; ``drift_verdicts`` finds the latest drift verdict
-    for a list of endpoints (default: Airflow's XCom); ``waiting_requests`` finds, per request subject, the
+    for a list of endpoints among those of the DAGs a predicate allows (default: Airflow's XCom);
+    ``may_read_dag`` says whether the caller may read a DAG (default: the auth manager), which the drift
+    results, read from any DAG's XCom, are filtered by; ``waiting_requests`` finds, per request subject, the
     Required Action that waits unanswered (default: Airflow's HITL requests; ``None`` when they cannot be
     read); ``waiting_promotions`` lists a group's promotion and rollback approvals that wait in Airflow.
     Tests without an API server replace the first two."""
@@ -85,6 +88,7 @@ def create_app(
     if user is None:
         from airflow.api_fastapi.core_api.security import get_user as user
     latest_verdict = drift_verdicts or latest_drift_verdict
+    readable = may_read_dag or dag_readable
     waiting = waiting_requests or waiting_required_actions
     promotions = waiting_promotions or waiting_promotion_approvals
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
@@ -93,6 +97,17 @@ def create_app(
     page_parts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelreg-page")
     api = paths.API.removeprefix(paths.PREFIX)
     ui = paths.UI.removeprefix(paths.PREFIX)
+
+    def readable_by(caller: Any) -> Callable[[str], bool]:
+        """Whether ``caller`` may read a DAG, asked once per DAG per request."""
+        known: dict[str, bool] = {}
+
+        def may_read(dag_id: str) -> bool:
+            if dag_id not in known:
+                known[dag_id] = readable(caller, dag_id)
+            return known[dag_id]
+
+        return may_read
 
     def reader(caller: Annotated[Any, Depends(user)]) -> Any:
         """Every route's dependency: the caller, authenticated and authorised (401/403 otherwise)."""
@@ -168,7 +183,7 @@ def create_app(
 
     # ------------------------------------------------------------------------------ JSON API
 
-    def group_overview(group: str) -> dict[str, Any]:
+    def group_overview(group: str, caller: Any) -> dict[str, Any]:
         """The group's ladder, pending decisions, endpoints and drift: only its own (404 for no group)."""
         data.check_group(group)
         columns = data.ladder_columns(group)
@@ -181,7 +196,7 @@ def create_app(
             "pending": where_decided(group, data.pending(group)),
             "promotions": promotions(group),
             "endpoints": endpoints,
-            "drift": data.drift_result(latest_verdict(names)) if names else None,
+            "drift": data.drift_result(latest_verdict(names, readable_by(caller))) if names else None,
         }
 
     @app.get(api + "/groups")
@@ -189,8 +204,8 @@ def create_app(
         return {"groups": data.groups(), "environments": list(data.ladder().names)}
 
     @app.get(api + "/groups/{group}")
-    def api_group(group: str, _: Reader) -> dict[str, Any]:
-        return group_overview(group)
+    def api_group(group: str, caller: Reader) -> dict[str, Any]:
+        return group_overview(group, caller)
 
     @app.get(api + "/groups/{group}/versions")
     def api_versions(
@@ -239,13 +254,13 @@ def create_app(
     def page_group(
         request: Request,
         group: str,
-        _: Reader,
+        caller: Reader,
         page: int = 1,
         per_page: int = 25,
         status: str = "",
     ) -> HTMLResponse:
         # The two halves read different things: side by side, the page waits for the slower only.
-        overview = page_parts.submit(group_overview, group)
+        overview = page_parts.submit(group_overview, group, caller)
         versions = data.versions_page(group, page, per_page, status or None)
         return render(request, "group.html", {**overview.result(), "versions": versions})
 
@@ -283,21 +298,22 @@ def create_app(
         )
 
     @app.get(ui + "/endpoints/{endpoint}", response_class=HTMLResponse)
-    def page_endpoint(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
-        return render(request, "endpoint.html", endpoint_context(endpoint))
+    def page_endpoint(request: Request, endpoint: str, caller: Reader) -> HTMLResponse:
+        return render(request, "endpoint.html", endpoint_context(endpoint, caller))
 
     @app.get(ui + "/endpoints/{endpoint}/drift", response_class=HTMLResponse)
-    def page_drift(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
-        return render(request, "endpoint.html", endpoint_context(endpoint))
+    def page_drift(request: Request, endpoint: str, caller: Reader) -> HTMLResponse:
+        return render(request, "endpoint.html", endpoint_context(endpoint, caller))
 
-    def endpoint_context(endpoint: str) -> dict[str, Any]:
+    def endpoint_context(endpoint: str, caller: Any) -> dict[str, Any]:
         environment = data.ladder().environment_of_endpoint(endpoint)
         if environment is None:
             raise NotFoundError(
                 f"Endpoint {endpoint!r} serves no environment of the modelreg_ladder Variable."
             )
         found = [e for e in data.endpoints() if e["endpoint"] == endpoint]
-        return {"endpoint": found[0], "drift": data.drift_result(latest_verdict([endpoint]))}
+        verdict = latest_verdict([endpoint], readable_by(caller))
+        return {"endpoint": found[0], "drift": data.drift_result(verdict)}
 
     @app.get(ui + "/drift-report")
     def page_drift_report(uri: str, _: Reader) -> Response:
@@ -312,16 +328,27 @@ def create_app(
     return app
 
 
-def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
-    """The newest drift verdict in Airflow's XCom (``DecideDriftOperator``, ``ModelDriftSensor``), preferring
-    one whose window or execution names one of ``endpoints``."""
+def dag_readable(user: Any, dag_id: str) -> bool:
+    """Whether the auth manager lets ``user`` read the DAG ``dag_id`` (``is_authorized_dag``, GET)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    return bool(get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user))
+
+
+def latest_drift_verdict(
+    endpoints: Sequence[str], readable: Callable[[str], bool] = lambda dag_id: True
+) -> dict[str, Any] | None:
+    """The newest drift verdict in Airflow's XCom (``DecideDriftOperator``, ``ModelDriftSensor``) about one of
+    ``endpoints`` (its window or execution names it), from a DAG ``readable`` allows: drift results come
+    from any DAG that uses the drift operators, and a reader sees only those of the DAGs they may read."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import and_, select
 
     query = (
-        select(XComModel.value, XComModel.timestamp)
+        select(XComModel.value, XComModel.dag_id)
         .join(
             TaskInstance,
             and_(
@@ -338,7 +365,9 @@ def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
     )
     try:
         with create_session() as session:
-            found = [XComModel.deserialize_value(row) for row in session.execute(query)]
+            found = [
+                XComModel.deserialize_value(row) for row in session.execute(query) if readable(row.dag_id)
+            ]
     except Exception as error:  # noqa: BLE001 - no verdict is better than no page
         log.warning("Reading the latest drift verdicts failed: %s", error)
         return None
