@@ -197,7 +197,11 @@ def test_links_to_airflow_pages_leave_the_uis_frame(registry):
     it (``target="_top"``), and the page hands such a link to the UI's router (the browser test clicks it)."""
     waiting = {"Approve churn version 3?": "/dags/approve_version/runs/m/tasks/approve/required_actions"}
     with make_client(lambda subjects: waiting) as client:
-        for page in (paths.group_page("churn"), paths.version_page("churn", 1), paths.version_page("churn", 3)):
+        for page in (
+            paths.group_page("churn"),
+            paths.version_page("churn", 1),
+            paths.version_page("churn", 3),
+        ):
             text = get(client, page).text
             links = re.findall(r'<a [^>]*href="/dags/[^"]*"[^>]*>', text)
             assert links, page
@@ -486,7 +490,11 @@ def test_a_pointer_written_outside_airflow_is_shown_as_not_verified_never_as_an_
     forge_pointer(registry, "test", 3)
     body = get(client, paths.api_group("churn")).json()
     test = next(c for c in body["ladder"] if c["environment"] == "test")["current"]
-    assert (test["version"], test["verified"], test["verification"]) == (3, False, "not verified: changed outside Airflow")
+    assert (test["version"], test["verified"], test["verification"]) == (
+        3,
+        False,
+        "not verified: changed outside Airflow",
+    )
     assert test["approved_by"] is None and test["approvers"] == [] and test["airflow_run_link"] is None
     assert test["claimed"]["approved_by"] == "carol"
     assert any("audit log has no event" in p for p in test["problems"])
@@ -502,12 +510,16 @@ def test_a_pointer_written_outside_airflow_is_shown_as_not_verified_never_as_an_
     assert "test" not in card["runs_in"] and all(c["environment"] != "test" for c in card["comparisons"])
 
 
-def test_a_governed_pointer_edited_outside_airflow_is_not_verified_in_the_ladder_or_its_history(client, registry):
+def test_a_governed_pointer_edited_outside_airflow_is_not_verified_in_the_ladder_or_its_history(
+    client, registry
+):
     """prod's pointer, rewritten with another approver (its run key and version unchanged)."""
     forge_pointer(
         registry, "prod", 1, approved_by="erin", run_key="k", airflow_run="promote_model/run-p/commit_prod"
     )
-    prod = next(c for c in get(client, paths.api_group("churn")).json()["ladder"] if c["environment"] == "prod")
+    prod = next(
+        c for c in get(client, paths.api_group("churn")).json()["ladder"] if c["environment"] == "prod"
+    )
     assert prod["current"]["verified"] is False and prod["current"]["approved_by"] is None
     assert any("approved_by" in p for p in prod["current"]["problems"])
     # The history: the governed write is verified, the edit is not.
@@ -596,7 +608,12 @@ def test_the_latest_drift_verdict_is_one_about_the_endpoints_asked_never_any_oth
     from airflow_modelreg.plugins.registry_app import verdict_endpoints
 
     monitor = {"endpoint": "churn-prod", "window": {"scheduled_time": "t"}}
-    capture = {"window": {"prefix": "s3://b/capture/churn-prod-2", "prefixes": ["s3://b/capture/churn-prod-2/AllTraffic"]}}
+    capture = {
+        "window": {
+            "prefix": "s3://b/capture/churn-prod-2",
+            "prefixes": ["s3://b/capture/churn-prod-2/AllTraffic"],
+        }
+    }
     assert "churn-prod" in verdict_endpoints(monitor)
     assert "churn-prod" not in verdict_endpoints(capture) and "churn-prod-2" in verdict_endpoints(capture)
 
@@ -625,7 +642,14 @@ def test_promotion_approvals_waiting_in_airflow_are_pending_decisions(registry):
         asked.append(group)
         return view.promotion_rows(
             group,
-            [(view.promotion_subject(group, 1, "test"), "promote_model", "manual__1", "promote_to_test.approve")],
+            [
+                (
+                    view.promotion_subject(group, 1, "test"),
+                    "promote_model",
+                    "manual__1",
+                    "promote_to_test.approve",
+                )
+            ],
         )
 
     with make_client(waiting_promotions=promotions) as client:
@@ -655,7 +679,10 @@ def test_refusals_about_a_version_are_in_its_audit_trail_with_who_tried(client, 
         details={"attempt": f"bob answered Approve on {v3}", "arn": v3, "by": "bob"},
     )
     events = get(client, paths.API + "/groups/churn/audit?version=3").json()["events"]
-    assert [(e["event"], e["version"], e["by"]) for e in events] == [("registered", 3, "alice"), ("refused", 3, "bob")]
+    assert [(e["event"], e["version"], e["by"]) for e in events] == [
+        ("registered", 3, "alice"),
+        ("refused", 3, "bob"),
+    ]
     page = get(client, paths.audit_page("churn", version=3))
     assert page.text.count('data-testid="audit-row"') == 2
 
@@ -702,7 +729,15 @@ def test_a_page_past_the_last_is_404_and_a_bad_page_number_is_a_page_error(clien
     bad = get(client, paths.group_page("churn") + "?page=abc")
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
     assert 'data-testid="refused"' in bad.text and "page" in bad.text
-    assert get(client, paths.api_versions("churn") + "&page=abc" if "?" in paths.api_versions("churn") else paths.api_versions("churn") + "?page=abc").status_code == 422
+    assert (
+        get(
+            client,
+            paths.api_versions("churn") + "&page=abc"
+            if "?" in paths.api_versions("churn")
+            else paths.api_versions("churn") + "?page=abc",
+        ).status_code
+        == 422
+    )
 
 
 def test_the_artifact_on_the_version_card_links_to_the_s3_console(client, registry):
@@ -710,7 +745,10 @@ def test_the_artifact_on_the_version_card_links_to_the_s3_console(client, regist
     assert arn
     card = get(client, paths.api_version("churn", 4)).json()
     assert card["artifact_console_url"].startswith("https://")
-    assert "s3/object/models-bucket" in card["artifact_console_url"] and "prefix=churn/v4/model.tar.gz" in card["artifact_console_url"]
+    assert (
+        "s3/object/models-bucket" in card["artifact_console_url"]
+        and "prefix=churn/v4/model.tar.gz" in card["artifact_console_url"]
+    )
     page = get(client, paths.version_page("churn", 4)).text
     assert 'data-testid="artifact-link"' in page and 'rel="noopener"' in page
 
@@ -762,8 +800,16 @@ def test_drift_results_come_only_from_dags_the_caller_may_read(registry):
     """The view's readers may read the release DAGs; drift verdicts come from any DAG's XCom. A reader who
     may not read the DAG that produced a verdict does not see it (the auth manager is asked per DAG)."""
     verdicts = [
-        {"dag_id": "monitor_drift", "drift_detected": True, "window": {"prefix": "s3://b/capture/churn-prod"}},
-        {"dag_id": "team_b_drift", "drift_detected": False, "window": {"prefix": "s3://b/capture/churn-prod"}},
+        {
+            "dag_id": "monitor_drift",
+            "drift_detected": True,
+            "window": {"prefix": "s3://b/capture/churn-prod"},
+        },
+        {
+            "dag_id": "team_b_drift",
+            "drift_detected": False,
+            "window": {"prefix": "s3://b/capture/churn-prod"},
+        },
     ]
 
     def newest_readable(endpoints, readable):
@@ -790,6 +836,10 @@ def test_drift_results_come_only_from_dags_the_caller_may_read(registry):
         other = get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()
         assert other["drift"]["dag_id"] == "team_b_drift"
         verdicts.pop()
-        assert get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()["drift"] is None
+        assert (
+            get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()["drift"] is None
+        )
         page = get(client, paths.endpoint_page("churn-prod"), headers={"x-test-user": "no-drift"})
-        assert page.status_code == 200 and 'data-testid="drift"' in page.text and "No drift check" in page.text
+        assert (
+            page.status_code == 200 and 'data-testid="drift"' in page.text and "No drift check" in page.text
+        )

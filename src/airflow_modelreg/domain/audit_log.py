@@ -240,7 +240,8 @@ def with_subject(event: Mapping[str, Any]) -> dict[str, Any]:
     A refusal records what was attempted in its details (``arn``, ``by``): shown as the refused version and
     who tried, so a reader filtering by version sees the refusals about it (the CLI and the registry view
     alike, through :func:`~airflow_modelreg.audit_store.audit_trail`). The stored event is unchanged."""
-    details = event.get("details") if isinstance(event.get("details"), Mapping) else {}
+    found = event.get("details")
+    details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     shown = dict(event)
     arn = details.get("arn")
     if shown.get("version") is None and isinstance(arn, str) and arn.rsplit("/", 1)[-1].isdigit():

@@ -364,7 +364,9 @@ def pointer_record_problems(
             problems.append(f"its version {pointer.arn} belongs to group {facts.group!r}")
         record = facts.stages.get(environment)
         if record is None or record.run_key != pointer.run_key or record.state not in (PROMOTED, RESTORED):
-            problems.append(f"the version's own record for {environment!r} does not name the run that wrote it")
+            problems.append(
+                f"the version's own record for {environment!r} does not name the run that wrote it"
+            )
         if pointer.digest != facts.digest:
             problems.append(f"its digest {pointer.digest} differs from the registry's {facts.digest}")
     return problems

@@ -20,7 +20,6 @@ from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import InvalidInputError, ModelRegError, NotFoundError
 from airflow_modelreg.domain.pointers import (
     PROMOTED,
-    RESTORED,
     ROLLED_BACK_OUT,
     Pointer,
     StageRecord,

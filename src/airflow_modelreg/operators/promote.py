@@ -33,6 +33,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleExcept
 
 from airflow_modelreg.assets import approved_model_asset
 from airflow_modelreg.domain import policy
+from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.domain.approval import APPROVE
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
@@ -49,7 +50,6 @@ from airflow_modelreg.domain.validation import validate_group_name, validate_mod
 from airflow_modelreg.domain.versions import CardContext, summarize
 from airflow_modelreg.hooks.model_registry import ModelRegistryHook
 from airflow_modelreg.hooks.release import approval_key, event_key, now_iso
-from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.links.registry_view import RELEASE_LINKS, persist_version_links
 from airflow_modelreg.operators.approval import GovernedApprovalOperator
 from airflow_modelreg.operators.governed import GovernedTask

@@ -385,8 +385,13 @@ def verdict_endpoints(verdict: Mapping[str, Any]) -> set[str]:
     import re
 
     found = {str(verdict["endpoint"])} if verdict.get("endpoint") else set()
-    window = verdict.get("window") if isinstance(verdict.get("window"), Mapping) else {}
-    texts = [str(window.get("prefix") or ""), *map(str, window.get("prefixes") or ()), str(verdict.get("execution") or "")]
+    given = verdict.get("window")
+    window: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    texts = [
+        str(window.get("prefix") or ""),
+        *map(str, window.get("prefixes") or ()),
+        str(verdict.get("execution") or ""),
+    ]
     for text in texts:
         found |= {part for part in re.split(r"[/:]", text) if part}
     return found
@@ -424,7 +429,9 @@ def waiting_promotion_approvals(group: str) -> list[dict[str, Any]]:
     from sqlalchemy import or_
 
     prefixes = view.promotion_subject_prefixes(group)
-    found = _waiting_requests(lambda subject: or_(*(subject.startswith(p, autoescape=True) for p in prefixes)))
+    found = _waiting_requests(
+        lambda subject: or_(*(subject.startswith(p, autoescape=True) for p in prefixes))
+    )
     return view.promotion_rows(group, found or [])
 
 

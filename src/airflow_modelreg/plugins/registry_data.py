@@ -170,7 +170,10 @@ class RegistryData:
             "records",
             key,
             lambda: ReleaseRecords(
-                ladder, aws_conn_id=self.aws_conn_id, parameter_prefix=self.pointer_prefix, registry=self.registry()
+                ladder,
+                aws_conn_id=self.aws_conn_id,
+                parameter_prefix=self.pointer_prefix,
+                registry=self.registry(),
             ),
         )
 
@@ -617,7 +620,9 @@ class RegistryData:
             **row,
             "group": group,
             "lineage": described.get("MetadataProperties") or {},
-            "artifact_console_url": s3_console_url(str(row["artifact"]), self._region()) if row["artifact"] else None,
+            "artifact_console_url": s3_console_url(str(row["artifact"]), self._region())
+            if row["artifact"]
+            else None,
             "runs_in": [name for name, p in runs_now.items() if p.version == number],
             "required_action_link": (
                 view.required_action_link(row["airflow_run"]) if row["status"] == view.PENDING else None
