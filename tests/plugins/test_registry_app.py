@@ -149,18 +149,22 @@ def registry(aws):
     return sm
 
 
-def make_client(waiting_requests=lambda subjects: {}, waiting_promotions=lambda group: []):
+def make_client(
+    waiting_requests=lambda subjects: {}, waiting_promotions=lambda group: [], ladder=LADDER, **overrides
+):
+    """The app over the stand-in, with the caller from a test header; ``overrides`` replace create_app's
+    other sources (drift verdicts, may_read_dag)."""
     from airflow_modelreg.plugins.registry_app import create_app
     from airflow_modelreg.plugins.registry_data import RegistryData
 
-    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(ladder), index_ttl=60)
     app = create_app(
         data,
         user=header_user,
         authorised=only_readers,
-        drift_verdicts=lambda endpoints, readable: None,
         waiting_requests=waiting_requests,
         waiting_promotions=waiting_promotions,
+        **{"drift_verdicts": lambda endpoints, readable: None, **overrides},
     )
     return TestClient(app, root_path=paths.PREFIX)
 
@@ -583,19 +587,7 @@ def test_a_group_shows_only_its_own_endpoints_and_drift_verdict(registry, aws):
         found = [v for v in (churn_verdict,) if set(endpoints) & verdict_endpoints(v)]
         return found[0] if found else None
 
-    from airflow_modelreg.plugins.registry_app import create_app
-    from airflow_modelreg.plugins.registry_data import RegistryData
-
-    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
-    app = create_app(
-        data,
-        user=header_user,
-        authorised=only_readers,
-        drift_verdicts=verdicts,
-        waiting_requests=lambda subjects: {},
-        waiting_promotions=lambda group: [],
-    )
-    with TestClient(app, root_path=paths.PREFIX) as client:
+    with make_client(drift_verdicts=verdicts) as client:
         other = get(client, paths.api_group("other")).json()
         assert other["endpoints"] == [] and other["drift"] is None
         churn = get(client, paths.api_group("churn")).json()
@@ -696,20 +688,8 @@ def test_an_invalid_version_on_the_audit_page_is_an_error_not_everything(client)
 def test_a_version_card_is_shown_when_the_audit_log_cannot_be_read(registry):
     """The audit log's bucket is missing (or not readable): the card says so in its runs section, and what
     the audit log would verify is shown as not verified; the page is not a 502."""
-    from airflow_modelreg.plugins.registry_app import create_app
-    from airflow_modelreg.plugins.registry_data import RegistryData
-
     ladder = {**LADDER, "audit_log": "s3://no-such-audit-bucket/log"}
-    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(ladder), index_ttl=60)
-    app = create_app(
-        data,
-        user=header_user,
-        authorised=only_readers,
-        drift_verdicts=lambda endpoints, readable: None,
-        waiting_requests=lambda subjects: {},
-        waiting_promotions=lambda group: [],
-    )
-    with TestClient(app, root_path=paths.PREFIX) as client:
+    with make_client(ladder=ladder) as client:
         card = get(client, paths.api_version("churn", 1))
         assert card.status_code == 200, card.text
         assert card.json()["audit_error"].startswith("The audit log cannot be read")
@@ -818,20 +798,7 @@ def test_drift_results_come_only_from_dags_the_caller_may_read(registry):
     def may_read_dag(user, dag_id):
         return not (user == "no-drift" and dag_id == "monitor_drift")
 
-    from airflow_modelreg.plugins.registry_app import create_app
-    from airflow_modelreg.plugins.registry_data import RegistryData
-
-    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
-    app = create_app(
-        data,
-        user=header_user,
-        authorised=only_readers,
-        drift_verdicts=newest_readable,
-        waiting_requests=lambda subjects: {},
-        waiting_promotions=lambda group: [],
-        may_read_dag=may_read_dag,
-    )
-    with TestClient(app, root_path=paths.PREFIX) as client:
+    with make_client(drift_verdicts=newest_readable, may_read_dag=may_read_dag) as client:
         assert get(client, paths.api_group("churn")).json()["drift"]["dag_id"] == "monitor_drift"
         other = get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()
         assert other["drift"]["dag_id"] == "team_b_drift"
