@@ -29,3 +29,12 @@ def test_the_view_shows_the_latest_drift_verdict_of_an_endpoint_with_its_feature
     assert not any(row["drifted"] for row in shown["features"])
     content_type, html = data.drift_report(verdict["report_html_uri"])
     assert content_type.startswith("text/html") and "<html" in html.lower()
+
+
+def test_the_waiting_requests_queries_run_on_airflows_metadata_database(airflow):
+    """The Required Action and promotion-approval lookups (unanswered, task not ended) run as SQL on the
+    metadata database: nothing waits here, which is an empty answer, not an unreadable one (``None``)."""
+    from airflow_modelreg.plugins.registry_app import waiting_promotion_approvals, waiting_required_actions
+
+    assert waiting_required_actions(["Approve churn version 1?"]) == {}
+    assert waiting_promotion_approvals("churn") == []
