@@ -154,8 +154,9 @@ def run() -> str:
                 user=stub_user,
                 authorised=lambda user: None,
                 # Airflow's metadata database (XCom, HITL requests) is not part of what is measured here.
-                drift_verdicts=lambda endpoints: None,
+                drift_verdicts=lambda endpoints, readable: None,
                 waiting_requests=lambda subjects: {},
+                waiting_promotions=lambda group: [],
             ),
         )
         base, server = _serve(root)

@@ -89,6 +89,20 @@ def test_the_audit_csv_neutralises_cells_a_spreadsheet_would_run(aws, log_uri, c
     assert [r["reason"] for r in json.loads(capsys.readouterr().out)[-len(FORMULAS) :]] == list(FORMULAS)
 
 
+def test_the_audit_of_a_version_keeps_the_refusals_about_it_with_who_tried(aws, log_uri, capsys):
+    """A refusal records the attempt's version and person in its details; --version N keeps it and shows
+    both (the registry view reads the same trail)."""
+    arn = aws.boto3_client("sagemaker").list_model_packages(ModelPackageGroupName="churn")[
+        "ModelPackageSummaryList"
+    ][0]["ModelPackageArn"]
+    AuditLogHook(log_uri=log_uri).append(
+        "churn", "refused", reason="Refused: not his own words", details={"arn": arn, "by": "bob"}
+    )
+    assert main(["audit", "churn", "--audit-log", log_uri, "--format", "json", "--version", "1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["event"], r["version"], r["by"]) for r in rows][-1] == ("refused", 1, "bob")
+
+
 def test_the_audit_notes_a_decision_made_outside_airflow(aws, log_uri, capsys):
     sm = aws.boto3_client("sagemaker")
     arn = sm.create_model_package(ModelPackageGroupName="churn", ModelApprovalStatus="Approved")[

@@ -432,6 +432,17 @@ def view_reads(lifecycle: Lifecycle) -> None:
     assert [version["version"] for version in data.versions_page(group)["versions"]] == [2, 1]
     [prod] = data.ladder_columns(group)
     assert prod["current"]["version"] == 2 and len(prod["history"]) == 2
+    # The view checks the pointers and decisions against the audit log as the operators do: what the
+    # lifecycle wrote is verified (a read the policy denies leaves it unverified, saying why).
+    assert prod["current"]["verified"], "; ".join(prod["current"]["problems"])
+    assert all(h["verified"] for h in prod["history"]), "; ".join(
+        p for h in prod["history"] for p in h["problems"]
+    )
+    decided = [v for v in data.versions_page(group)["versions"] if "decision_verified" in v]
+    assert decided, "no decision checked"
+    assert all(v["decision_verified"] for v in decided), "; ".join(
+        str(v["decision_problem"]) for v in decided
+    )
     assert data.pending(group) == []
     [endpoint] = data.endpoints()
     assert {v["name"]: v["serves"]["version"] for v in endpoint["variants"]} == {

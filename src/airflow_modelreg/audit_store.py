@@ -783,13 +783,13 @@ def audit_trail(group: str, *, log_hook: AuditLogStore, registry_hook: Any = Non
     decided is not noted: nothing was decided behind the log's back.
     """
     if registry_hook is None:
-        return log_hook.events(group)
+        return [log.with_subject(event) for event in log_hook.events(group)]
     with ThreadPoolExecutor(max_workers=len(DECISIONS)) as pool:
         listings = [
             pool.submit(lambda status: list(registry_hook.list_versions(group, status=status)), status)
             for status in DECISIONS
         ]
-        events = log_hook.events(group)
+        events = [log.with_subject(event) for event in log_hook.events(group)]
         decided = {
             int(summary["ModelPackageVersion"]): (
                 str(summary["ModelApprovalStatus"]),

@@ -276,3 +276,16 @@ def test_filters_keep_unreadable_placeholders():
     event = chain(1)[0]
     assert log.matches(event, kind="promoted", environment="prod", version=1)
     assert not log.matches(event, environment="dev")
+
+
+def test_a_refusal_is_shown_with_the_version_and_the_person_its_details_name():
+    from airflow_modelreg.domain.audit_log import matches, with_subject
+
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/7"
+    refused = {"kind": "refused", "version": None, "actor": None, "details": {"arn": arn, "by": "bob"}}
+    shown = with_subject(refused)
+    assert (shown["version"], shown["actor"], shown["arn"]) == (7, {"id": "bob", "name": "bob"}, arn)
+    assert matches(shown, version=7) and not matches(refused, version=7)
+    assert refused["version"] is None  # the stored event is unchanged
+    decided = {"kind": "decided", "version": 3, "actor": {"id": "x", "name": "x"}, "details": {"arn": arn}}
+    assert with_subject(decided)["version"] == 3

@@ -185,3 +185,20 @@ def test_the_drift_table_has_one_row_per_feature_with_what_it_was_judged_on():
         ("plan", False, []),
     ]
     assert view.drift_features({}) == []
+
+
+def test_a_promotion_subject_is_read_back_for_its_group_only():
+    subject = view.promotion_subject("churn", 4, "prod", "rollback", slot=1, needed=2)
+    assert subject == "Roll churn version 4 back in prod? (approval 2 of 2)"
+    assert view.parse_promotion_subject("churn", subject) == {
+        "version": 4,
+        "environment": "prod",
+        "action": "rollback",
+    }
+    assert view.parse_promotion_subject("churn", view.promotion_subject("churn", 3, "test")) == {
+        "version": 3,
+        "environment": "test",
+        "action": "promote",
+    }
+    assert view.parse_promotion_subject("churn-2", subject) is None
+    assert view.parse_promotion_subject("churn", "Approve churn version 3?") is None

@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import Depends, HTTPException, Request
@@ -19,6 +21,7 @@ from airflow_modelreg import registry_view_paths as paths
 from airflow_modelreg.domain import metadata as md
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.pointers import Pointer
+from airflow_modelreg.domain.policy import description_digest
 from tests.helpers import AUDIT_BUCKET
 
 LADDER = {
@@ -94,6 +97,11 @@ def registry(aws):
         "k",
     )
     ParameterStoreHook().put_pointer("/modelreg/churn/prod", pointer)
+    # As the provider writes a promotion: the version's stage record and the run's audit event name the run.
+    sm.update_model_package(
+        ModelPackageArn=v1,
+        CustomerMetadataProperties={"modelreg:env:prod": f"promoted|{pointer.approved_at}|dave|k"},
+    )
     audit = AuditLogHook(log_uri=LADDER["audit_log"])
     audit.append(
         "churn",
@@ -103,15 +111,32 @@ def registry(aws):
         actor={"id": "alice", "name": "alice"},
         airflow_run="train_and_register/run-1/register",
     )
+    for key, number, status, description in (("k1", 1, "Approved", "good enough"), ("k2", 2, "Rejected", "")):
+        audit.append(
+            "churn",
+            "decided",
+            key=f"decided:{key}",
+            version=number,
+            arn=v1.rsplit("/", 1)[0] + f"/{number}",
+            status=status,
+            actor={"id": "bob", "name": "bob"},
+            airflow_run=f"approve_version/run-{number}/approve",
+            details={"automated": False, "description_sha256": description_digest(description)},
+        )
     audit.append(
         "churn",
         "promoted",
+        key="promoted:k",
         version=1,
         arn=v1,
         environment="prod",
         reason="ship it",
         actor={"id": "dave", "name": "dave"},
         airflow_run="promote_model/run-p/commit_prod",
+        details={
+            "parameter": "/modelreg/churn/prod",
+            "pointer": {k: v for k, v in asdict(pointer).items() if k != "run_key"},
+        },
     )
     audit.append(
         "churn",
@@ -123,17 +148,22 @@ def registry(aws):
     return sm
 
 
-def make_client(waiting_requests=lambda subjects: {}):
+def make_client(
+    waiting_requests=lambda subjects: {}, waiting_promotions=lambda group: [], ladder=LADDER, **overrides
+):
+    """The app over the stand-in, with the caller from a test header; ``overrides`` replace create_app's
+    other sources (drift verdicts, may_read_dag)."""
     from airflow_modelreg.plugins.registry_app import create_app
     from airflow_modelreg.plugins.registry_data import RegistryData
 
-    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=60)
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(ladder), index_ttl=60)
     app = create_app(
         data,
         user=header_user,
         authorised=only_readers,
-        drift_verdicts=lambda endpoints: None,
         waiting_requests=waiting_requests,
+        waiting_promotions=waiting_promotions,
+        **{"drift_verdicts": lambda endpoints, readable: None, **overrides},
     )
     return TestClient(app, root_path=paths.PREFIX)
 
@@ -165,15 +195,21 @@ def test_a_pending_versions_link_opens_the_required_action_that_waits_for_it_in_
     assert ["Approve churn version 3?"] in asked and [] not in asked
 
 
-def test_links_to_airflow_pages_leave_the_uis_frame(client):
+def test_links_to_airflow_pages_leave_the_uis_frame(registry):
     """Inside Airflow's UI the view is a sandboxed iframe: every link to an Airflow page is marked to leave
     it (``target="_top"``), and the page hands such a link to the UI's router (the browser test clicks it)."""
-    for page in (paths.group_page("churn"), paths.version_page("churn", 1), paths.version_page("churn", 3)):
-        text = get(client, page).text
-        links = re.findall(r'<a [^>]*href="/dags/[^"]*"[^>]*>', text)
-        assert links, page
-        assert all('target="_top"' in link for link in links), links
-        assert "top.history.pushState" in text
+    waiting = {"Approve churn version 3?": "/dags/approve_version/runs/m/tasks/approve/required_actions"}
+    with make_client(lambda subjects: waiting) as client:
+        for page in (
+            paths.group_page("churn"),
+            paths.version_page("churn", 1),
+            paths.version_page("churn", 3),
+        ):
+            text = get(client, page).text
+            links = re.findall(r'<a [^>]*href="/dags/[^"]*"[^>]*>', text)
+            assert links, page
+            assert all('target="_top"' in link for link in links), links
+            assert "top.history.pushState" in text
 
 
 def get(client, path: str, **kwargs):
@@ -185,12 +221,15 @@ def test_groups_count_versions_and_pending_and_show_what_each_environment_runs(c
     client.app.state.data.index("churn")  # the count is listed in the background on a first view
     body = get(client, paths.api_groups()).json()
     assert body["environments"] == ["dev", "test", "uat", "prod"]
+    assert body["groups"][0].pop("as_of") > 0
     assert body["groups"] == [
         {
             "group": "churn",
             "versions": 3,
             "pending": 1,
+            "refreshing": False,
             "environments": {"dev": None, "test": None, "uat": None, "prod": 1},
+            "unverified": [],
         }
     ]
 
@@ -253,7 +292,8 @@ def test_the_group_shows_the_ladder_pending_decisions_and_endpoints(client):
     assert len(columns["prod"]["history"]) == 1
     [pending] = body["pending"]
     assert pending["version"] == 3
-    assert pending["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+    # No request waits for v3 in Airflow (the stub finds none): nothing to answer, no link.
+    assert pending["required_action_link"] is None
     assert body["endpoints"] == [
         {"endpoint": "churn-prod", "environment": "prod", "status": None, "variants": []}
     ]
@@ -262,7 +302,7 @@ def test_the_group_shows_the_ladder_pending_decisions_and_endpoints(client):
 def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_links_its_runs(client):
     card = get(client, paths.api_version("churn", 3)).json()
     assert card["status"] == "PendingManualApproval"
-    assert card["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+    assert card["required_action_link"] is None  # no request waits for it in Airflow
     [prod] = card["comparisons"]
     assert (prod["environment"], prod["version"]) == ("prod", 1)
     [auc] = prod["metrics"]
@@ -273,6 +313,7 @@ def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_lin
     assert promoted["runs_in"] == ["prod"] and promoted["required_action_link"] is None
     assert [(r["what"], r["link"]) for r in promoted["runs"]] == [
         ("registered", "/dags/train_and_register/runs/run-1/tasks/register"),
+        ("decided", "/dags/approve_version/runs/run-1/tasks/approve"),
         ("promoted", "/dags/promote_model/runs/run-p/tasks/commit_prod"),
     ]
     assert get(client, paths.api_version("churn", 99)).status_code == 404
@@ -280,13 +321,12 @@ def test_a_version_card_compares_metrics_with_what_each_environment_runs_and_lin
 
 def test_the_audit_trail_is_filtered_and_downloadable_as_csv(client):
     everything = get(client, paths.API + "/groups/churn/audit").json()["events"]
-    # v1 and v2 were decided in the registry without a "decided" event: the trail says so, as the CLI does.
     assert [(e["event"], e["version"]) for e in everything] == [
         ("registered", 1),
+        ("decided", 1),
+        ("decided", 2),
         ("promoted", 1),
         ("registered", 3),
-        ("decided-outside-airflow", 1),
-        ("decided-outside-airflow", 2),
     ]
     prod = get(client, paths.API + "/groups/churn/audit?environment=prod").json()["events"]
     assert [(e["event"], e["by"], e["reason"]) for e in prod] == [("promoted", "dave", "ship it")]
@@ -305,7 +345,7 @@ def test_pages_show_the_group_version_and_audit_with_stable_hooks_for_the_browse
     group = get(client, paths.group_page("churn") + "?per_page=2&status=")
     assert 'data-testid="group-heading">churn<' in group.text
     assert group.text.count('data-testid="version-row"') == 2
-    assert 'href="/dags/train_and_register/runs/run-3/required_actions"' in group.text
+    assert 'data-testid="no-request"' in group.text
     filtered = get(client, paths.group_page("churn") + "?status=Rejected")
     assert filtered.text.count('data-testid="version-row"') == 1 and 'data-version="2"' in filtered.text
     version = get(client, paths.version_page("churn", 1))
@@ -333,6 +373,14 @@ def test_no_credentials_get_401_in_the_api_and_the_login_page_for_pages(client, 
     monkeypatch.setattr("airflow.api_fastapi.app.get_auth_manager", lambda: Manager())
     page = get(client, paths.groups_page(), headers={}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/auth/login?next=")
+    # The address to come back to is a path: never one built from the request's Host header.
+    page = client.get(
+        paths.group_page("churn").removeprefix(paths.PREFIX) + "?page=1",
+        headers={"host": "evil.example"},
+        follow_redirects=False,
+    )
+    back = parse_qs(urlsplit(page.headers["location"]).query)["next"][0]
+    assert back == paths.group_page("churn") + "?page=1" and "evil.example" not in page.headers["location"]
 
 
 def test_a_user_who_may_not_read_the_release_gets_403_everywhere(client):
@@ -422,3 +470,351 @@ def test_the_audit_csv_download_neutralises_formulas_as_the_command_line_does(cl
     assert row["reason"] == "'" + reason
     [event] = get(client, paths.API + "/groups/churn/audit?environment=test").json()["events"]
     assert event["reason"] == reason
+
+
+# ------------------------------------------------------------------ records changed outside Airflow
+def forge_pointer(registry, environment: str, version: int, **changes: Any) -> None:
+    """Write an environment's pointer with ssm:PutParameter, as someone outside Airflow could."""
+    from airflow_modelreg.hooks.parameter_store import ParameterStoreHook
+
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    arn = group_arn.replace(":model-package-group/", ":model-package/") + f"/{version}"
+    fields = {
+        "group": "churn",
+        "environment": environment,
+        "version": version,
+        "arn": arn,
+        "digest": f"{version:064x}",
+        "approved_by": "carol",
+        "approved_at": "2026-12-05T14:08:21+00:00",
+        "airflow_run": "promote_model/x/promote_to_test.commit",
+        "run_key": "0" * 32,
+        "reason": "carol: fine",
+        **changes,
+    }
+    ParameterStoreHook().put_pointer(f"/modelreg/churn/{environment}", Pointer(**fields))
+
+
+def test_a_pointer_written_outside_airflow_is_shown_as_not_verified_never_as_an_approval(client, registry):
+    """The operators refuse such a pointer as tampering (``ReleaseRecords.current``); the view uses the same
+    check: the version it names is shown, marked as changed outside Airflow, with nobody as its approver and
+    no link to the run it claims."""
+    forge_pointer(registry, "test", 3)
+    body = get(client, paths.api_group("churn")).json()
+    test = next(c for c in body["ladder"] if c["environment"] == "test")["current"]
+    assert (test["version"], test["verified"], test["verification"]) == (
+        3,
+        False,
+        "not verified: changed outside Airflow",
+    )
+    assert test["approved_by"] is None and test["approvers"] == [] and test["airflow_run_link"] is None
+    assert test["claimed"]["approved_by"] == "carol"
+    assert any("audit log has no event" in p for p in test["problems"])
+    prod = next(c for c in body["ladder"] if c["environment"] == "prod")["current"]
+    assert prod["verified"] is True and prod["approved_by"] == "dave"
+    page = get(client, paths.group_page("churn")).text
+    assert 'data-testid="env-unverified"' in page and "approved by carol" not in page
+    assert "promote_to_test.commit" not in page
+    [group] = get(client, paths.api_groups()).json()["groups"]
+    assert group["unverified"] == ["test"]
+    assert 'data-testid="env-unverified"' in get(client, paths.groups_page()).text
+    card = get(client, paths.api_version("churn", 3)).json()
+    assert "test" not in card["runs_in"] and all(c["environment"] != "test" for c in card["comparisons"])
+
+
+def test_a_governed_pointer_edited_outside_airflow_is_not_verified_in_the_ladder_or_its_history(
+    client, registry
+):
+    """prod's pointer, rewritten with another approver (its run key and version unchanged)."""
+    forge_pointer(
+        registry, "prod", 1, approved_by="erin", run_key="k", airflow_run="promote_model/run-p/commit_prod"
+    )
+    prod = next(
+        c for c in get(client, paths.api_group("churn")).json()["ladder"] if c["environment"] == "prod"
+    )
+    assert prod["current"]["verified"] is False and prod["current"]["approved_by"] is None
+    assert any("approved_by" in p for p in prod["current"]["problems"])
+    # The history: the governed write is verified, the edit is not.
+    assert [h["verified"] for h in prod["history"]] == [False, True]
+    assert prod["history"][0]["approved_by"] is None and prod["history"][1]["approved_by"] == "dave"
+
+
+def test_a_decision_made_outside_airflow_does_not_show_who_it_claims(client, registry):
+    """UpdateModelPackage outside Airflow, with the provider's metadata and wording: the audit log has no
+    decision of the run it names, so nobody is shown as having decided; the governed v1 still is."""
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    arn = group_arn.replace(":model-package-group/", ":model-package/") + "/3"
+    registry.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="Approved by dave (id dave) at 2026-12-05T14:00:00+00:00 in airflow:x/y/z. Reason: fine",
+        CustomerMetadataProperties={md.DECIDED_BY: "dave|dave"},
+    )
+    client.app.state.data.forget()
+    card = get(client, paths.api_version("churn", 3)).json()
+    assert card["status"] == "Approved"
+    assert card["decided_by"] is None and card["reason"] is None and card["decision_verified"] is False
+    assert "changed outside Airflow" in card["decision_problem"] and card["claimed"]["decided_by"] == "dave"
+    page = get(client, paths.version_page("churn", 3)).text
+    assert 'data-testid="decision-unverified"' in page and 'data-testid="reason">-<' in page
+    rows = {r["version"]: r for r in get(client, paths.api_versions("churn")).json()["versions"]}
+    assert rows[3]["decided_by"] is None and rows[3]["decision_verified"] is False
+    assert rows[1]["decided_by"] == "bob" and rows[1]["decision_verified"] is True
+    # A governed decision changed afterwards (its description) is not verified either.
+    v1 = rows[1]["arn"]
+    registry.update_model_package(ModelPackageArn=v1, ApprovalDescription="edited in Studio")
+    client.app.state.data.forget()
+    assert get(client, paths.api_version("churn", 1)).json()["decided_by"] is None
+
+
+# ------------------------------------------------------------------ a group shows only its own
+def test_an_unknown_group_is_404_in_the_api_and_the_pages(client):
+    for path in (
+        paths.api_group("no-such-group"),
+        paths.api_versions("no-such-group"),
+        paths.API + "/groups/no-such-group/audit",
+    ):
+        got = get(client, path)
+        assert got.status_code == 404 and "no-such-group" in got.json()["detail"], (path, got.text)
+    for path in (paths.group_page("no-such-group"), paths.audit_page("no-such-group")):
+        got = get(client, path)
+        assert got.status_code == 404 and 'data-testid="refused"' in got.text, path
+
+
+def test_a_group_shows_only_its_own_endpoints_and_drift_verdict(registry, aws):
+    """churn runs in prod (churn-prod); group "other" runs nowhere and serves on no endpoint: it shows no
+    endpoint and no drift verdict, never churn's, and churn gets only the verdict about churn-prod."""
+    registry.create_model_package_group(ModelPackageGroupName="other")
+    asked = []
+    churn_verdict = {"drift_detected": True, "window": {"prefix": "s3://b/capture/churn-prod"}}
+
+    def verdicts(endpoints, readable):
+        asked.append(list(endpoints))
+        from airflow_modelreg.plugins.registry_app import verdict_endpoints
+
+        found = [v for v in (churn_verdict,) if set(endpoints) & verdict_endpoints(v)]
+        return found[0] if found else None
+
+    with make_client(drift_verdicts=verdicts) as client:
+        other = get(client, paths.api_group("other")).json()
+        assert other["endpoints"] == [] and other["drift"] is None
+        churn = get(client, paths.api_group("churn")).json()
+        assert [e["endpoint"] for e in churn["endpoints"]] == ["churn-prod"]
+        assert churn["drift"]["drift_detected"] is True
+    assert ["churn-prod"] in asked and [] not in asked
+
+
+def test_the_latest_drift_verdict_is_one_about_the_endpoints_asked_never_any_other():
+    from airflow_modelreg.plugins.registry_app import verdict_endpoints
+
+    monitor = {"endpoint": "churn-prod", "window": {"scheduled_time": "t"}}
+    capture = {
+        "window": {
+            "prefix": "s3://b/capture/churn-prod-2",
+            "prefixes": ["s3://b/capture/churn-prod-2/AllTraffic"],
+        }
+    }
+    assert "churn-prod" in verdict_endpoints(monitor)
+    assert "churn-prod" not in verdict_endpoints(capture) and "churn-prod-2" in verdict_endpoints(capture)
+
+
+# ------------------------------------------------------------------ pending decisions and the audit trail
+def test_a_pending_version_whose_approval_task_ended_gets_no_required_action_link(registry):
+    """Only a request that waits (unanswered, its task not ended) gets a link; when Airflow's requests cannot
+    be read at all, the registering run's Required Actions stay the best guess."""
+    with make_client(lambda subjects: {}) as client:
+        [pending] = get(client, paths.api_group("churn")).json()["pending"]
+        assert pending["required_action_link"] is None
+        page = get(client, paths.group_page("churn")).text
+        assert 'data-testid="no-request"' in page and "required_actions" not in page
+        assert "required_actions" not in get(client, paths.version_page("churn", 3)).text
+    with make_client(lambda subjects: None) as client:
+        [pending] = get(client, paths.api_group("churn")).json()["pending"]
+        assert pending["required_action_link"] == "/dags/train_and_register/runs/run-3/required_actions"
+
+
+def test_promotion_approvals_waiting_in_airflow_are_pending_decisions(registry):
+    from airflow_modelreg.domain import registry_view as view
+
+    asked = []
+
+    def promotions(group):
+        asked.append(group)
+        return view.promotion_rows(
+            group,
+            [
+                (
+                    view.promotion_subject(group, 1, "test"),
+                    "promote_model",
+                    "manual__1",
+                    "promote_to_test.approve",
+                )
+            ],
+        )
+
+    with make_client(waiting_promotions=promotions) as client:
+        [row] = get(client, paths.api_group("churn")).json()["promotions"]
+        link = "/dags/promote_model/runs/manual__1/tasks/promote_to_test.approve/required_actions"
+        assert (row["version"], row["environment"], row["action"], row["required_action_link"]) == (
+            1,
+            "test",
+            "promote",
+            link,
+        )
+        page = get(client, paths.group_page("churn")).text
+        assert 'data-testid="promotion-row"' in page and f'href="{link}"' in page
+    assert asked == ["churn", "churn"]
+
+
+def test_refusals_about_a_version_are_in_its_audit_trail_with_who_tried(client, registry):
+    """A refusal records the attempt's version and person in its details: filtering by version keeps it, and
+    its version and by columns say so (the CLI reads the same trail)."""
+    from airflow_modelreg.hooks.audit_log import AuditLogHook
+
+    v3 = get(client, paths.api_version("churn", 3)).json()["arn"]
+    AuditLogHook(log_uri=LADDER["audit_log"]).append(
+        "churn",
+        "refused",
+        reason="Refused: the reason is the run's own words",
+        details={"attempt": f"bob answered Approve on {v3}", "arn": v3, "by": "bob"},
+    )
+    events = get(client, paths.API + "/groups/churn/audit?version=3").json()["events"]
+    assert [(e["event"], e["version"], e["by"]) for e in events] == [
+        ("registered", 3, "alice"),
+        ("refused", 3, "bob"),
+    ]
+    page = get(client, paths.audit_page("churn", version=3))
+    assert page.text.count('data-testid="audit-row"') == 2
+
+
+def test_an_invalid_version_on_the_audit_page_is_an_error_not_everything(client):
+    page = get(client, paths.group_page("churn") + "/audit?version=abc")
+    assert page.status_code == 400 and 'data-testid="refused"' in page.text
+    assert 'data-testid="audit-row"' not in page.text
+
+
+def test_a_version_card_is_shown_when_the_audit_log_cannot_be_read(registry):
+    """The audit log's bucket is missing (or not readable): the card says so in its runs section, and what
+    the audit log would verify is shown as not verified; the page is not a 502."""
+    ladder = {**LADDER, "audit_log": "s3://no-such-audit-bucket/log"}
+    with make_client(ladder=ladder) as client:
+        card = get(client, paths.api_version("churn", 1))
+        assert card.status_code == 200, card.text
+        assert card.json()["audit_error"].startswith("The audit log cannot be read")
+        assert card.json()["decided_by"] is None  # cannot be checked: not shown as bob's
+        page = get(client, paths.version_page("churn", 1))
+        assert page.status_code == 200 and 'data-testid="audit-error"' in page.text
+        assert get(client, paths.group_page("churn")).status_code == 200
+
+
+# ------------------------------------------------------------------ UI edges
+def test_a_page_past_the_last_is_404_and_a_bad_page_number_is_a_page_error(client):
+    client.app.state.data.index("churn")
+    past = get(client, paths.api_versions("churn", page=999, per_page=25))
+    assert past.status_code == 404 and "No page 999" in past.json()["detail"]
+    page = get(client, paths.group_page("churn") + "?page=999")
+    assert page.status_code == 404 and "Page 999" not in page.text and 'data-testid="refused"' in page.text
+    bad = get(client, paths.group_page("churn") + "?page=abc")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert 'data-testid="refused"' in bad.text and "page" in bad.text
+    assert (
+        get(
+            client,
+            paths.api_versions("churn") + "&page=abc"
+            if "?" in paths.api_versions("churn")
+            else paths.api_versions("churn") + "?page=abc",
+        ).status_code
+        == 422
+    )
+
+
+def test_the_artifact_on_the_version_card_links_to_the_s3_console(client, registry):
+    arn = register(registry, 4, **{md.ARTIFACT_URI: "s3://models-bucket/churn/v4/model.tar.gz"})
+    assert arn
+    card = get(client, paths.api_version("churn", 4)).json()
+    assert card["artifact_console_url"].startswith("https://")
+    assert (
+        "s3/object/models-bucket" in card["artifact_console_url"]
+        and "prefix=churn/v4/model.tar.gz" in card["artifact_console_url"]
+    )
+    page = get(client, paths.version_page("churn", 4)).text
+    assert 'data-testid="artifact-link"' in page and 'rel="noopener"' in page
+
+
+# ------------------------------------------------------------------ staleness
+def test_counts_older_than_the_documented_lag_are_refreshed_before_answering(registry):
+    """README: counts lag the registry by about index_ttl. After an idle period longer than that, the next
+    view answers fresh counts (it waits for the refresh), not the last ones however old."""
+    import time
+
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), index_ttl=0.5)
+    assert [g["versions"] for g in data.groups()] in ([None], [3])  # a cold start says "counting"
+    data.index("churn")
+    assert [g["versions"] for g in data.groups()] == [3]
+    time.sleep(0.6)  # idle past the lag
+    register(registry, 4)
+    register(registry, 5)
+    [group] = data.groups()
+    assert (group["versions"], group["pending"], group["refreshing"]) == (5, 3, False)
+    assert data.versions_page("churn")["total"] == 5
+
+
+def test_a_refresh_that_takes_too_long_answers_the_last_counts_marked_as_refreshing(registry, client):
+    import threading
+
+    data = client.app.state.data
+    data.index_ttl, data.refresh_wait = 0.0, 0.05
+    data.forget()
+    data.index_ttl = 3600.0
+    data.index("churn")
+    data.index_ttl = 0.0
+    release = threading.Event()
+    listed = data._list_index
+    data._list_index = lambda group: (release.wait(5), listed(group))[1]
+    try:
+        [group] = get(client, paths.api_groups()).json()["groups"]
+        assert group["versions"] == 3 and group["refreshing"] is True and group["as_of"]
+        page = get(client, paths.groups_page()).text
+        assert 'data-testid="refreshing"' in page and 'http-equiv="refresh"' in page
+        assert get(client, paths.api_versions("churn")).json()["refreshing"] is True
+    finally:
+        release.set()
+
+
+# ------------------------------------------------------------------ drift results per source DAG
+def test_drift_results_come_only_from_dags_the_caller_may_read(registry):
+    """The view's readers may read the release DAGs; drift verdicts come from any DAG's XCom. A reader who
+    may not read the DAG that produced a verdict does not see it (the auth manager is asked per DAG)."""
+    verdicts = [
+        {
+            "dag_id": "monitor_drift",
+            "drift_detected": True,
+            "window": {"prefix": "s3://b/capture/churn-prod"},
+        },
+        {
+            "dag_id": "team_b_drift",
+            "drift_detected": False,
+            "window": {"prefix": "s3://b/capture/churn-prod"},
+        },
+    ]
+
+    def newest_readable(endpoints, readable):
+        return next((v for v in verdicts if readable(v["dag_id"])), None)
+
+    def may_read_dag(user, dag_id):
+        return not (user == "no-drift" and dag_id == "monitor_drift")
+
+    with make_client(drift_verdicts=newest_readable, may_read_dag=may_read_dag) as client:
+        assert get(client, paths.api_group("churn")).json()["drift"]["dag_id"] == "monitor_drift"
+        other = get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()
+        assert other["drift"]["dag_id"] == "team_b_drift"
+        verdicts.pop()
+        assert (
+            get(client, paths.api_group("churn"), headers={"x-test-user": "no-drift"}).json()["drift"] is None
+        )
+        page = get(client, paths.endpoint_page("churn-prod"), headers={"x-test-user": "no-drift"})
+        assert (
+            page.status_code == 200 and 'data-testid="drift"' in page.text and "No drift check" in page.text
+        )

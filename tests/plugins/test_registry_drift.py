@@ -17,6 +17,9 @@ def test_the_view_shows_the_latest_drift_verdict_of_an_endpoint_with_its_feature
 
     verdict = latest_drift_verdict(["churn-prod"])
     assert verdict == airflow.xcom(run, "detect_drift")
+    # A reader who may not read monitor_drift gets none of its verdicts; another endpoint's are never given.
+    assert latest_drift_verdict(["churn-prod"], lambda dag_id: dag_id != "monitor_drift") is None
+    assert latest_drift_verdict(["other-endpoint"]) is None
     assert verdict["drift_detected"] is False and verdict["report_html_uri"].endswith("/drift_report.html")
 
     data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(PROD_ONLY))
@@ -49,3 +52,12 @@ def test_the_report_route_serves_what_a_recorded_verdict_names_and_nothing_else(
         html[:-1],
     ):
         assert not recorded_drift_report(other), other
+
+
+def test_the_waiting_requests_queries_run_on_airflows_metadata_database(airflow):
+    """The Required Action and promotion-approval lookups (unanswered, task not ended) run as SQL on the
+    metadata database: nothing waits here, which is an empty answer, not an unreadable one (``None``)."""
+    from airflow_modelreg.plugins.registry_app import waiting_promotion_approvals, waiting_required_actions
+
+    assert waiting_required_actions(["Approve churn version 1?"]) == {}
+    assert waiting_promotion_approvals("churn") == []

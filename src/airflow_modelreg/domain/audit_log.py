@@ -234,6 +234,25 @@ def unreadable(group: str, seq: int, error: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ reading helpers
+def with_subject(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event with the version and the person its details name, where its own fields leave them out.
+
+    A refusal records what was attempted in its details (``arn``, ``by``): shown as the refused version and
+    who tried, so a reader filtering by version sees the refusals about it (the CLI and the registry view
+    alike, through :func:`~airflow_modelreg.audit_store.audit_trail`). The stored event is unchanged."""
+    found = event.get("details")
+    details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    shown = dict(event)
+    arn = details.get("arn")
+    if shown.get("version") is None and isinstance(arn, str) and arn.rsplit("/", 1)[-1].isdigit():
+        shown["version"] = int(arn.rsplit("/", 1)[1])
+        shown["arn"] = shown.get("arn") or arn
+    by = details.get("by")
+    if shown.get("actor") is None and isinstance(by, str) and by:
+        shown["actor"] = {"id": by, "name": by}
+    return shown
+
+
 def matches(
     event: Mapping[str, Any],
     kind: str | None = None,

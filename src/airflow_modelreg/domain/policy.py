@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_modelreg.domain import metadata as md
@@ -296,6 +296,37 @@ def description_digest(description: str) -> str:
     return hashlib.sha256(description.encode()).hexdigest()
 
 
+def decision_problem(version: VersionFacts, decisions: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the version's current decision is not one this provider recorded (``None`` when it is).
+
+    ``decisions`` are the audit log's ``decided`` events of the version, oldest first. Only the newest one
+    counts, and only when it names the status the registry has now and the description written with it: a
+    decision made (or changed) outside this provider, in Studio or with the AWS CLI, leaves no such record."""
+    if not decisions:
+        return (
+            f"this provider recorded no decision on it: it was decided outside Airflow (registry description: "
+            f"{version.description or 'none'!r}), so who decided cannot be told"
+        )
+    latest = decisions[-1]
+    if latest.get("status") != version.status:
+        return (
+            f"the last decision this provider recorded is {latest.get('status')} by "
+            f"{(latest.get('actor') or {}).get('name')}: it was changed outside Airflow since, so who decided "
+            "cannot be told"
+        )
+    written = (latest.get("details") or {}).get("description_sha256")
+    if written and written != description_digest(version.description):
+        # Changed outside Airflow and back (Rejected, then Approved again in Studio, say): the status is the
+        # one recorded, but the registry's description is not the one this provider wrote with it.
+        return (
+            f"its approval description ({version.description or 'none'!r}) is not the one written with the "
+            f"decision this provider recorded ({latest.get('status')} by "
+            f"{(latest.get('actor') or {}).get('name')}): the decision was changed outside Airflow since, so "
+            "who decided cannot be told"
+        )
+    return None
+
+
 def check_decided_by(
     version: VersionFacts, decisions: Sequence[Mapping[str, Any]], allowed: Sequence[str]
 ) -> str:
@@ -307,29 +338,11 @@ def check_decided_by(
     (or changed) outside this provider, in Studio or with the AWS CLI, leaves no such record, and then nobody
     can tell who made it, which is refused as well, saying so."""
     said = f"version {version.number} of {version.group} is {version.status}"
-    if not decisions:
-        raise Refused(
-            f"Refused: {said}, but this provider recorded no decision on it: it was decided outside Airflow "
-            f"(registry description: {version.description or 'none'!r}), so who decided cannot be told. "
-            f"Allowed approvers: {', '.join(allowed) or 'none'}."
-        )
+    problem = decision_problem(version, decisions)
+    if problem is not None:
+        allowed_text = f" Allowed approvers: {', '.join(allowed) or 'none'}." if not decisions else ""
+        raise Refused(f"Refused: {said}, but {problem}.{allowed_text}")
     latest = decisions[-1]
-    if latest.get("status") != version.status:
-        raise Refused(
-            f"Refused: {said}, but the last decision this provider recorded is {latest.get('status')} "
-            f"by {(latest.get('actor') or {}).get('name')}: it was changed outside Airflow since, so who "
-            "decided cannot be told."
-        )
-    written = (latest.get("details") or {}).get("description_sha256")
-    if written and written != description_digest(version.description):
-        # Changed outside Airflow and back (Rejected, then Approved again in Studio, say): the status is the
-        # one recorded, but the registry's description is not the one this provider wrote with it.
-        raise Refused(
-            f"Refused: {said}, but its approval description ({version.description or 'none'!r}) is not the "
-            f"one written with the decision this provider recorded ({latest.get('status')} by "
-            f"{(latest.get('actor') or {}).get('name')}): the decision was changed outside Airflow since, so "
-            "who decided cannot be told."
-        )
     actor = latest.get("actor") or {}
     name = str(actor.get("name") or "")
     if (latest.get("details") or {}).get("automated"):
@@ -342,6 +355,52 @@ def check_decided_by(
             f"Refused: {said} by {name!r}, who is not an allowed approver ({', '.join(allowed) or 'none'})."
         )
     return name
+
+
+# ---------------------------------------------------------------------------------------- pointers
+def pointer_record_problems(
+    pointer: Pointer, group: str, environment: str, facts: VersionFacts | None
+) -> list[str]:
+    """Where an environment's current pointer disagrees with the registry's record of the version it names
+    (``facts``; ``None`` when it cannot be read)."""
+    problems = []
+    if pointer.group != group or pointer.environment != environment:
+        problems.append(f"it names {pointer.group}/{pointer.environment}")
+    if facts is not None:
+        if facts.group != group:
+            problems.append(f"its version {pointer.arn} belongs to group {facts.group!r}")
+        record = facts.stages.get(environment)
+        if record is None or record.run_key != pointer.run_key or record.state not in (PROMOTED, RESTORED):
+            problems.append(
+                f"the version's own record for {environment!r} does not name the run that wrote it"
+            )
+        if pointer.digest != facts.digest:
+            problems.append(f"its digest {pointer.digest} differs from the registry's {facts.digest}")
+    return problems
+
+
+def pointer_event_problems(pointer: Pointer, environment: str, event: Mapping[str, Any] | None) -> list[str]:
+    """Where a pointer disagrees with the audit log's event of the run that wrote it (``event``, found by the
+    pointer's ``run_key``; ``None`` when the log has none)."""
+    if event is None:
+        return ["the audit log has no event for the run that wrote it"]
+    if (
+        event.get("environment") != environment
+        or event.get("arn") != pointer.arn
+        or event.get("version") != pointer.version
+    ):
+        return ["the audit log's event for its run records another version or environment"]
+    recorded = (event.get("details") or {}).get("pointer") or {}
+    stored = {k: v for k, v in asdict(pointer).items() if k != "run_key"}
+    edited = sorted(k for k in set(recorded) | set(stored) if recorded.get(k) != stored.get(k))
+    if edited:
+        return [f"its field(s) {', '.join(edited)} differ from what the audit log recorded"]
+    return []
+
+
+def pointer_event_kind(pointer: Pointer) -> str:
+    """The kind of the audit event the run that wrote ``pointer`` appended."""
+    return "promoted" if pointer.action == "promote" else "rolled-back"
 
 
 # --------------------------------------------------------------------------------------- promotion

@@ -125,6 +125,54 @@ def approval_subject(group: str, version: int | str) -> str:
     return f"Approve {group} version {version}?"
 
 
+def promotion_subject(
+    group: str, version: int | str, environment: str, action: str = "promote", slot: int = 0, needed: int = 1
+) -> str:
+    """The title of the request that asks for a promotion's (or a rollback's) approval: how the view finds
+    the promotion approvals that wait in Airflow."""
+    verb, where = ("Roll", "back in") if action == "rollback" else ("Promote", "to")
+    subject = f"{verb} {group} version {version} {where} {environment}?"
+    return subject + (f" (approval {slot + 1} of {needed})" if needed > 1 else "")
+
+
+def promotion_subject_prefixes(group: str) -> tuple[str, ...]:
+    """How every promotion or rollback approval subject of ``group`` starts."""
+    return (f"Promote {group} version ", f"Roll {group} version ")
+
+
+def parse_promotion_subject(group: str, subject: str) -> dict[str, Any] | None:
+    """(version, environment, action) of a :func:`promotion_subject` of ``group``; ``None`` for others."""
+    import re
+
+    found = re.fullmatch(
+        rf"(Promote|Roll) {re.escape(group)} version (\d+) (?:to|back in) (\S+)\?(?: \(approval \d+ of \d+\))?",
+        subject,
+    )
+    if found is None:
+        return None
+    action = "rollback" if found.group(1) == "Roll" else "promote"
+    return {"version": int(found.group(2)), "environment": found.group(3), "action": action}
+
+
+def promotion_rows(group: str, requests: Iterable[Sequence[str]]) -> list[dict[str, Any]]:
+    """The pending-decisions rows of promotion approvals waiting in Airflow, from (subject, dag_id, run_id,
+    task_id) of each waiting request, newest first; one row per request."""
+    rows = []
+    for subject, dag_id, run_id, task_id in requests:
+        parsed = parse_promotion_subject(group, subject)
+        if parsed is None:
+            continue
+        rows.append(
+            {
+                **parsed,
+                "subject": subject,
+                "airflow_run": f"{dag_id}/{run_id}/{task_id}",
+                "required_action_link": task_required_action_link(dag_id, run_id, task_id),
+            }
+        )
+    return rows
+
+
 def task_required_action_link(dag_id: str, run_id: str, task_id: str) -> str:
     """The Required Action page of one task (what Airflow's own request link opens)."""
     run = f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
@@ -159,13 +207,46 @@ def version_row(described: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pointer_cell(pointer: Pointer | None) -> dict[str, Any] | None:
+NOT_VERIFIED = "not verified: changed outside Airflow"
+
+
+def pointer_cell(pointer: Pointer | None, problems: Sequence[str] = ()) -> dict[str, Any] | None:
+    """A pointer as the ladder shows it. With ``problems`` (where it disagrees with the version's record
+    and the audit log, as :meth:`~airflow_modelreg.hooks.release.ReleaseRecords.pointer_problems` finds) it
+    is *not verified*: the version it names is shown, but never as an approval by the person it claims, nor
+    with a link to the run it claims (that run may not exist)."""
     if pointer is None:
         return None
+    if problems:
+        return {
+            "version": pointer.version,
+            "arn": pointer.arn,
+            "digest": pointer.digest,
+            "verified": False,
+            "verification": NOT_VERIFIED,
+            "problems": list(problems),
+            "approved_by": None,
+            "approvers": [],
+            "approved_at": None,
+            "action": pointer.action,
+            "reason": None,
+            "previous_version": None,
+            "airflow_run": None,
+            "airflow_run_link": None,
+            "claimed": {
+                "approved_by": pointer.approved_by,
+                "approved_at": pointer.approved_at,
+                "airflow_run": pointer.airflow_run,
+                "reason": pointer.reason,
+            },
+        }
     return {
         "version": pointer.version,
         "arn": pointer.arn,
         "digest": pointer.digest,
+        "verified": True,
+        "verification": None,
+        "problems": [],
         "approved_by": pointer.approved_by,
         "approvers": list(pointer.approvers) or [pointer.approved_by],
         "approved_at": pointer.approved_at,
@@ -177,20 +258,60 @@ def pointer_cell(pointer: Pointer | None) -> dict[str, Any] | None:
     }
 
 
+def unreadable_pointer_cell(problem: str) -> dict[str, Any]:
+    """A parameter that holds no pointer this provider writes: shown as not verified, naming no version."""
+    return {
+        "version": None,
+        "verified": False,
+        "verification": NOT_VERIFIED,
+        "problems": [problem],
+        "approved_by": None,
+        "approvers": [],
+        "approved_at": None,
+        "action": None,
+        "reason": None,
+        "airflow_run": None,
+        "airflow_run_link": None,
+    }
+
+
 def ladder_columns(
     environments: Sequence[str],
     pointers: Mapping[str, Pointer | None],
     histories: Mapping[str, Sequence[tuple[int, Pointer, Any]]] | None = None,
+    problems: Mapping[str, Sequence[str]] | None = None,
+    history_problems: Mapping[str, Mapping[int, Sequence[str]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One column per environment, in ladder order: what it runs now and, newest first, what it ran."""
+    """One column per environment, in ladder order: what it runs now and, newest first, what it ran.
+    ``problems`` (per environment, of its current pointer) and ``history_problems`` (per environment and
+    parameter version) mark the pointers that are not verified."""
     columns = []
     for name in environments:
         history = [
-            {**(pointer_cell(pointer) or {}), "written_at": _iso(when), "parameter_version": number}
+            {
+                **(pointer_cell(pointer, ((history_problems or {}).get(name) or {}).get(number, ())) or {}),
+                "written_at": _iso(when),
+                "parameter_version": number,
+            }
             for number, pointer, when in reversed((histories or {}).get(name, ()))
         ]
-        columns.append({"environment": name, "current": pointer_cell(pointers.get(name)), "history": history})
+        current = pointer_cell(pointers.get(name), (problems or {}).get(name, ()))
+        columns.append({"environment": name, "current": current, "history": history})
     return columns
+
+
+def unverified_decision(row: Mapping[str, Any], problem: str) -> dict[str, Any]:
+    """A versions-table row whose decision this provider did not record (or that was changed since): its
+    status stays what the registry says, but nobody is shown as having decided it, and the registry's
+    description is kept aside as what it claims."""
+    return {
+        **row,
+        "decided_by": None,
+        "reason": None,
+        "decision_verified": False,
+        "decision_problem": f"{NOT_VERIFIED}: {problem}",
+        "claimed": {"decided_by": row.get("decided_by"), "description": row.get("reason")},
+    }
 
 
 def metric_comparison(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, NoReturn
@@ -21,7 +20,6 @@ from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import InvalidInputError, ModelRegError, NotFoundError
 from airflow_modelreg.domain.pointers import (
     PROMOTED,
-    RESTORED,
     ROLLED_BACK_OUT,
     Pointer,
     StageRecord,
@@ -182,45 +180,7 @@ class ReleaseRecords:
             return None
         pointer, parameter_version = found
         name = self.pointer_name(group, environment)
-        problems = []
-        if pointer.group != group or pointer.environment != environment:
-            problems.append(f"it names {pointer.group}/{pointer.environment}")
-        facts: policy.VersionFacts | None
-        try:
-            _, facts = self.version(pointer.arn)
-        except (ModelRegError, InvalidInputError) as error:
-            problems.append(f"its version {pointer.arn} cannot be read ({error})")
-            facts = None
-        if facts is not None:
-            if facts.group != group:
-                problems.append(f"its version {pointer.arn} belongs to group {facts.group!r}")
-            record = facts.stages.get(environment)
-            if (
-                record is None
-                or record.run_key != pointer.run_key
-                or record.state not in (PROMOTED, RESTORED)
-            ):
-                problems.append(
-                    f"the version's own record for {environment!r} does not name the run that wrote it"
-                )
-            if pointer.digest != facts.digest:
-                problems.append(f"its digest {pointer.digest} differs from the registry's {facts.digest}")
-        kind = "promoted" if pointer.action == "promote" else "rolled-back"
-        event = self.audit.find(group, event_key(kind, pointer.run_key))
-        if event is None:
-            problems.append("the audit log has no event for the run that wrote it")
-        elif (
-            event.get("environment") != environment
-            or event.get("arn") != pointer.arn
-            or event.get("version") != pointer.version
-        ):
-            problems.append("the audit log's event for its run records another version or environment")
-        else:
-            recorded = (event.get("details") or {}).get("pointer") or {}
-            stored = {k: v for k, v in asdict(pointer).items() if k != "run_key"}
-            edited = sorted(k for k in set(recorded) | set(stored) if recorded.get(k) != stored.get(k))
-            if edited:
-                problems.append(f"its field(s) {', '.join(edited)} differ from what the audit log recorded")
+        problems = self.pointer_problems(group, environment, pointer)
         if problems:
             self.tampering(
                 group,
@@ -230,6 +190,24 @@ class ReleaseRecords:
                 + ". It was not written by airflow-modelreg, or it was changed since.",
             )
         return pointer
+
+    def pointer_problems(self, group: str, environment: str, pointer: Pointer) -> list[str]:
+        """Where ``pointer`` (the environment's current one) disagrees with the version's record and the
+        audit log: empty when this provider wrote it and nothing changed it since. Reads only (the registry
+        view shows the answer; :meth:`current` refuses on it)."""
+        facts: policy.VersionFacts | None
+        read_error = []
+        try:
+            _, facts = self.version(pointer.arn)
+        except (ModelRegError, InvalidInputError) as error:
+            read_error = [f"its version {pointer.arn} cannot be read ({error})"]
+            facts = None
+        event = self.audit.find(group, event_key(policy.pointer_event_kind(pointer), pointer.run_key))
+        return (
+            policy.pointer_record_problems(pointer, group, environment, facts)
+            + read_error
+            + policy.pointer_event_problems(pointer, environment, event)
+        )
 
     def tampering(self, group: str, environment: str | None, what: str) -> NoReturn:
         """Record a disagreement between the records in the audit log, then refuse."""

@@ -33,6 +33,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleExcept
 
 from airflow_modelreg.assets import approved_model_asset
 from airflow_modelreg.domain import policy
+from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.domain.approval import APPROVE
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import GovernanceError, InvalidInputError
@@ -357,13 +358,9 @@ class ApprovePromotionOperator(GovernedApprovalOperator):
                 action=request["action"],
             ),
         )
-        verb = "Roll" if request["action"] == "rollback" else "Promote"
-        subject = (
-            f"{verb} {group} version {request['version']} "
-            f"{'back in' if request['action'] == 'rollback' else 'to'} {request['environment']}?"
+        subject = view.promotion_subject(
+            group, request["version"], request["environment"], request["action"], slot, state.needed
         )
-        if state.needed > 1:
-            subject += f" (approval {slot + 1} of {state.needed})"
         return self.ask(context, state.eligible, subject, body)
 
     def _wait_for_earlier(self, request: Mapping[str, Any]) -> None:

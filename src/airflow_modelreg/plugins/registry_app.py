@@ -12,14 +12,15 @@ redirect to Airflow's login); a user who may not read them: 403.
 # No ``from __future__ import annotations``: FastAPI reads the routes' ``Annotated`` dependencies, defined
 # inside create_app, from the live annotations.
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -68,29 +69,47 @@ def create_app(
     data: RegistryData,
     user: Callable[..., Any] | None = None,
     authorised: Callable[[Any], None] = authorise,
-    drift_verdicts: Callable[[Sequence[str]], dict[str, Any] | None] | None = None,
-    waiting_requests: Callable[[Sequence[str]], dict[str, str]] | None = None,
+    drift_verdicts: Callable[[Sequence[str], Callable[[str], bool]], dict[str, Any] | None] | None = None,
+    waiting_requests: Callable[[Sequence[str]], dict[str, str] | None] | None = None,
+    waiting_promotions: Callable[[str], list[dict[str, Any]]] | None = None,
+    may_read_dag: Callable[[Any, str], bool] | None = None,
     recorded_reports: Callable[[str], bool] | None = None,
 ) -> FastAPI:
     """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
     reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
     raises 403 for a caller who may not read the view; ``drift_verdicts`` finds the latest drift verdict
-    for a list of endpoints (default: Airflow's XCom); ``waiting_requests`` finds, per request subject, the
-    Required Action that waits unanswered (default: Airflow's HITL requests); ``recorded_reports`` says whether
-    a drift verdict of the provider names a report URI (default: Airflow's XCom). Tests without an API server
-    replace the first two."""
+    for a list of endpoints among those of the DAGs a predicate allows (default: Airflow's XCom);
+    ``may_read_dag`` says whether the caller may read a DAG (default: the auth manager), which the drift
+    results, read from any DAG's XCom, are filtered by; ``waiting_requests`` finds, per request subject, the
+    Required Action that waits unanswered (default: Airflow's HITL requests; ``None`` when they cannot be
+    read); ``waiting_promotions`` lists a group's promotion and rollback approvals that wait in Airflow;
+    ``recorded_reports`` says whether a drift verdict of the provider names a report URI (default: Airflow's
+    XCom). Tests without an API server replace the first two."""
     import jinja2
 
     if user is None:
         from airflow.api_fastapi.core_api.security import get_user as user
     latest_verdict = drift_verdicts or latest_drift_verdict
+    readable = may_read_dag or dag_readable
     waiting = waiting_requests or waiting_required_actions
+    promotions = waiting_promotions or waiting_promotion_approvals
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app = FastAPI(title="airflow-modelreg registry view", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = data
     page_parts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelreg-page")
     api = paths.API.removeprefix(paths.PREFIX)
     ui = paths.UI.removeprefix(paths.PREFIX)
+
+    def readable_by(caller: Any) -> Callable[[str], bool]:
+        """Whether ``caller`` may read a DAG, asked once per DAG per request."""
+        known: dict[str, bool] = {}
+
+        def may_read(dag_id: str) -> bool:
+            if dag_id not in known:
+                known[dag_id] = readable(caller, dag_id)
+            return known[dag_id]
+
+        return may_read
 
     def reader(caller: Annotated[Any, Depends(user)]) -> Any:
         """Every route's dependency: the caller, authenticated and authorised (401/403 otherwise)."""
@@ -111,8 +130,24 @@ def create_app(
             from airflow.api_fastapi.app import get_auth_manager
 
             login = get_auth_manager().get_url_login()
-            return RedirectResponse(f"{login}?next={quote(str(request.url), safe='')}", status_code=303)
+            # Path only: an absolute address built from the request's Host header could send the user
+            # elsewhere after logging in.
+            root, path = str(request.scope.get("root_path", "")), request.url.path
+            back = quote(path if path.startswith(root + "/") else root + path, safe="/")
+            if request.url.query:
+                back += "?" + request.url.query
+            return RedirectResponse(f"{login}?next={quote(back, safe='')}", status_code=303)
         return render(request, "refused.html", {"detail": error.detail}, status=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        """The API answers FastAPI's 422; a page answers a page saying which parameter is wrong."""
+        if is_api(request):
+            return await request_validation_exception_handler(request, error)
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in error.errors()
+        )
+        return render(request, "refused.html", {"detail": f"Invalid request: {wrong}."}, status=400)
 
     @app.exception_handler(ModelRegError)
     async def model_reg_error(request: Request, error: ModelRegError) -> Response:
@@ -140,22 +175,30 @@ def create_app(
         asking = {
             view.approval_subject(group, row["version"]): row for row in rows if row["required_action_link"]
         }
-        for subject, link in (waiting(list(asking)) if asking else {}).items():
-            if subject in asking:
-                asking[subject]["required_action_link"] = link
+        found = waiting(list(asking)) if asking else {}
+        if found is None:  # Airflow's requests could not be read: the registering run's is the best guess
+            return rows
+        for subject, row in asking.items():
+            # No request waits for it (its approval task ended, or it was never asked): nothing to answer.
+            row["required_action_link"] = found.get(subject)
         return rows
 
     # ------------------------------------------------------------------------------ JSON API
 
-    def group_overview(group: str) -> dict[str, Any]:
-        ladder = data.ladder()
-        endpoints = [name for env in ladder.environments for name in env.endpoints]
+    def group_overview(group: str, caller: Any) -> dict[str, Any]:
+        """The group's ladder, pending decisions, endpoints and drift: only its own (404 for no group)."""
+        data.check_group(group)
+        columns = data.ladder_columns(group)
+        runs_in = [c["environment"] for c in columns if c["current"] and c["current"]["verified"]]
+        endpoints = data.endpoints(group, runs_in)
+        names = [e["endpoint"] for e in endpoints]
         return {
             "group": group,
-            "ladder": data.ladder_columns(group),
+            "ladder": columns,
             "pending": where_decided(group, data.pending(group)),
-            "endpoints": data.endpoints(),
-            "drift": data.drift_result(latest_verdict(endpoints)),
+            "promotions": promotions(group),
+            "endpoints": endpoints,
+            "drift": data.drift_result(latest_verdict(names, readable_by(caller))) if names else None,
         }
 
     @app.get(api + "/groups")
@@ -163,8 +206,8 @@ def create_app(
         return {"groups": data.groups(), "environments": list(data.ladder().names)}
 
     @app.get(api + "/groups/{group}")
-    def api_group(group: str, _: Reader) -> dict[str, Any]:
-        return group_overview(group)
+    def api_group(group: str, caller: Reader) -> dict[str, Any]:
+        return group_overview(group, caller)
 
     @app.get(api + "/groups/{group}/versions")
     def api_versions(
@@ -174,6 +217,7 @@ def create_app(
         per_page: Annotated[int, Query(le=view.MAX_PER_PAGE, ge=1)] = 25,
         status: str | None = None,
     ) -> dict[str, Any]:
+        data.check_group(group)
         return data.versions_page(group, page, per_page, status or None)
 
     @app.get(api + "/groups/{group}/versions/{version}")
@@ -188,6 +232,7 @@ def create_app(
         version: int | None = None,
         format: str = "json",  # noqa: A002 - the query parameter's name
     ) -> Response:
+        data.check_group(group)
         events = data.audit(group, environment or None, version)
         if format == "csv":
             name = f"{group}-audit.csv"
@@ -211,13 +256,13 @@ def create_app(
     def page_group(
         request: Request,
         group: str,
-        _: Reader,
+        caller: Reader,
         page: int = 1,
         per_page: int = 25,
         status: str = "",
     ) -> HTMLResponse:
         # The two halves read different things: side by side, the page waits for the slower only.
-        overview = page_parts.submit(group_overview, group)
+        overview = page_parts.submit(group_overview, group, caller)
         versions = data.versions_page(group, page, per_page, status or None)
         return render(request, "group.html", {**overview.result(), "versions": versions})
 
@@ -235,7 +280,10 @@ def create_app(
     def page_audit(
         request: Request, group: str, _: Reader, environment: str = "", version: str = ""
     ) -> HTMLResponse:
-        number = int(version) if version.strip().isdigit() else None
+        data.check_group(group)
+        if version.strip() and not version.strip().isdigit():
+            raise InvalidInputError(f"Invalid version {version!r}: a version is a number (1, 2, ...).")
+        number = int(version) if version.strip() else None
         events = data.audit(group, environment or None, number)
         csv_link = f"{ui_root(request)}{paths.audit_csv(group, environment=environment, version=number)}"
         return render(
@@ -252,21 +300,22 @@ def create_app(
         )
 
     @app.get(ui + "/endpoints/{endpoint}", response_class=HTMLResponse)
-    def page_endpoint(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
-        return render(request, "endpoint.html", endpoint_context(endpoint))
+    def page_endpoint(request: Request, endpoint: str, caller: Reader) -> HTMLResponse:
+        return render(request, "endpoint.html", endpoint_context(endpoint, caller))
 
     @app.get(ui + "/endpoints/{endpoint}/drift", response_class=HTMLResponse)
-    def page_drift(request: Request, endpoint: str, _: Reader) -> HTMLResponse:
-        return render(request, "endpoint.html", endpoint_context(endpoint))
+    def page_drift(request: Request, endpoint: str, caller: Reader) -> HTMLResponse:
+        return render(request, "endpoint.html", endpoint_context(endpoint, caller))
 
-    def endpoint_context(endpoint: str) -> dict[str, Any]:
+    def endpoint_context(endpoint: str, caller: Any) -> dict[str, Any]:
         environment = data.ladder().environment_of_endpoint(endpoint)
         if environment is None:
             raise NotFoundError(
                 f"Endpoint {endpoint!r} serves no environment of the modelreg_ladder Variable."
             )
         found = [e for e in data.endpoints() if e["endpoint"] == endpoint]
-        return {"endpoint": found[0], "drift": data.drift_result(latest_verdict([endpoint]))}
+        verdict = latest_verdict([endpoint], readable_by(caller))
+        return {"endpoint": found[0], "drift": data.drift_result(verdict)}
 
     @app.get(ui + "/drift-report")
     def page_drift_report(uri: str, _: Reader) -> Response:
@@ -285,16 +334,27 @@ def create_app(
     return app
 
 
-def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
-    """The newest drift verdict in Airflow's XCom (``DecideDriftOperator``, ``ModelDriftSensor``), preferring
-    one whose window or execution names one of ``endpoints``."""
+def dag_readable(user: Any, dag_id: str) -> bool:
+    """Whether the auth manager lets ``user`` read the DAG ``dag_id`` (``is_authorized_dag``, GET)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    return bool(get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user))
+
+
+def latest_drift_verdict(
+    endpoints: Sequence[str], readable: Callable[[str], bool] = lambda dag_id: True
+) -> dict[str, Any] | None:
+    """The newest drift verdict in Airflow's XCom (``DecideDriftOperator``, ``ModelDriftSensor``) about one of
+    ``endpoints`` (its window or execution names it), from a DAG ``readable`` allows: drift results come
+    from any DAG that uses the drift operators, and a reader sees only those of the DAGs they may read."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import and_, select
 
     query = (
-        select(XComModel.value, XComModel.timestamp)
+        select(XComModel.value, XComModel.dag_id)
         .join(
             TaskInstance,
             and_(
@@ -311,39 +371,84 @@ def latest_drift_verdict(endpoints: Sequence[str]) -> dict[str, Any] | None:
     )
     try:
         with create_session() as session:
-            found = [XComModel.deserialize_value(row) for row in session.execute(query)]
+            found = [
+                XComModel.deserialize_value(row) for row in session.execute(query) if readable(row.dag_id)
+            ]
     except Exception as error:  # noqa: BLE001 - no verdict is better than no page
         log.warning("Reading the latest drift verdicts failed: %s", error)
         return None
     verdicts = [v for v in found if isinstance(v, dict) and "drift_detected" in v]
+    # Only a verdict about one of ``endpoints``: never another endpoint's (another group's) as a fallback.
     for verdict in verdicts:
-        where = str(verdict.get("window")) + str(verdict.get("execution"))
-        if any(endpoint in where for endpoint in endpoints):
+        if set(endpoints) & verdict_endpoints(verdict):
             return verdict
-    return verdicts[0] if verdicts else None
+    return None
 
 
-def waiting_required_actions(subjects: Sequence[str]) -> dict[str, str]:
-    """Per subject of ``subjects``: the Required Action page of the newest request with that subject that
-    waits for an answer (Airflow's HITL requests, in its metadata database)."""
+def verdict_endpoints(verdict: Mapping[str, Any]) -> set[str]:
+    """What a drift verdict may be about: the endpoint it names, and each path segment of its capture
+    window's prefixes and its execution (SageMaker writes an endpoint's captured data under its name)."""
+    import re
+
+    found = {str(verdict["endpoint"])} if verdict.get("endpoint") else set()
+    given = verdict.get("window")
+    window: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    texts = [
+        str(window.get("prefix") or ""),
+        *map(str, window.get("prefixes") or ()),
+        str(verdict.get("execution") or ""),
+    ]
+    for text in texts:
+        found |= {part for part in re.split(r"[/:]", text) if part}
+    return found
+
+
+def _waiting_requests(subject_filter: Any) -> list[tuple[str, str, str, str]] | None:
+    """(subject, dag_id, run_id, task_id) of each HITL request that waits for an answer, newest first: not
+    answered, and its task not ended (a failed or timed-out approval task waits for nobody). ``None`` when
+    Airflow's metadata database cannot be read."""
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from airflow.utils.state import State
     from sqlalchemy import select
 
     query = (
         select(HITLDetail.subject, TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
         .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
-        .where(HITLDetail.subject.in_(list(subjects)))
+        .where(subject_filter(HITLDetail.subject))
         .where(HITLDetail.responded_at.is_(None))
+        .where(TaskInstance.state.notin_(list(State.finished)))
         .order_by(HITLDetail.created_at.desc())
     )
     try:
         with create_session() as session:
-            found = list(session.execute(query))
+            return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
     except Exception as error:  # noqa: BLE001 - the registering run's link is better than no page
         log.warning("Reading the waiting Required Actions failed: %s", error)
-        return {}
+        return None
+
+
+def waiting_promotion_approvals(group: str) -> list[dict[str, Any]]:
+    """The group's promotion and rollback approvals that wait in Airflow (their request subjects are
+    :func:`~airflow_modelreg.domain.registry_view.promotion_subject`), each with its Required Action."""
+    from sqlalchemy import or_
+
+    prefixes = view.promotion_subject_prefixes(group)
+    found = _waiting_requests(
+        lambda subject: or_(*(subject.startswith(p, autoescape=True) for p in prefixes))
+    )
+    return view.promotion_rows(group, found or [])
+
+
+def waiting_required_actions(subjects: Sequence[str]) -> dict[str, str] | None:
+    """Per subject of ``subjects``: the Required Action page of the newest request with that subject that
+    waits for an answer (Airflow's HITL requests, in its metadata database); ``None`` when they cannot be
+    read."""
+    wanted = list(subjects)
+    found = _waiting_requests(lambda subject: subject.in_(wanted))
+    if found is None:
+        return None
     links: dict[str, str] = {}
     for subject, dag_id, run_id, task_id in found:
         links.setdefault(subject, view.task_required_action_link(dag_id, run_id, task_id))

@@ -17,19 +17,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_modelreg.domain import metadata as md
+from airflow_modelreg.domain import policy
 from airflow_modelreg.domain import registry_view as view
 from airflow_modelreg.domain.environments import EnvironmentLadder
 from airflow_modelreg.domain.errors import InvalidInputError, NotFoundError
+from airflow_modelreg.domain.markdown import s3_console_url
 from airflow_modelreg.domain.pointers import DEFAULT_PREFIX, Pointer, parameter_name
 from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
 DEFAULT_INDEX_TTL = 10.0
 DEFAULT_FULL_TTL = 300.0
+# How long a request waits for a stale index's refresh before answering with the stale one, marked so.
+DEFAULT_REFRESH_WAIT = 2.0
 HOOK_TTL = 60.0
 _PARALLEL = 8
 _DESCRIBED_CACHE = 5000
@@ -84,18 +90,25 @@ class RegistryData:
         pointer_prefix: str = DEFAULT_PREFIX,
         index_ttl: float = DEFAULT_INDEX_TTL,
         full_ttl: float = DEFAULT_FULL_TTL,
+        refresh_wait: float = DEFAULT_REFRESH_WAIT,
     ) -> None:
         self.aws_conn_id = aws_conn_id
         self._ladder = ladder
         self.pointer_prefix = pointer_prefix
         self.index_ttl = index_ttl
         self.full_ttl = full_ttl
+        self.refresh_wait = refresh_wait
         self._lock = threading.Lock()
         self._indexes: dict[str, GroupIndex] = {}
         self._listing: dict[str, Future[GroupIndex]] = {}
         self._described: dict[tuple[str, str], dict[str, Any]] = {}
+        # Records found to be this provider's, by what was checked: when (monotonic), for current pointers
+        # (whose version's record can change) and decisions; history entries and their events never change.
+        self._verified: dict[tuple[str, ...], float] = {}
         self._hooks: dict[tuple[str, str | None], tuple[Any, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="modelreg-view")
+        # Listings run apart from the requests' own work, which may wait for them.
+        self._lister = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modelreg-list")
 
     # ------------------------------------------------------------------------------------- hooks
     def ladder(self) -> EnvironmentLadder:
@@ -145,6 +158,99 @@ class RegistryData:
                 'No audit log: set "audit_log" (s3://bucket/prefix) in the modelreg_ladder Variable.'
             )
         return AuditLogHook(aws_conn_id=self.aws_conn_id, log_uri=uri)
+
+    def _records(self) -> Any:
+        """The release records as the operators read them (:class:`~airflow_modelreg.hooks.release.
+        ReleaseRecords`): the view checks pointers and decisions with their very checks, and never writes."""
+        from airflow_modelreg.hooks.release import ReleaseRecords
+
+        ladder = self.ladder()
+        key = f"{self.aws_conn_id}|{ladder.audit_log_uri}|{self.pointer_prefix}|{ladder.names}"
+        return self._hook(
+            "records",
+            key,
+            lambda: ReleaseRecords(
+                ladder,
+                aws_conn_id=self.aws_conn_id,
+                parameter_prefix=self.pointer_prefix,
+                registry=self.registry(),
+            ),
+        )
+
+    def _known(self, key: tuple[str, ...], ttl: float | None) -> bool:
+        with self._lock:
+            at = self._verified.get(key)
+        return at is not None and (ttl is None or time.monotonic() - at < ttl)
+
+    def _remember(self, key: tuple[str, ...]) -> None:
+        with self._lock:
+            if len(self._verified) >= _DESCRIBED_CACHE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[key] = time.monotonic()
+
+    def pointer_problems(self, group: str, environment: str, pointer: Pointer) -> list[str]:
+        """Why the environment's current ``pointer`` is not one this provider wrote and can check (empty
+        when it is): the operators' own check (``ReleaseRecords.pointer_problems``), reading only."""
+        key = ("pointer", group, environment, pointer.to_json())
+        if self._known(key, self.index_ttl):
+            return []
+        try:
+            problems = self._records().pointer_problems(group, environment, pointer)
+        except InvalidInputError as error:  # no audit log configured: nothing can be checked
+            problems = [str(error)]
+        except Exception as error:  # noqa: BLE001 - unreadable records leave it unverified, the page shown
+            problems = [f"it cannot be checked: {error}"]
+        if not problems:
+            self._remember(key)
+        return problems
+
+    def _history_problems(self, group: str, environment: str, pointer: Pointer) -> list[str]:
+        """An earlier pointer of the environment: checked against the audit event of the run that wrote it."""
+        key = ("history", group, environment, pointer.to_json())
+        if self._known(key, None):
+            return []
+        try:
+            audit = self._records().audit
+            event = audit.find(group, f"{policy.pointer_event_kind(pointer)}:{pointer.run_key}")
+        except Exception as error:  # noqa: BLE001 - unreadable: unverified, the page still shown
+            return [f"it cannot be checked: {error}"]
+        problems = policy.pointer_event_problems(pointer, environment, event)
+        if not problems:
+            self._remember(key)
+        return problems
+
+    def check_decisions(self, group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose decision names who decided (``modelreg:decided-by``), checked as the approval sensor
+        checks one: the audit log's ``decided`` event of the run the metadata names must exist, be about
+        this version, and still explain the registry's status and description. Other rows are left as
+        they are; a claim that does not hold shows nobody as having decided."""
+
+        def checked(row: dict[str, Any]) -> dict[str, Any]:
+            described = self._described.get((str(row["arn"]), str(row["status"])))
+            claim = str(((described or {}).get("CustomerMetadataProperties") or {}).get(md.DECIDED_BY) or "")
+            if not claim or row.get("status") not in (policy.APPROVED, policy.REJECTED) or described is None:
+                return row
+            facts = policy.VersionFacts.from_description(described)
+            key = ("decision", str(row["arn"]), claim, facts.status, facts.description)
+            if self._known(key, self.index_ttl):
+                return {**row, "decision_verified": True, "decision_problem": None}
+            name, _, run_key = claim.partition("|")
+            try:
+                event = self._records().audit.find(group, f"decided:{run_key}") if run_key else None
+            except Exception as error:  # noqa: BLE001 - unreadable: unverified, the page still shown
+                return view.unverified_decision(row, f"it cannot be checked: {error}")
+            if event is not None and (event.get("arn") != facts.arn or event.get("version") != facts.number):
+                problem: str | None = "the audit log's decision of the run it names is about another version"
+            elif event is not None and (event.get("actor") or {}).get("name") != name:
+                problem = "the audit log's decision of the run it names was made by someone else"
+            else:
+                problem = policy.decision_problem(facts, [event] if event is not None else [])
+            if problem:
+                return view.unverified_decision(row, problem)
+            self._remember(key)
+            return {**row, "decision_verified": True, "decision_problem": None}
+
+        return list(self._pool.map(checked, rows))
 
     # ----------------------------------------------------------------------------------- indexes
     def _list_index(self, group: str) -> GroupIndex:
@@ -196,28 +302,36 @@ class RegistryData:
         with self._lock:
             running = self._listing.get(group)
             if running is None:
-                running = self._listing[group] = self._pool.submit(self._list_index, group)
+                running = self._listing[group] = self._lister.submit(self._list_index, group)
         return running
 
     def index(self, group: str, wait: bool = True) -> GroupIndex | None:
-        """The group's index: fresh, or stale while a fresh one is listed; with ``wait``, listed now when
-        there is none yet (``None`` otherwise, the listing started)."""
+        """The group's index, never older than ``index_ttl`` when it can be helped: a stale one is refreshed
+        first (waiting up to ``refresh_wait`` seconds; past that the stale one is answered, and
+        :meth:`is_fresh` says it is being refreshed). With ``wait``, listed now when there is none yet
+        (``None`` otherwise: the listing started, the caller says "counting")."""
         validate_group_name(group)
         with self._lock:
             index = self._indexes.get(group)
-        if index is not None and time.monotonic() - index.listed_at < self.index_ttl:
+        if index is not None and self.is_fresh(index):
             return index
         future = self._refresh(group)
-        if index is not None:
-            return index
-        if not wait:
-            return None
         try:
-            return future.result()
+            if index is not None:
+                return future.result(timeout=self.refresh_wait)
+            return future.result() if wait else None
+        except FutureTimeout:
+            return index
         except Exception:
             with self._lock:
                 self._listing.pop(group, None)
+            if index is not None:  # the refresh failed: the last index, marked stale, rather than no page
+                return index
             raise
+
+    def is_fresh(self, index: GroupIndex) -> bool:
+        """Whether ``index`` is within the documented lag (``index_ttl`` seconds)."""
+        return time.monotonic() - index.listed_at < self.index_ttl
 
     def forget(self, group: str | None = None) -> None:
         """Drop cached indexes and descriptions (all, or one group's index)."""
@@ -264,36 +378,79 @@ class RegistryData:
         def one(group: str) -> dict[str, Any]:
             index = self.index(group, wait=False)
             found = view.counts(index.versions) if index else None
-            pointers = self.pointers(group, ladder)
+            checked = self.checked_pointers(group, ladder)
             return {
                 "group": group,
                 "versions": found["total"] if found else None,
                 "pending": found[view.PENDING] if found else None,
+                # Counted longer ago than the documented lag, a refresh under way: the page says so.
+                "refreshing": bool(index and not self.is_fresh(index)),
+                "as_of": index.listed_at_wall if index else None,
                 "environments": {
-                    name: (pointer.version if pointer else None) for name, pointer in pointers.items()
+                    name: (pointer.version if pointer else None) for name, (pointer, _) in checked.items()
                 },
+                # Environments whose pointer is not verified (changed outside Airflow): shown as such.
+                "unverified": [name for name, (_, problems) in checked.items() if problems],
             }
 
         return list(self._pool.map(one, names))
 
-    def pointers(self, group: str, ladder: EnvironmentLadder) -> dict[str, Pointer | None]:
-        def read(environment: Any) -> Pointer | None:
+    def checked_pointers(
+        self, group: str, ladder: EnvironmentLadder
+    ) -> dict[str, tuple[Pointer | None, list[str]]]:
+        """Per environment: its current pointer and why it is not verified (empty when it is). A parameter
+        that holds no pointer this provider writes is ``(None, [why])``."""
+
+        def read(environment: Any) -> tuple[Pointer | None, list[str]]:
             name = parameter_name(self.pointer_prefix, group, environment.name)
-            found = self._pointers_hook(environment).get_pointer(name)
-            return found[0] if found else None
+            try:
+                found = self._pointers_hook(environment).get_pointer(name)
+            except InvalidInputError as malformed:
+                return None, [f"{name} holds a value airflow-modelreg never writes: {malformed}"]
+            if not found:
+                return None, []
+            return found[0], self.pointer_problems(group, environment.name, found[0])
 
         return dict(zip(ladder.names, self._pool.map(read, ladder.environments), strict=True))
+
+    def pointers(self, group: str, ladder: EnvironmentLadder) -> dict[str, Pointer | None]:
+        """Per environment: its current pointer when verified (what it runs, as far as can be told)."""
+        return {
+            name: (pointer if not problems else None)
+            for name, (pointer, problems) in self.checked_pointers(group, ladder).items()
+        }
 
     def ladder_columns(self, group: str) -> list[dict[str, Any]]:
         ladder = self.ladder()
 
         def history(environment: Any) -> list[tuple[int, Pointer, Any]]:
             name = parameter_name(self.pointer_prefix, group, environment.name)
-            return list(self._pointers_hook(environment).history(name))
+            try:
+                return list(self._pointers_hook(environment).history(name))
+            except InvalidInputError:
+                return []
 
         histories = dict(zip(ladder.names, self._pool.map(history, ladder.environments), strict=True))
-        current = {name: (entries[-1][1] if entries else None) for name, entries in histories.items()}
-        return view.ladder_columns(ladder.names, current, histories)
+        checked = self.checked_pointers(group, ladder)
+        earlier = [
+            (name, number, pointer) for name, entries in histories.items() for number, pointer, _ in entries
+        ]
+        found = self._pool.map(lambda item: self._history_problems(group, item[0], item[2]), earlier)
+        history_problems: dict[str, dict[int, list[str]]] = {}
+        for (name, number, _), problems in zip(earlier, found, strict=True):
+            history_problems.setdefault(name, {})[number] = problems
+        columns = view.ladder_columns(
+            ladder.names,
+            {name: pointer for name, (pointer, _) in checked.items()},
+            histories,
+            {name: problems for name, (_, problems) in checked.items()},
+            history_problems,
+        )
+        for column in columns:
+            pointer, problems = checked[column["environment"]]
+            if pointer is None and problems:
+                column["current"] = view.unreadable_pointer_cell(problems[0])
+        return columns
 
     def versions_page(self, group: str, page: int = 1, per_page: int = 25, status: str | None = None) -> dict:
         """One page of the group's versions, newest first, optionally of one status, as table rows."""
@@ -306,11 +463,17 @@ class RegistryData:
                 view.VersionSummary.from_summary(s) for _, s in zip(range(per_page), listed, strict=False)
             ]
             shown = view.Page(tuple(first), 1, per_page, len(first))
-            counted, as_of = None, None
+            counted, as_of, refreshing = None, None, False
         else:
             shown = view.page_of(index.with_status(status), page, per_page)
+            if page > shown.pages:
+                raise NotFoundError(
+                    f"No page {page}: {group} has {shown.pages} page(s) of {per_page} version(s)"
+                    + (f" with status {status}." if status else ".")
+                )
             counted, as_of = view.counts(index.versions), index.listed_at_wall
-        rows = [view.version_row(d) for d in self.describe(list(shown.items))]
+            refreshing = not self.is_fresh(index)
+        rows = self.check_decisions(group, [view.version_row(d) for d in self.describe(list(shown.items))])
         paging = shown.to_json()
         if counted is None:
             paging.update(total=None, pages=None)
@@ -319,6 +482,7 @@ class RegistryData:
             "status": status,
             "counts": counted,
             "as_of": as_of,
+            "refreshing": refreshing,
             **paging,
             "versions": rows,
         }
@@ -338,10 +502,28 @@ class RegistryData:
             {**row, "required_action_link": view.required_action_link(row["airflow_run"])} for row in rows
         ]
 
-    def endpoints(self) -> list[dict[str, Any]]:
-        """The ladder's endpoints of every environment: state, and each variant's current weight."""
+    def check_group(self, group: str) -> None:
+        """Raise :class:`NotFoundError` (404) unless the registry has the group (known for ``index_ttl``)."""
+        validate_group_name(group)
+        key = ("group", group)
+        if self._known(key, self.index_ttl):
+            return
+        self.registry().describe_group(group)
+        self._remember(key)
+
+    def endpoints(self, group: str | None = None, environments: Collection[str] = ()) -> list[dict[str, Any]]:
+        """The ladder's endpoints of every environment: state, and each variant's current weight. With
+        ``group``, only that group's: those serving one of its versions, and those of ``environments`` (where
+        the group runs, as its verified pointers say), never another group's."""
         ladder = self.ladder()
         wanted = [(env, name) for env in ladder.environments for name in env.endpoints]
+        if group is not None:
+            return [
+                endpoint
+                for endpoint in self.endpoints()
+                if endpoint["environment"] in environments
+                or any((v.get("serves") or {}).get("group") == group for v in endpoint["variants"])
+            ]
 
         def one(item: tuple[Any, str]) -> dict[str, Any]:
             environment, name = item
@@ -403,7 +585,7 @@ class RegistryData:
     def version(self, group: str, number: int) -> dict[str, Any]:
         """One version's card: its row, metrics beside what each environment runs, and its runs."""
         found = [self._summary(group, number)]
-        row = view.version_row(self.describe(found)[0])
+        [row] = self.check_decisions(group, [view.version_row(self.describe(found)[0])])
         ladder = self.ladder()
         pointers = self.pointers(group, ladder)
         runs_now = {name: p for name, p in pointers.items() if p is not None}
@@ -426,22 +608,35 @@ class RegistryData:
             }
             for number_now, names in environments_of.items()
         ]
+        audit_error = None
         try:
             events = self._audit_hook().events(group, version=number)
-        except NotFoundError:
-            events = []
+        except NotFoundError as error:  # no audit log configured
+            events, audit_error = [], str(error)
+        except Exception as error:  # noqa: BLE001 - the rest of the card is still worth showing
+            events, audit_error = [], f"The audit log cannot be read: {error}"
         described = self.describe(found)[0]
         return {
             **row,
             "group": group,
             "lineage": described.get("MetadataProperties") or {},
+            "artifact_console_url": s3_console_url(str(row["artifact"]), self._region())
+            if row["artifact"]
+            else None,
             "runs_in": [name for name, p in runs_now.items() if p.version == number],
             "required_action_link": (
                 view.required_action_link(row["airflow_run"]) if row["status"] == view.PENDING else None
             ),
             "comparisons": comparisons,
             "runs": view.version_runs(row, events),
+            "audit_error": audit_error,
         }
+
+    def _region(self) -> str | None:
+        try:
+            return str(self.registry().conn.meta.region_name)
+        except Exception:  # noqa: BLE001 - the console's link without a region still opens the object
+            return None
 
     def _summary(self, group: str, number: int) -> view.VersionSummary:
         """A version's summary: from the index, else described by its ARN (a version's ARN is its group's,
