@@ -222,3 +222,9 @@ def test_an_empty_json_request_first_in_a_block_is_not_a_crash(second):
     empty = line("", "JSON", "application/json")
     acc = read([empty, second], MIXED)  # UnicodeDecodeError utf-16-le / JSONDecodeError Unterminated string
     assert (acc.rows, acc.malformed) == (1, 1)
+
+
+def test_a_carriage_return_inside_a_base64_csv_row_ends_the_row_as_csv_reads_it():
+    """polars reads "0\\r,0,0" as one row of three numbers; ``csv`` as two rows of the wrong width."""
+    acc = read([b64("0\r,0,0")], NUMERIC)
+    assert (acc.rows, acc.malformed) == (0, 1)

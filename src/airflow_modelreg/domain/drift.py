@@ -749,7 +749,7 @@ class DriftAccumulator:
                 self._add_records([_json_string(p) for p in payloads.filter(escaped).to_list()], False)
                 payloads = payloads.filter(~escaped)
             # Without escapes each payload is one row (a raw line end cannot be in a JSON string).
-            self._add_csv_series(payloads)
+            self._add_csv_series(payloads, returns=False)
             return
         # Base64 text never needs a JSON escape, so no payload is searched for one (nor for a quote,
         # which _extract leaves in for these forms): a payload polars does not decode (an escaped "/",
@@ -895,11 +895,13 @@ class DriftAccumulator:
             if not self._csv_fast(b"\n".join(rows) + b"\n", len(rows)):
                 self._add_records(texts, False)
 
-    def _add_csv_series(self, bodies: Any) -> None:
+    def _add_csv_series(self, bodies: Any, returns: bool = True) -> None:
         """CSV request bodies in a polars String Series: all parsed by polars when each is one whole row,
         else each on its own. An empty body is no row (and no malformed line)."""
-        bodies = bodies.filter(bodies.str.len_bytes() > 0)
-        if len(bodies) and not self._csv_fast(_lines(bodies, "\n"), len(bodies)):
+        empty = bodies.str.len_bytes() == 0
+        if empty.any():
+            bodies = bodies.filter(~empty)
+        if len(bodies) and not self._csv_fast(_lines(bodies, "\n"), len(bodies), returns):
             self._add_records(bodies.to_list(), False)
 
     def _add_csv_bodies(self, bodies: list[str]) -> None:
@@ -914,11 +916,13 @@ class DriftAccumulator:
         if not text or not self._csv_fast(text, len(bodies)):
             self._add_records(bodies, False)
 
-    def _csv_fast(self, text: bytes, rows: int) -> bool:
+    def _csv_fast(self, text: bytes, rows: int, returns: bool = True) -> bool:
         """Add ``rows`` CSV rows, each ending in a line end, when polars finds exactly that many and every
         one has all its values; else add nothing and say so. Without quotes or carriage returns a row is a
-        line, so ``rows`` lines (counted by polars) are exactly the rows ``csv`` reads, request by request."""
-        if b'"' in text or b"\r" in text:
+        line, so ``rows`` lines (counted by polars) are exactly the rows ``csv`` reads, request by request.
+        (A carriage return inside a line ends a row for ``csv``, not for polars: ``returns`` says one may be
+        there; a compact CSV payload holds none, JSON escapes it.)"""
+        if b'"' in text or (returns and b"\r" in text):
             return False
         frame = self._parse_fast(text, rows)
         if frame is None:
