@@ -228,3 +228,14 @@ def test_a_carriage_return_inside_a_base64_csv_row_ends_the_row_as_csv_reads_it(
     """polars reads "0\\r,0,0" as one row of three numbers; ``csv`` as two rows of the wrong width."""
     acc = read([b64("0\r,0,0")], NUMERIC)
     assert (acc.rows, acc.malformed) == (0, 1)
+
+
+@pytest.mark.parametrize("body", ['{"instances":[[0,0,0]]', "[[0,0,0]]}"])
+def test_a_base64_json_body_with_an_unpaired_brace_is_malformed(body):
+    acc = read([b64(body, "application/json")], NUMERIC)
+    assert (acc.rows, acc.malformed) == (0, 1)
+
+
+def test_a_deeply_nested_json_body_is_one_malformed_line_not_a_crash():
+    acc = read([b64("[" * 100_000 + "]" * 100_000, "application/json")], NUMERIC)
+    assert (acc.rows, acc.malformed) == (0, 1)

@@ -794,7 +794,7 @@ class DriftAccumulator:
                     raise TypeError("data is not a string")
                 encoding = str(captured.get("encoding", "CSV")).upper()
                 content_type = str(captured.get("observedContentType", "")).lower()
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 self._bad(line, "not a data-capture record")
                 continue
             if encoding == "BASE64":
@@ -877,9 +877,10 @@ class DriftAccumulator:
                 texts = "\x00".join(good).encode()
             except UnicodeEncodeError:  # a lone surrogate: each body on its own
                 texts = b""
-            rows = _JSON_NUMBERS.findall(texts.replace(b" ", b"")) if texts else []
-            if len(rows) == len(good):
-                text = b"\n".join(rows).replace(b"],[", b"\n")
+            found = _JSON_NUMBERS.findall(texts.replace(b" ", b"")) if texts else []
+            # an object's brace closes only an object: {"instances":[[1]] and [[1]]} are no JSON
+            if len(found) == len(good) and all(bool(opens) == bool(closes) for opens, _, closes in found):
+                text = b"\n".join(rows for _, rows, _ in found).replace(b"],[", b"\n")
                 if not _BAD_NUMBER.search(text):
                     frame = self._parse_fast(text, text.count(b"\n") + 1)
                     if frame is not None and self._json_frame_ok(frame):
@@ -960,7 +961,7 @@ class DriftAccumulator:
                 if body is None:
                     raise ValueError("payload is not a valid JSON string")
                 rows = read(body)
-            except (ValueError, TypeError, ArithmeticError, csv.Error) as error:
+            except (ValueError, TypeError, ArithmeticError, RecursionError, csv.Error) as error:
                 text = (body or "").encode("utf-8", "replace")
                 self._bad(text, f"{'JSON' if as_json else 'CSV'} request: {error}"[:100])
                 continue
@@ -1190,9 +1191,10 @@ _FORMS: dict[str, re.Pattern[bytes]] = {
 # How a JSON body that is a list of rows opens, quotes escaped as captured (\\" inside a JSON string).
 _JSON_OPENING = re.compile(r'(?:\{\\"(?:instances|inputs)\\":\s*)?\[\[\s*')
 
-# A JSON body that is a list of lists of numbers (spaces removed); group 1 is the rows, "],[" between them.
+# A JSON body that is a list of lists of numbers (spaces removed); group 2 is the rows, "],[" between them,
+# groups 1 and 3 the object's opening and closing brace, if any.
 _JSON_NUMBERS = re.compile(
-    rb'(?<![^\x00])(?:\{"(?:instances|inputs)":)?\[\[([-+0-9.eE,\[\]]*)\]\]\}?(?=\x00|$)'
+    rb'(?<![^\x00])(\{"(?:instances|inputs)":)?\[\[([-+0-9.eE,\[\]]*)\]\](\}?)(?=\x00|$)'
 )
 
 
