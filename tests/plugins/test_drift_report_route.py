@@ -35,7 +35,8 @@ def client(aws):
     s3.put_object(Bucket=BUCKET, Key=JSON.split("/", 3)[3], Body=json.dumps({"features": {}}).encode())
     s3.put_object(Bucket="other-team-bucket", Key="secret/drift_report.json", Body=b'{"secret": 1}')
     s3.put_object(Bucket=BUCKET, Key="reports/other/drift_report.json", Body=b'{"secret": 2}')
-    recorded = {HTML, JSON, GONE}
+    # Each recorded report, with the DAG whose verdict names it.
+    recorded = {HTML: "monitor_drift", JSON: "monitor_drift", GONE: "monitor_drift"}
     data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER))
     app = create_app(
         data,
@@ -43,7 +44,8 @@ def client(aws):
         authorised=only_readers,
         drift_verdicts=lambda endpoints: None,
         waiting_requests=lambda subjects: {},
-        recorded_reports=recorded.__contains__,
+        recorded_reports=lambda uri, readable: uri in recorded and readable(recorded[uri]),
+        may_read_dag=lambda user, dag_id: not (user == "release-only" and dag_id == "monitor_drift"),
     )
     with TestClient(app, root_path=paths.PREFIX) as test_client:
         yield test_client
@@ -98,3 +100,10 @@ def test_a_user_who_may_not_read_the_release_gets_403_before_any_lookup(client, 
     aws.reset_calls()
     assert get(client, HTML, **{"x-test-user": "outsider"}).status_code == 403
     assert not aws.calls().get("s3:GetObject")
+
+
+def test_a_reader_who_may_not_read_the_drift_dag_gets_no_report_of_it(client):
+    """May read the release DAGs (the view lets them in) but not monitor_drift: its reports are not served."""
+    refused = get(client, JSON, **{"x-test-user": "release-only"})
+    assert refused.status_code == 404 and "secret" not in refused.text and "features" not in refused.text
+    assert get(client, JSON).status_code == 200

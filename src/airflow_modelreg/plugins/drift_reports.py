@@ -12,6 +12,7 @@ form, no navigation of the Airflow page (a planted ``<meta http-equiv="refresh">
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,9 @@ def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def recorded_drift_report(uri: str) -> bool:
-    """Whether a drift verdict in Airflow's XCom names ``uri`` as its report (JSON or HTML).
+def recorded_drift_report(uri: str, readable: Callable[[str], bool] = lambda dag_id: True) -> bool:
+    """Whether a drift verdict in Airflow's XCom, of a DAG ``readable`` allows (the caller may read it),
+    names ``uri`` as its report (JSON or HTML).
 
     The database narrows the verdicts to those whose stored value contains ``uri``; the match itself is
     exact, on the deserialised verdict. A failed lookup serves nothing."""
@@ -45,7 +47,7 @@ def recorded_drift_report(uri: str) -> bool:
     if not uri.startswith("s3://"):
         return False
     query = (
-        select(XComModel.value)
+        select(XComModel.dag_id, XComModel.value)
         .join(
             TaskInstance,
             and_(
@@ -62,7 +64,9 @@ def recorded_drift_report(uri: str) -> bool:
     )
     try:
         with create_session() as session:
-            found = [XComModel.deserialize_value(row) for row in session.execute(query)]
+            found = [
+                XComModel.deserialize_value(row) for row in session.execute(query) if readable(row.dag_id)
+            ]
     except Exception as error:  # noqa: BLE001 - a report that cannot be checked is not served
         log.warning("Looking up the drift verdicts that name %s failed: %s", uri, error)
         return False

@@ -73,7 +73,7 @@ def create_app(
     waiting_requests: Callable[[Sequence[str]], dict[str, str] | None] | None = None,
     waiting_promotions: Callable[[str], list[dict[str, Any]]] | None = None,
     may_read_dag: Callable[[Any, str], bool] | None = None,
-    recorded_reports: Callable[[str], bool] | None = None,
+    recorded_reports: Callable[[str, Callable[[str], bool]], bool] | None = None,
 ) -> FastAPI:
     """The view's app over ``data``. ``user`` (a FastAPI dependency; default: Airflow's own ``get_user``, which
     reads a ``Bearer`` token, else the UI's ``_token`` cookie) identifies the caller, ``authorised``
@@ -83,8 +83,8 @@ def create_app(
     results, read from any DAG's XCom, are filtered by; ``waiting_requests`` finds, per request subject, the
     Required Action that waits unanswered (default: Airflow's HITL requests; ``None`` when they cannot be
     read); ``waiting_promotions`` lists a group's promotion and rollback approvals that wait in Airflow;
-    ``recorded_reports`` says whether a drift verdict of the provider names a report URI (default: Airflow's
-    XCom). Tests without an API server replace the first two."""
+    ``recorded_reports`` says whether a drift verdict of the provider, from a DAG a predicate allows, names a
+    report URI (default: Airflow's XCom). Tests without an API server replace the first two."""
     import jinja2
 
     if user is None:
@@ -318,15 +318,17 @@ def create_app(
         return {"endpoint": found[0], "drift": data.drift_result(verdict)}
 
     @app.get(ui + "/drift-report")
-    def page_drift_report(uri: str, _: Reader) -> Response:
+    def page_drift_report(uri: str, caller: Reader) -> Response:
         # Only a report a drift verdict of the provider names (the connection reads more than reports), sandboxed
         # (whoever may write the report prefix can replace it): see airflow_modelreg.plugins.drift_reports.
         from airflow_modelreg.aws_calls import call_aws
         from airflow_modelreg.plugins import drift_reports
 
-        if not (recorded_reports or drift_reports.recorded_drift_report)(uri):
+        # As for the drift results on the pages: only a verdict of a DAG the caller may read counts.
+        if not (recorded_reports or drift_reports.recorded_drift_report)(uri, readable_by(caller)):
             raise NotFoundError(
-                f"No drift report {uri!r}: the view serves only the reports its drift checks' verdicts name."
+                f"No drift report {uri!r}: the view serves only the reports named by the verdicts of drift "
+                "checks you may read."
             )
         content_type, text = call_aws(f"Drift report {uri}", data.drift_report, uri=uri)
         return Response(text, media_type=content_type, headers=drift_reports.REPORT_HEADERS)
