@@ -818,3 +818,33 @@ def test_drift_results_come_only_from_dags_the_caller_may_read(registry):
         assert (
             page.status_code == 200 and 'data-testid="drift"' in page.text and "No drift check" in page.text
         )
+
+
+def test_a_due_full_listing_runs_after_the_answer_not_before_it(registry, aws):
+    """Every full_ttl the whole group is listed again (deleted versions, decisions changed outside the pending
+    state): seconds at 10,000 versions. The refresh that finds it due answers from an incremental update (the
+    newest page and the pending listing), and the full listing follows in the background."""
+    import threading
+    import time
+
+    from airflow_modelreg.plugins.registry_data import RegistryData
+
+    data = RegistryData("aws_default", lambda: EnvironmentLadder.from_config(LADDER), full_ttl=3600)
+    first = data.index("churn")
+    data.full_ttl = 0.0
+    release = threading.Event()
+    listed = data._listed
+    data._listed = lambda group, registry: (release.wait(10), listed(group, registry))[1]
+    register(registry, 4)
+    aws.reset_calls()
+    try:
+        refreshed = data._refresh("churn").result(timeout=5)  # not held up by the full listing
+        assert [v.version for v in refreshed.versions] == [4, 3, 2, 1]
+        assert refreshed.full_at == first.full_at
+        assert aws.calls().get("sagemaker:ListModelPackages") == 2
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while data.index("churn", wait=False).full_at == first.full_at:
+        assert time.monotonic() < deadline, "the full listing never replaced the index"
+        time.sleep(0.05)

@@ -8,13 +8,15 @@ group, before any index exists, shows its first page from a single listing call.
 the versions registered since (newest first, until a known one) and the versions now pending (a listing
 filtered by status); a version no longer pending is described for its new status. A full listing, which
 also notices deleted versions and decisions changed outside the pending state, runs every ``full_ttl``
-seconds. Each request then
+seconds, after an incremental refresh and in the background: it takes seconds at 10,000 versions, and no
+request waits for it. Each request then
 describes only the versions of the page it shows (in parallel, and cached by ARN and status: a description
 changes when a decision changes the status).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -32,6 +34,7 @@ from airflow_modelreg.domain.markdown import s3_console_url
 from airflow_modelreg.domain.pointers import DEFAULT_PREFIX, Pointer, parameter_name
 from airflow_modelreg.domain.validation import parse_s3_uri, validate_group_name
 
+log = logging.getLogger(__name__)
 DEFAULT_INDEX_TTL = 10.0
 DEFAULT_FULL_TTL = 300.0
 # How long a request waits for a stale index's refresh before answering with the stale one, marked so.
@@ -101,6 +104,7 @@ class RegistryData:
         self._lock = threading.Lock()
         self._indexes: dict[str, GroupIndex] = {}
         self._listing: dict[str, Future[GroupIndex]] = {}
+        self._relisting: set[str] = set()
         self._described: dict[tuple[str, str], dict[str, Any]] = {}
         # Records found to be this provider's, by what was checked: when (monotonic), for current pointers
         # (whose version's record can change) and decisions; history entries and their events never change.
@@ -258,16 +262,42 @@ class RegistryData:
             previous = self._indexes.get(group)
         now = time.monotonic()
         registry = self.registry()
-        if previous is None or now - previous.full_at >= self.full_ttl:
-            versions = tuple(map(view.VersionSummary.from_summary, registry.list_versions(group)))
-            full_at = now
+        if previous is None:
+            index = GroupIndex(self._listed(group, registry), now, time.time(), now)
         else:
-            versions, full_at = self._updated(group, previous, registry), previous.full_at
-        index = GroupIndex(versions, now, time.time(), full_at)
+            index = GroupIndex(self._updated(group, previous, registry), now, time.time(), previous.full_at)
+            if now - previous.full_at >= self.full_ttl:
+                with self._lock:
+                    start = group not in self._relisting
+                    self._relisting.add(group)
+                if start:
+                    self._lister.submit(self._relist, group)
         with self._lock:
             self._indexes[group] = index
             self._listing.pop(group, None)
         return index
+
+    def _listed(self, group: str, registry: Any) -> tuple[view.VersionSummary, ...]:
+        return tuple(map(view.VersionSummary.from_summary, registry.list_versions(group)))
+
+    def _relist(self, group: str) -> None:
+        """The full listing, in the background: it replaces the index unless a newer one was taken since."""
+        try:
+            now = time.monotonic()
+            versions = self._listed(group, self.registry())
+            with self._lock:
+                current = self._indexes.get(group)
+                if current is None or current.listed_at <= now:
+                    self._indexes[group] = GroupIndex(versions, now, time.time(), now)
+                else:  # a refresh taken after this listing began is newer: keep it, note the listing
+                    self._indexes[group] = GroupIndex(
+                        current.versions, current.listed_at, current.listed_at_wall, now
+                    )
+        except Exception as error:  # noqa: BLE001 - tried again at the next refresh
+            log.warning("Listing every version of %s failed: %s", group, error)
+        finally:
+            with self._lock:
+                self._relisting.discard(group)
 
     def _updated(self, group: str, previous: GroupIndex, registry: Any) -> tuple[view.VersionSummary, ...]:
         """``previous`` with the versions registered since and the pending ones' current status."""
