@@ -214,7 +214,7 @@ def run() -> str:
                 refreshes.append(time.perf_counter() - started)
             rows.append(
                 [
-                    "refreshing the index incrementally (in the background, every 10 s while viewed)",
+                    "refreshing the index incrementally (what a request waits for once its index is older than 10 s)",
                     f"{median(refreshes) * 1000:.0f} ms",
                     "3",
                 ]
