@@ -834,17 +834,17 @@ def test_a_due_full_listing_runs_after_the_answer_not_before_it(registry, aws):
     data.full_ttl = 0.0
     release = threading.Event()
     listed = data._listed
-    data._listed = lambda group, registry: (release.wait(10), listed(group, registry))[1]
+    data._listed = lambda group, registry: (release.wait(120), listed(group, registry))[1]
     register(registry, 4)
     aws.reset_calls()
     try:
-        refreshed = data._refresh("churn").result(timeout=5)  # not held up by the full listing
+        refreshed = data._refresh("churn").result(timeout=60)  # not held up by the full listing
         assert [v.version for v in refreshed.versions] == [4, 3, 2, 1]
         assert refreshed.full_at == first.full_at
         assert aws.calls().get("sagemaker:ListModelPackages") == 2
     finally:
         release.set()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while data.index("churn", wait=False).full_at == first.full_at:
         assert time.monotonic() < deadline, "the full listing never replaced the index"
         time.sleep(0.05)
