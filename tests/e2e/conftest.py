@@ -4,6 +4,7 @@ the same xdist worker: each e2e module is marked ``xdist_group("live")`` (see LI
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 from pathlib import Path
@@ -79,3 +80,24 @@ def rest(live_airflow):
     client.approver = approver  # type: ignore[attr-defined]
     yield client
     client.close()
+
+
+@pytest.fixture
+def live_ladder_variable(rest, live_airflow):
+    """Sets a ladder as the live Airflow's ``modelreg_ladder`` Variable (by the admin, through the REST API)
+    for the test: ``live_ladder_variable(ladder)`` returns ``ladder``; the Variable is removed after the test."""
+    token = rest.post(
+        "/auth/token", json={"username": "admin", "password": live_airflow.people["admin"]}
+    ).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+
+    def put(ladder: dict) -> dict:
+        rest.delete("/api/v2/variables/modelreg_ladder", headers=admin)
+        made = rest.post(
+            "/api/v2/variables", json={"key": "modelreg_ladder", "value": json.dumps(ladder)}, headers=admin
+        )
+        assert made.status_code in (200, 201), made.text
+        return ladder
+
+    yield put
+    rest.delete("/api/v2/variables/modelreg_ladder", headers=admin)

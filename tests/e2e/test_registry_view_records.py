@@ -18,18 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live")]
 
 
 @pytest.fixture
-def ladder(rest, live_airflow):
-    token = rest.post(
-        "/auth/token", json={"username": "admin", "password": live_airflow.people["admin"]}
-    ).json()["access_token"]
-    admin = {"Authorization": f"Bearer {token}"}
-    rest.delete("/api/v2/variables/modelreg_ladder", headers=admin)
-    made = rest.post(
-        "/api/v2/variables", json={"key": "modelreg_ladder", "value": json.dumps(LADDER)}, headers=admin
-    )
-    assert made.status_code in (200, 201), made.text
-    yield LADDER
-    rest.delete("/api/v2/variables/modelreg_ladder", headers=admin)
+def ladder(live_ladder_variable):
+    return live_ladder_variable(LADDER)
 
 
 def test_records_changed_outside_airflow_are_not_shown_as_approvals(rest, ladder, aws, bucket, make_context):

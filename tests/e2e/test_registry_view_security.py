@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import time
 
 import pytest
@@ -33,18 +32,8 @@ DAG_ID = "approve_with_reason_param"
 
 
 @pytest.fixture
-def ladder(rest, live_airflow):
-    token = rest.post(
-        "/auth/token", json={"username": "admin", "password": live_airflow.people["admin"]}
-    ).json()["access_token"]
-    admin = {"Authorization": f"Bearer {token}"}
-    rest.delete("/api/v2/variables/modelreg_ladder", headers=admin)
-    made = rest.post(
-        "/api/v2/variables", json={"key": "modelreg_ladder", "value": json.dumps(LADDER)}, headers=admin
-    )
-    assert made.status_code in (200, 201), made.text
-    yield LADDER
-    rest.delete("/api/v2/variables/modelreg_ladder", headers=admin)
+def ladder(live_ladder_variable):
+    return live_ladder_variable(LADDER)
 
 
 @pytest.fixture
