@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,18 @@ def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def recorded_drift_report(uri: str, readable: Callable[[str], bool] = lambda dag_id: True) -> bool:
-    """Whether a drift verdict in Airflow's XCom, of a DAG ``readable`` allows (the caller may read it),
-    names ``uri`` as its report (JSON or HTML).
-
-    The database narrows the verdicts to those whose stored value contains ``uri``; the match itself is
-    exact, on the deserialised verdict. A failed lookup serves nothing."""
+def recorded_verdicts(
+    readable: Callable[[str], bool], *, limit: int, containing: str | None = None
+) -> list[Any]:
+    """The verdicts the provider's drift checks recorded (the XCom ``return_value`` of ``DRIFT_OPERATORS``),
+    newest first, of the DAGs ``readable`` allows, deserialised; with ``containing``, only those whose stored
+    value contains that text (the database narrows, the caller matches exactly). At most ``limit`` rows are
+    read. Raises what the database raises."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import Text, and_, cast, select
 
-    if not uri.startswith("s3://"):
-        return False
     query = (
         select(XComModel.dag_id, XComModel.value)
         .join(
@@ -59,14 +59,21 @@ def recorded_drift_report(uri: str, readable: Callable[[str], bool] = lambda dag
         )
         .where(XComModel.key == "return_value")
         .where(TaskInstance.operator.in_(DRIFT_OPERATORS))
-        .where(cast(XComModel.value, Text).like(_like_pattern(uri), escape="\\"))
-        .limit(20)
     )
+    if containing is not None:
+        query = query.where(cast(XComModel.value, Text).like(_like_pattern(containing), escape="\\"))
+    query = query.order_by(XComModel.timestamp.desc()).limit(limit)
+    with create_session() as session:
+        return [XComModel.deserialize_value(row) for row in session.execute(query) if readable(row.dag_id)]
+
+
+def recorded_drift_report(uri: str, readable: Callable[[str], bool] = lambda dag_id: True) -> bool:
+    """Whether a drift verdict in Airflow's XCom, of a DAG ``readable`` allows (the caller may read it),
+    names ``uri`` as its report (JSON or HTML). A failed lookup serves nothing."""
+    if not uri.startswith("s3://"):
+        return False
     try:
-        with create_session() as session:
-            found = [
-                XComModel.deserialize_value(row) for row in session.execute(query) if readable(row.dag_id)
-            ]
+        found = recorded_verdicts(readable, limit=20, containing=uri)
     except Exception as error:  # noqa: BLE001 - a report that cannot be checked is not served
         log.warning("Looking up the drift verdicts that name %s failed: %s", uri, error)
         return False

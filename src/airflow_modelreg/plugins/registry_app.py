@@ -350,32 +350,10 @@ def latest_drift_verdict(
     """The newest drift verdict in Airflow's XCom (``DecideDriftOperator``, ``ModelDriftSensor``) about one of
     ``endpoints`` (its window or execution names it), from a DAG ``readable`` allows: drift results come
     from any DAG that uses the drift operators, and a reader sees only those of the DAGs they may read."""
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import and_, select
+    from airflow_modelreg.plugins.drift_reports import recorded_verdicts
 
-    query = (
-        select(XComModel.value, XComModel.dag_id)
-        .join(
-            TaskInstance,
-            and_(
-                TaskInstance.dag_id == XComModel.dag_id,
-                TaskInstance.run_id == XComModel.run_id,
-                TaskInstance.task_id == XComModel.task_id,
-                TaskInstance.map_index == XComModel.map_index,
-            ),
-        )
-        .where(XComModel.key == "return_value")
-        .where(TaskInstance.operator.in_(("DecideDriftOperator", "ModelDriftSensor")))
-        .order_by(XComModel.timestamp.desc())
-        .limit(50)
-    )
     try:
-        with create_session() as session:
-            found = [
-                XComModel.deserialize_value(row) for row in session.execute(query) if readable(row.dag_id)
-            ]
+        found = recorded_verdicts(readable, limit=50)
     except Exception as error:  # noqa: BLE001 - no verdict is better than no page
         log.warning("Reading the latest drift verdicts failed: %s", error)
         return None
