@@ -44,6 +44,17 @@ def lineage_values(lineage: Mapping[Any, Any] | None) -> dict[str, str]:
 DECIDED_BY = f"{PREFIX}decided-by"
 
 
+def decided_by_value(name: str, run_key: str) -> str:
+    """The ``DECIDED_BY`` metadata value: who decided, and the run key of the task run that recorded it."""
+    return f"{name}|{run_key}"
+
+
+def decided_by_claim(properties: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The (name, run key) a version's ``DECIDED_BY`` metadata claims; empty strings where it has none."""
+    name, _, run_key = str((properties or {}).get(DECIDED_BY) or "").partition("|")
+    return name, run_key
+
+
 def idempotency_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
     """A stable key for one registration attempt: the same DAG run and task always give the same key.
 

@@ -180,8 +180,7 @@ def task_required_action_link(dag_id: str, run_id: str, task_id: str) -> str:
 
 
 def decided_by(properties: Mapping[str, str]) -> str | None:
-    value = properties.get(md.DECIDED_BY)
-    return str(value).partition("|")[0] or None if value else None
+    return md.decided_by_claim(properties)[0] or None
 
 
 def version_row(described: Mapping[str, Any]) -> dict[str, Any]:

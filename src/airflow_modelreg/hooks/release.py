@@ -277,8 +277,7 @@ class ReleaseRecords:
         out), or ``None``."""
         if current is None:
             return None
-        kind = "promoted" if current.action == "promote" else "rolled-back"
-        start = self.audit.find(group, event_key(kind, current.run_key))
+        start = self.audit.find(group, event_key(policy.pointer_event_kind(current), current.run_key))
 
         def usable(arn: str) -> bool:
             ok, why = self.usable(arn, rehash)

@@ -233,8 +233,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
 
     def recorded_by_this_run(self, described: Mapping[str, Any], context: Context) -> dict[str, Any] | None:
         """An earlier try of this task run already wrote the decision: finish the audit, return it."""
-        marker = str((described.get("CustomerMetadataProperties") or {}).get(DECIDED_BY) or "")
-        name, _, run_key = marker.partition("|")
+        name, run_key = md.decided_by_claim(described.get("CustomerMetadataProperties"))
         if run_key != run_key_of(context):
             return None
         facts = policy.VersionFacts.from_description(described)
@@ -327,7 +326,7 @@ class RequestModelApprovalOperator(GovernedApprovalOperator):
             self.model_package_arn,
             status,
             description=decision.description(),
-            metadata={DECIDED_BY: f"{approver.name}|{run_key}"},
+            metadata={DECIDED_BY: md.decided_by_value(approver.name, run_key)},
         )
         self.records.record(
             facts.group,

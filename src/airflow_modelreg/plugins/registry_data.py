@@ -210,12 +210,14 @@ class RegistryData:
 
     def _history_problems(self, group: str, environment: str, pointer: Pointer) -> list[str]:
         """An earlier pointer of the environment: checked against the audit event of the run that wrote it."""
+        from airflow_modelreg.hooks.release import event_key
+
         key = ("history", group, environment, pointer.to_json())
         if self._known(key, None):
             return []
         try:
             audit = self._records().audit
-            event = audit.find(group, f"{policy.pointer_event_kind(pointer)}:{pointer.run_key}")
+            event = audit.find(group, event_key(policy.pointer_event_kind(pointer), pointer.run_key))
         except Exception as error:  # noqa: BLE001 - unreadable: unverified, the page still shown
             return [f"it cannot be checked: {error}"]
         problems = policy.pointer_event_problems(pointer, environment, event)
@@ -228,6 +230,7 @@ class RegistryData:
         checks one: the audit log's ``decided`` event of the run the metadata names must exist, be about
         this version, and still explain the registry's status and description. Other rows are left as
         they are; a claim that does not hold shows nobody as having decided."""
+        from airflow_modelreg.hooks.release import event_key  # the hooks import boto3: not at plugin load
 
         def checked(row: dict[str, Any]) -> dict[str, Any]:
             described = self._described.get((str(row["arn"]), str(row["status"])))
@@ -238,9 +241,9 @@ class RegistryData:
             key = ("decision", str(row["arn"]), claim, facts.status, facts.description)
             if self._known(key, self.index_ttl):
                 return {**row, "decision_verified": True, "decision_problem": None}
-            name, _, run_key = claim.partition("|")
+            name, run_key = md.decided_by_claim({md.DECIDED_BY: claim})
             try:
-                event = self._records().audit.find(group, f"decided:{run_key}") if run_key else None
+                event = self._records().audit.find(group, event_key("decided", run_key)) if run_key else None
             except Exception as error:  # noqa: BLE001 - unreadable: unverified, the page still shown
                 return view.unverified_decision(row, f"it cannot be checked: {error}")
             if event is not None and (event.get("arn") != facts.arn or event.get("version") != facts.number):
