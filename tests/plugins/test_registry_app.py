@@ -567,6 +567,27 @@ def test_a_decision_made_outside_airflow_does_not_show_who_it_claims(client, reg
     assert get(client, paths.api_version("churn", 1)).json()["decided_by"] is None
 
 
+def test_a_decision_claiming_another_versions_real_run_is_not_verified(client, registry):
+    """A replay: v3 approved outside Airflow with v1's genuine ``decided-by`` claim (bob, and the run that
+    recorded v1's decision). The audit event of that run exists, but is about v1: nobody is shown as having
+    decided v3, while v1 stays bob's."""
+    group_arn = registry.describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    v1, v3 = (group_arn.replace(":model-package-group/", ":model-package/") + f"/{n}" for n in (1, 3))
+    v1_described = registry.describe_model_package(ModelPackageName=v1)
+    claim = v1_described["CustomerMetadataProperties"][md.DECIDED_BY]
+    registry.update_model_package(
+        ModelPackageArn=v3,
+        ModelApprovalStatus="Approved",
+        ApprovalDescription=v1_described.get("ApprovalDescription", ""),
+        CustomerMetadataProperties={md.DECIDED_BY: claim},
+    )
+    client.app.state.data.forget()
+    card = get(client, paths.api_version("churn", 3)).json()
+    assert card["decided_by"] is None and card["decision_verified"] is False
+    assert "another version" in card["decision_problem"]
+    assert get(client, paths.api_version("churn", 1)).json()["decided_by"] == "bob"
+
+
 # ------------------------------------------------------------------ a group shows only its own
 def test_an_unknown_group_is_404_in_the_api_and_the_pages(client):
     for path in (
