@@ -7,7 +7,9 @@ THE ORACLE (``reference_rows``), one capture line at a time, no blocks, no fast 
   ``encoding`` defaults to ``CSV``; otherwise the record is ONE malformed line;
 * ``BASE64``: ``base64.b64decode(data, validate=True)`` then strict UTF-8 decoding; failing either: malformed.
   ``CSV``/``JSON``: the data string itself (already unescaped by ``json.loads``);
-* the body is JSON when the encoding is ``JSON`` or the content type holds ``json``, CSV otherwise;
+* the body is JSON when the encoding is ``JSON`` or the content type holds ``json``; CSV when the encoding is
+  ``CSV``, or the content type is missing or empty, holds ``csv`` or starts with ``text/``; anything else
+  (``image/png`` in base64) is malformed;
 * a CSV body: ``csv.reader`` rows (blank rows skipped); a JSON body: ``json.loads`` then the documented shapes
   (``[[...],...]``, one flat ``[...]``, ``{"instances"|"inputs"|"data"|"features": ...}``, rows given as
   ``{"features": [...]}``);
@@ -38,7 +40,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_modelreg.domain.drift import Baseline, CaptureProfile, DriftAccumulator
+from airflow_modelreg.domain.drift import Baseline, CaptureProfile, DriftAccumulator, numba_installed
 
 _rng = np.random.default_rng(3)
 NUMERIC = Baseline.from_dataset({f"f{i}": _rng.normal(0, 1, 4000) for i in range(3)})
@@ -58,6 +60,12 @@ BASELINES = {"numeric": NUMERIC, "mixed": MIXED}
 # the examples: a few dozen in ``make test``, a few hundred to hunt).
 AVOID = set(filter(None, os.environ.get("DRIFT_FUZZ_AVOID", "").split(",")))
 EXAMPLES = int(os.environ.get("DRIFT_FUZZ_EXAMPLES", "40"))
+# Both readers of capture, each on its own: polars (then json), and the compiled one (numba, when installed;
+# the oldest-versions matrix has no numba). "auto" is one of them for any input, by size.
+ENGINES = [
+    "polars",
+    pytest.param("numba", marks=pytest.mark.skipif(not numba_installed(), reason="numba is not installed")),
+]
 
 
 # ------------------------------------------------------------------------------------------- oracle
@@ -144,7 +152,9 @@ def reference_record(line: bytes, baseline: Baseline):
                         for v, f in zip(row, baseline.features, strict=True)
                     ]
                 )
-        else:
+        elif (
+            encoding == "CSV" or not content_type or "csv" in content_type or content_type.startswith("text/")
+        ):
             for row in csv.reader(io.StringIO(body, newline="")):
                 if not row:
                     continue
@@ -156,6 +166,8 @@ def reference_record(line: bytes, baseline: Baseline):
                         for v, f in zip(row, baseline.features, strict=True)
                     ]
                 )
+        else:
+            raise Bad("content type")
         return rows, 0
     except (Bad, ValueError, KeyError, TypeError, UnicodeError, binascii.Error, csv.Error):
         return [], 1
@@ -437,14 +449,17 @@ def capture_file(draw, baseline: Baseline):
     return out
 
 
-def engine_profile(lines: list[bytes], baseline: Baseline, block_size: int, crlf: bool, trailing: bool):
-    acc = DriftAccumulator(baseline)
+def engine_profile(
+    lines: list[bytes], baseline: Baseline, block_size: int, crlf: bool, trailing: bool, engine: str
+):
+    acc = DriftAccumulator(baseline, engine=engine)
     sep = b"\r\n" if crlf else b"\n"
     data = sep.join(lines) + (sep if trailing else b"")
     acc.add_capture_stream(io.BytesIO(data), block_size=block_size)
     return acc.profile
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", sorted(BASELINES))
 @settings(
     max_examples=EXAMPLES,
@@ -453,7 +468,7 @@ def engine_profile(lines: list[bytes], baseline: Baseline, block_size: int, crlf
     derandomize=False,
 )
 @given(data=st.data())
-def test_capture_reading_matches_reference_reader(kind, data):
+def test_capture_reading_matches_reference_reader(kind, engine, data):
     baseline = BASELINES[kind]
     lines = data.draw(capture_file(baseline), label="lines")
     lines = data.draw(st.permutations(lines), label="order")
@@ -461,10 +476,11 @@ def test_capture_reading_matches_reference_reader(kind, data):
     crlf = data.draw(st.booleans(), label="crlf")
     trailing = data.draw(st.booleans(), label="trailing")
     expected = summary(reference_profile(lines, baseline))
-    got = summary(engine_profile(lines, baseline, block_size, crlf, trailing))
+    got = summary(engine_profile(lines, baseline, block_size, crlf, trailing, engine))
     assert got == expected
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", sorted(BASELINES))
 @settings(
     max_examples=EXAMPLES,
@@ -472,7 +488,7 @@ def test_capture_reading_matches_reference_reader(kind, data):
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data())
-def test_capture_reading_does_not_depend_on_blocks_or_order(kind, data):
+def test_capture_reading_does_not_depend_on_blocks_or_order(kind, engine, data):
     """Engine against itself: the oracle's opinions aside, the result must not depend on blocks or order."""
     baseline = BASELINES[kind]
     lines = data.draw(capture_file(baseline), label="lines")
@@ -481,5 +497,5 @@ def test_capture_reading_does_not_depend_on_blocks_or_order(kind, data):
     whole = DriftAccumulator(baseline)
     for line in lines:  # one line at a time: no homogeneous block larger than a line
         whole.add_capture_lines([line])
-    got = summary(engine_profile(order, baseline, block_size, False, True))
+    got = summary(engine_profile(order, baseline, block_size, False, True, engine))
     assert got == summary(whole.profile)
