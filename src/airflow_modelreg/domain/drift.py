@@ -732,8 +732,10 @@ class DriftAccumulator:
             rest = filled - cut - 1
             buffer[:rest] = buffer[cut + 1 : filled]
             filled = rest
-        if buffer[:filled].strip():
-            self._add_block(bytes(buffer[:filled]))
+        with memoryview(buffer) as view:
+            last = bytes(view[:filled])
+        if last.strip():
+            self._add_block(last)
         if source:
             self.profile.sources.append(source)
 
@@ -746,7 +748,8 @@ class DriftAccumulator:
         if reader is not None:
             form, parts = _compiled_template(bytes(buffer[: buffer.find(b"\n", 0, cut + 1)]))
         if parts is None:
-            self._add_block(bytes(buffer[:cut]))
+            with memoryview(buffer) as view:  # one copy (slicing the bytearray first would make two)
+                self._add_block(bytes(view[:cut]))
             return
         memory = np.frombuffer(buffer, dtype=np.uint8)
         memory = memory[: len(memory) // 8 * 8]
@@ -765,8 +768,9 @@ class DriftAccumulator:
         profile.rows += rows
         # The lines it does not read go to json, one at a time: they are odd, or broken (the polars path
         # checks how a line starts and ends, not all of it, so it would take some the compiled reader refused).
-        for start, end in spans:
-            self._add_general(bytes(buffer[start:end]).split(b"\n"))
+        with memoryview(buffer) as view:
+            for start, end in spans:
+                self._add_general(bytes(view[start:end]).split(b"\n"))
 
     def _compiled_reader(self) -> Any:
         """The compiled reader (:mod:`drift_kernel`), when this accumulator uses it: ``engine="numba"``, or
