@@ -63,14 +63,23 @@ GRID_QUANTILES = (0.001, 0.999)
 PSI_BINS = 10
 TOP_CATEGORIES = 50  # categories kept by name; the rest of the baseline's are "__other__"
 KNOWN_CATEGORIES = 10_000  # baseline categories remembered to tell "new" from "rare"
-NEW_NAMES_KEPT = 100  # unseen category names tallied by name per feature
+# Unseen category names tallied by name per feature (the report shows the ten most frequent). Any split of
+# the data merges into exactly the single-pass tallies while a feature has at most this many distinct unseen
+# names; past it the most frequent are kept at each merge, so a name frequent overall but rare in every part
+# may be missing. The NEW bin's count stays exact either way.
+NEW_NAMES_KEPT = 1000
 EPSILON = 1e-4  # share given to an empty bin in PSI
+# A Model Monitor baseline is read from its KLL sketch when the sketch holds at least this many items (each a
+# sample of the data, weighted by its level), else from its ten equal buckets, compared bucket by bucket.
+SKETCH_ITEMS = 200
 BLOCK_BYTES = 16 * 1024 * 1024
 # The engines that read capture: "polars" (native columns, then numpy), "numba" (the compiled reader of
 # drift_kernel, for CSV and base64-CSV capture of numeric features), "auto" (numba once a stream of
 # COMPILED_AFTER_BYTES has been read, when it is installed; polars before, and for everything else).
 ENGINES = ("auto", "numba", "polars")
 COMPILED_AFTER_BYTES = 64 * 1024 * 1024
+COMPILED_LAYOUTS = 4  # line layouts (templates) the compiled reader takes in one block
+LAYOUT_LINES = 16  # lines searched for one to take a layout from
 MALFORMED_EXAMPLES = 5
 OTHER, NEW = "__other__", "__new__"
 
@@ -91,6 +100,9 @@ class FeatureBaseline:
     integer: bool = False  # numeric values are whole numbers (labels read "3-5", not "2.51-5.49")
     categories: list[str] = field(default_factory=list)  # categorical: top categories, OTHER, NEW
     known: frozenset[str] | None = None  # every baseline category; None when there were too many
+    # Numeric from Model Monitor's buckets: the first cell of each bucket (below the range, each bucket, above
+    # it). The baseline says nothing finer than its buckets, so capture is compared with it bucket by bucket.
+    buckets: np.ndarray | None = None
 
     @property
     def scale(self) -> float:
@@ -101,12 +113,31 @@ class FeatureBaseline:
         return GRID_CELLS + 2 if self.kind == "numeric" else len(self.categories)
 
     @classmethod
-    def numeric_from_values(cls, name: str, values: np.ndarray) -> FeatureBaseline:
+    def numeric_from_values(
+        cls, name: str, values: np.ndarray, weights: np.ndarray | None = None, count: int | None = None
+    ) -> FeatureBaseline:
+        """From the values themselves, or a weighted sample of them (``weights``: how many values each
+        stands for, as in a KLL sketch; ``count``: the sample size its p-values assume)."""
         values = np.asarray(values, dtype=float)
-        values = values[np.isfinite(values)]
+        weighted = weights is not None
+        weights = np.asarray(weights, dtype=float) if weights is not None else np.ones(values.size)
+        finite = np.isfinite(values) & np.isfinite(weights) & (weights > 0)
+        values, weights = values[finite], weights[finite]
         if values.size == 0:
             raise InvalidInputError(f"Baseline feature {name!r} has no numeric values.")
-        lo, hi = (float(q) for q in np.quantile(values, GRID_QUANTILES))
+        if weighted:
+            ordered = np.sort(values, kind="stable")
+            cumulative = np.cumsum(weights[np.argsort(values, kind="stable")]) / weights.sum()
+            lo, hi = (
+                float(ordered[min(int(np.searchsorted(cumulative, q)), values.size - 1)])
+                for q in GRID_QUANTILES
+            )
+            std = float(
+                np.sqrt(np.average((values - np.average(values, weights=weights)) ** 2, weights=weights))
+            )
+        else:
+            lo, hi = (float(q) for q in np.quantile(values, GRID_QUANTILES))
+            std = float(values.std())
         if hi <= lo:
             lo, hi = float(values.min()), float(values.max())
         if hi <= lo:  # a constant feature: any change lands outside the single value's cell
@@ -115,14 +146,32 @@ class FeatureBaseline:
             name,
             "numeric",
             expected=np.zeros(GRID_CELLS + 2),
-            count=int(values.size),
+            count=int(values.size) if count is None else int(count),
             lo=lo,
             hi=hi,
-            std=float(values.std()),
+            std=std,
             integer=bool(np.all(values == np.round(values))),
         )
-        counts = np.bincount(_cells(values, lo, feature.scale), minlength=GRID_CELLS + 2)
+        cells = _cells(values, lo, feature.scale)
+        counts = np.bincount(cells, weights=weights if weighted else None, minlength=GRID_CELLS + 2)
         feature.expected = counts / counts.sum()
+        return feature
+
+    @classmethod
+    def numeric_from_sketch(
+        cls, name: str, levels: Sequence[Sequence[float]], std: float | None = None, integer: bool = False
+    ) -> FeatureBaseline:
+        """From Model Monitor's KLL sketch (``distribution.kll.sketch.data``: one list of items per level,
+        an item of level h standing for 2**h values): far finer than its ten buckets."""
+        values = np.array([v for level in levels for v in level], dtype=float)
+        weights = np.array([2.0**h for h, level in enumerate(levels) for _ in level])
+        # It stands for sum(weights) rows but says no more than a sample of its effective size (Kish's):
+        # the p-values and the sampling allowance take it as that.
+        effective = weights.sum() ** 2 / max(float((weights**2).sum()), 1.0)
+        feature = cls.numeric_from_values(name, values, weights, count=max(int(effective), 1))
+        if std is not None and std > 0:
+            feature.std = float(std)
+        feature.integer = integer or feature.integer
         return feature
 
     @classmethod
@@ -134,22 +183,39 @@ class FeatureBaseline:
         integer: bool = False,
     ) -> FeatureBaseline:
         """From Model Monitor's KLL buckets (``lower_bound``, ``upper_bound``, ``count``): each bucket's
-        count is spread evenly over the grid cells it covers."""
+        count is spread evenly over the grid cells it covers, and capture is compared with the baseline at the
+        buckets' resolution (:attr:`buckets`). Equal buckets (Model Monitor's) fill whole cells: the grid's
+        cells are a whole number per bucket, and a value on the top bucket's upper bound is in that bucket."""
         if not buckets:
             raise InvalidInputError(f"Baseline feature {name!r} has no distribution buckets.")
-        lowers = np.array([b["lower_bound"] for b in buckets], dtype=float)
-        uppers = np.array([b["upper_bound"] for b in buckets], dtype=float)
-        counts = np.array([b["count"] for b in buckets], dtype=float)
-        lo, hi = float(lowers.min()), float(uppers.max())
-        hi = hi if hi > lo else lo + 1.0
+        order = np.argsort([b["lower_bound"] for b in buckets], kind="stable")
+        lowers = np.array([buckets[i]["lower_bound"] for i in order], dtype=float)
+        uppers = np.array([buckets[i]["upper_bound"] for i in order], dtype=float)
+        counts = np.array([buckets[i]["count"] for i in order], dtype=float)
+        lo, top = float(lowers.min()), float(uppers.max())
+        widths = uppers - lowers
+        equal = bool(top > lo and np.allclose(widths, widths[0], rtol=1e-9) and widths[0] > 0)
+        per_bucket = GRID_CELLS // len(lowers) if equal else 0
+        # With equal buckets, bucket k is cells 1 + k * per_bucket ... (k + 1) * per_bucket.
+        whole_cells = lo + GRID_CELLS * float(widths[0]) / per_bucket if per_bucket else 0.0
+        hi = whole_cells if per_bucket else (top if top > lo else lo + 1.0)
         feature = cls(
             name, "numeric", expected=np.zeros(GRID_CELLS + 2), count=int(counts.sum()), lo=lo, hi=hi
         )
         shares = np.zeros(GRID_CELLS + 2)
-        for low, high, count in zip(lowers, uppers, counts, strict=True):
-            first, last = (int(c) for c in _cells(np.array([low, high]), lo, feature.scale))
-            last = min(last, GRID_CELLS)  # the top bucket's upper bound closes the grid
-            shares[first : max(last, first) + 1] += count / (max(last, first) - first + 1)
+        starts = []
+        for k, (low, high, count) in enumerate(zip(lowers, uppers, counts, strict=True)):
+            if per_bucket:
+                first, last = 1 + k * per_bucket, (k + 1) * per_bucket
+            else:
+                first, last = (int(c) for c in _cells(np.array([low, high]), lo, feature.scale))
+                last = max(min(last, GRID_CELLS), first)  # the top bucket's upper bound closes the grid
+            shares[first : last + 1] += count / (last - first + 1)
+            starts.append(first)
+        # Cell 0 is below the range; from the cell after the top bucket's last (which holds its upper bound),
+        # above it.
+        above = (len(lowers) * per_bucket + 2) if per_bucket else GRID_CELLS + 1
+        feature.buckets = np.unique(np.array([0, *starts, min(above, GRID_CELLS + 1)], dtype=np.intp))
         feature.expected = shares / max(shares.sum(), 1.0)
         centres = (lowers + uppers) / 2
         mean = float(np.average(centres, weights=counts)) if counts.sum() else 0.0
@@ -181,7 +247,14 @@ class FeatureBaseline:
         )
 
     def psi_starts(self) -> np.ndarray:
-        """First cell of each PSI bin: cuts where the baseline's cumulative share crosses each tenth."""
+        """First cell of each PSI bin: cuts where the baseline's cumulative share crosses each tenth (at a
+        bucket's first cell, for a baseline of buckets)."""
+        if self.buckets is not None:
+            cumulative = np.cumsum(np.add.reduceat(self.expected, self.buckets))
+            targets = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
+            after = np.unique(np.searchsorted(cumulative, targets - 1e-12, side="left") + 1)
+            cuts = self.buckets[after[after < self.buckets.size]]
+            return np.unique(np.concatenate([[0], cuts])).astype(np.intp)
         cumulative = np.cumsum(self.expected)
         targets = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
         cuts = np.unique(np.searchsorted(cumulative, targets, side="left") + 1)
@@ -246,14 +319,18 @@ class Baseline:
             if "numerical_statistics" in feature:
                 numbers = feature["numerical_statistics"]
                 kll = numbers.get("distribution", {}).get("kll", {})
-                features.append(
-                    FeatureBaseline.numeric_from_buckets(
-                        name,
-                        kll.get("buckets", []),
-                        std=numbers.get("std_dev"),
-                        integer=feature.get("inferred_type") == "Integral",
+                integer = feature.get("inferred_type") == "Integral"
+                levels = (kll.get("sketch") or {}).get("data") or []
+                if sum(len(level) for level in levels) >= SKETCH_ITEMS:  # the sketch when it says more
+                    features.append(
+                        FeatureBaseline.numeric_from_sketch(name, levels, numbers.get("std_dev"), integer)
                     )
-                )
+                else:
+                    features.append(
+                        FeatureBaseline.numeric_from_buckets(
+                            name, kll.get("buckets", []), std=numbers.get("std_dev"), integer=integer
+                        )
+                    )
             elif "string_statistics" in feature:
                 buckets = (
                     feature["string_statistics"]
@@ -288,7 +365,7 @@ class CaptureProfile:
     missing: list[int]  # per feature: empty or NaN values
     minimum: list[float | None]  # per numeric feature (None for categorical or no values)
     maximum: list[float | None]
-    new_names: list[dict[str, int]]  # per categorical feature: unseen categories by name (at most 100)
+    new_names: list[dict[str, int]]  # per categorical feature: unseen categories by name (NEW_NAMES_KEPT)
     rows: int = 0
     malformed: int = 0
     malformed_examples: list[str] = field(default_factory=list)
@@ -412,7 +489,7 @@ def compare(
     window: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The drift report: per feature its effect sizes, p-value and decision; JSON-serialisable."""
-    validate_thresholds(thresholds)
+    validate_thresholds(thresholds, baseline.names)
     if profile.fingerprint != baseline.fingerprint:
         raise InvalidInputError("This drift profile was computed against another baseline.")
     features: dict[str, Any] = {}
@@ -448,16 +525,20 @@ def _compare_numeric(
     observed = counts / max(n, 1)
     starts = feature.psi_starts()
     psi_expected, psi_observed = np.add.reduceat(feature.expected, starts), np.add.reduceat(observed, starts)
-    cdf_e, cdf_o = np.cumsum(feature.expected), np.cumsum(observed)
+    # The comparison's resolution: each grid cell, or each of the baseline's buckets.
+    groups = feature.buckets if feature.buckets is not None else np.arange(GRID_CELLS + 2)
+    cdf_e = np.cumsum(np.add.reduceat(feature.expected, groups))
+    cdf_o = np.cumsum(np.add.reduceat(observed, groups))
     ks = float(np.max(np.abs(cdf_o - cdf_e))) if n else 0.0
-    # Wasserstein-1 inside the grid (the trapezoid rule on each cell), in baseline standard deviations, less
-    # what sampling alone gives on average: |F_n - F_m| at each x is about normal with variance
-    # F(1 - F)(1/n + 1/m), whose mean absolute value is sqrt(2/pi) times its standard deviation.
+    # Wasserstein-1 inside the range (the trapezoid rule on each cell or bucket), in baseline standard
+    # deviations, less what sampling alone gives on average: |F_n - F_m| at each x is about normal with
+    # variance F(1 - F)(1/n + 1/m), whose mean absolute value is sqrt(2/pi) times its standard deviation.
+    widths = np.diff(groups)[1:] / feature.scale  # the groups between below-range and above-range
     mid_o, mid_e = (cdf_o[:-2] + cdf_o[1:-1]) / 2, (cdf_e[:-2] + cdf_e[1:-1]) / 2
-    wasserstein = float(np.abs(mid_o - mid_e).sum() / feature.scale) if n else 0.0
+    wasserstein = float((np.abs(mid_o - mid_e) * widths).sum()) if n else 0.0
     noise = (
         math.sqrt(2 / math.pi * (1 / n + 1 / max(feature.count, 1)))
-        * float(np.sqrt(np.clip(mid_e * (1 - mid_e), 0, None)).sum() / feature.scale)
+        * float((np.sqrt(np.clip(mid_e * (1 - mid_e), 0, None)) * widths).sum())
         if n
         else 0.0
     )
@@ -611,7 +692,8 @@ def chi2_sf(statistic: float, dof: int) -> float:
 
 def bin_labels(edges: Sequence[float], integer: bool) -> list[str]:
     """Readable labels of the bins between ``edges`` (first bin unbounded below, last above): whole numbers
-    for integer features ("3-5", "12"), otherwise three significant digits ("< 1.23", "1.23 - 4.56")."""
+    for integer features ("3-5", "12", "1,000-1,999"), otherwise as many decimals as tell the edges apart
+    ("< 1.23", "1.23 - 4.56"), in scientific notation when tiny or huge ("1.0e-09")."""
     if integer:
         starts = [
             math.ceil(e) for e in edges
@@ -620,11 +702,11 @@ def bin_labels(edges: Sequence[float], integer: bool) -> list[str]:
         bounds = [None, *starts, None]
         for low, high in zip(bounds[:-1], bounds[1:], strict=True):
             if low is None:
-                labels.append(f"≤ {high - 1}" if high is not None else "all")
+                labels.append(f"≤ {high - 1:,}" if high is not None else "all")
             elif high is None:
-                labels.append(f"≥ {low}")
+                labels.append(f"≥ {low:,}")
             else:
-                labels.append(str(low) if high - 1 == low else f"{low}–{high - 1}")
+                labels.append(f"{low:,}" if high - 1 == low else f"{low:,}–{high - 1:,}")
         return labels
     if not edges:
         return ["all"]
@@ -641,7 +723,11 @@ def _numbers(values: Sequence[float]) -> list[str]:
     the smallest gap), thousands separated: 0.25, 1,250, 0.0031."""
     gaps = [b - a for a, b in zip(values[:-1], values[1:], strict=True) if b > a]
     smallest = min(gaps) if gaps else max(abs(v) for v in values) or 1.0
-    decimals = min(max(0, 1 - math.floor(math.log10(smallest))), 8)
+    decimals = max(0, 1 - math.floor(math.log10(smallest)))
+    largest = max(abs(v) for v in values)
+    if decimals > 8 or largest >= 1e15:  # tiny or huge: significant digits, in scientific notation
+        digits = max(2, math.floor(math.log10(largest or smallest)) - math.floor(math.log10(smallest)) + 2)
+        return [f"{v:.{digits - 1}e}" for v in values]
     return [
         f"{v:,.{decimals}f}".replace("-0.00", "0.00") if round(v, decimals) == 0 else f"{v:,.{decimals}f}"
         for v in values
@@ -658,7 +744,7 @@ class DriftAccumulator:
         thresholds: Mapping[str, Mapping[str, float]] | None = None,
         engine: str = "auto",
     ) -> None:
-        validate_thresholds(thresholds)
+        validate_thresholds(thresholds, baseline.names)
         if engine not in ENGINES:
             raise InvalidInputError(f"Unknown drift engine {engine!r}: use one of {', '.join(ENGINES)}.")
         if engine == "numba" and not numba_installed():
@@ -704,8 +790,10 @@ class DriftAccumulator:
         cutting at the last line end made three new 16 MB objects a block, and the kernel's page faults for
         them were a tenth of the engine's CPU time. The compiled reader reads the buffer in place; the polars
         path copies each block once, into the ``bytes`` it takes."""
-        if block_size <= 0:
-            raise InvalidInputError(f"block_size must be a positive number of bytes, not {block_size}.")
+        if not isinstance(block_size, int) or isinstance(block_size, bool) or not 0 < block_size <= 1 << 30:
+            raise InvalidInputError(
+                f"block_size must be a whole number of bytes from 1 to 1 GiB (the buffer is that big), not {block_size!r}."
+            )
         # The buffer holds ``size`` bytes of capture, plus 16 the compiled reader may look at past a line end.
         size = block_size
         buffer = bytearray(size + 16)
@@ -741,23 +829,42 @@ class DriftAccumulator:
 
     def _add_buffer(self, buffer: bytearray, cut: int) -> None:
         """The whole lines of ``buffer[:cut]`` (``buffer[cut]`` is their last line end, and 16 bytes follow
-        it): the compiled reader when it pays (:meth:`_compiled_reader`), else the polars path."""
+        it): the compiled reader when it pays (:meth:`_compiled_reader`), else the polars path.
+
+        The compiled reader takes the lines made like the first of the block's first lines that is a compact
+        CSV or base64-CSV record; the lines it hands back are read again, made like the first of them that
+        is one (a window may mix content types or writers), up to ``COMPILED_LAYOUTS`` layouts a block;
+        what is left goes to ``json``, one line at a time (odd or broken lines: the polars path checks how
+        a line starts and ends, not all of it, so it would take some the compiled reader refused)."""
         self._bytes_read += cut + 1
         reader = self._compiled_reader()
-        parts = form = None
-        if reader is not None:
-            form, parts = _compiled_template(bytes(buffer[: buffer.find(b"\n", 0, cut + 1)]))
-        if parts is None:
+        found = _layout(buffer, cut + 1) if reader is not None else None
+        if found is None:
             with memoryview(buffer) as view:  # one copy (slicing the bytearray first would make two)
                 self._add_block(bytes(view[:cut]))
             return
         memory = np.frombuffer(buffer, dtype=np.uint8)
         memory = memory[: len(memory) // 8 * 8]
         if memory.ctypes.data % 8:  # malloc aligns to 16 here; if not, an aligned copy
-            memory = np.frombuffer(memory.tobytes(), dtype=np.uint64).view(np.uint8)
-        rows, spans = reader.read(memory, cut + 1, parts, form != "CSV")
-        del memory  # the bytearray may grow again only when no array holds on to it
+            memory = _padded(memory[: cut + 1].tobytes())
+        stop = cut + 1
+        for _layout_number in range(COMPILED_LAYOUTS):
+            form, parts = found
+            rows, spans = reader.read(memory, stop, parts, form != "CSV")
+            self._add_compiled(reader, rows)
+            if not spans:
+                return
+            handed_back = b"\n".join(memory[start:end].tobytes() for start, end in spans) + b"\n"
+            memory, stop = _padded(handed_back), len(handed_back)
+            found = _layout(memory, stop)
+            if found is None:
+                break
+        self._add_general(memory[: stop - 1].tobytes().split(b"\n"))
+
+    def _add_compiled(self, reader: Any, rows: int) -> None:
+        """What the compiled reader has counted, into the profile."""
         counts, missing, lows, highs = reader.take_counts()
+        lows, highs = lows + 0.0, highs + 0.0  # -0.0 as 0.0, as in _fold
         profile = self.profile
         for k, index in enumerate(self._numeric):
             profile.counts[index] += counts[k]
@@ -766,11 +873,6 @@ class DriftAccumulator:
                 profile.minimum[index] = _extreme(min, profile.minimum[index], float(lows[k]))
                 profile.maximum[index] = _extreme(max, profile.maximum[index], float(highs[k]))
         profile.rows += rows
-        # The lines it does not read go to json, one at a time: they are odd, or broken (the polars path
-        # checks how a line starts and ends, not all of it, so it would take some the compiled reader refused).
-        with memoryview(buffer) as view:
-            for start, end in spans:
-                self._add_general(bytes(view[start:end]).split(b"\n"))
 
     def _compiled_reader(self) -> Any:
         """The compiled reader (:mod:`drift_kernel`), when this accumulator uses it: ``engine="numba"``, or
@@ -861,10 +963,9 @@ class DriftAccumulator:
         csv_bodies: list[str] = []
         json_bodies: list[str] = []
         for line in lines:
-            line = line.strip()
-            if not line:
+            if not line.strip():
                 continue
-            try:
+            try:  # unstripped: json's whitespace is four characters, bytes.strip's six (\x0b, \x0c)
                 record = json.loads(line.decode("utf-8"))
                 captured = record["captureData"]["endpointInput"]
                 data = captured["data"]
@@ -1129,6 +1230,7 @@ class DriftAccumulator:
             missing_per = missing.sum(axis=0) if any_missing else np.zeros(len(self._numeric), dtype=int)
             lows = np.where(missing, np.inf, numeric).min(axis=0) if any_missing else numeric.min(axis=0)
             highs = np.where(missing, -np.inf, numeric).max(axis=0) if any_missing else numeric.max(axis=0)
+            lows, highs = lows + 0.0, highs + 0.0  # -0.0 as 0.0: which zero min() keeps depends on order
             for k, index in enumerate(self._numeric):
                 profile.counts[index] += totals[k * (GRID_CELLS + 2) : (k + 1) * (GRID_CELLS + 2)]
                 profile.missing[index] += int(missing_per[k])
@@ -1290,8 +1392,8 @@ def _sniff(block: bytes) -> tuple[str, bytes, str] | None:
     for name, pattern in _FORMS.items():
         match = pattern.match(first)
         if match:
-            try:
-                json.loads(first)
+            try:  # a key given twice: json reads the last, the fast paths the first
+                json.loads(first, object_pairs_hook=_unique_keys)
             except ValueError:
                 return None
             last = first.rfind(b',"')
@@ -1347,6 +1449,39 @@ def numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def _padded(data: bytes) -> np.ndarray:
+    """``data`` in an 8-byte aligned array of whole words with at least 16 bytes after it (what the compiled
+    reader reads)."""
+    memory = np.zeros((len(data) + 16 + 7) // 8, dtype=np.uint64).view(np.uint8)
+    memory[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return memory
+
+
+def _layout(memory: Any, stop: int) -> tuple[str, list[bytes]] | None:
+    """The form and compiled reader's template of the first of ``memory[:stop]``'s first ``LAYOUT_LINES``
+    lines that is a compact CSV or base64-CSV record (a bytearray or a uint8 array, whole lines)."""
+    start = 0
+    for _ in range(LAYOUT_LINES):
+        if start >= stop:
+            return None
+        end = bytes(memory[start : min(stop, start + 65536)]).find(b"\n")
+        if end < 0:
+            return None
+        form, parts = _compiled_template(bytes(memory[start : start + end]))
+        if parts is not None and form is not None:
+            return form, parts
+        start += end + 1
+    return None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members, refusing a key given twice (a ``json`` object hook)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key is given twice")
+    return found
+
+
 def _compiled_template(first: bytes) -> tuple[str | None, list[bytes] | None]:
     """The form and the compiled reader's template (``drift_kernel.template``) of lines like ``first``, when it
     is a compact CSV or base64-CSV record whose input payload is the one ``json`` reads (a later duplicate
@@ -1361,7 +1496,7 @@ def _compiled_template(first: bytes) -> tuple[str | None, list[bytes] | None]:
     suffix = _SUFFIX[form].encode()
     if first[end : end + len(suffix)] != suffix:
         return None, None
-    try:
+    try:  # (_sniff refused a key given twice: no later line that matches the template has one either)
         captured = json.loads(first)["captureData"]["endpointInput"]
     except (ValueError, KeyError, TypeError):
         return None, None

@@ -325,7 +325,9 @@ def template(prefix: bytes, suffix: bytes, rest: bytes) -> list[bytes] | None:
         close = rest.find(b'"', i + 1)
         if close < 0 or b"\\" in rest[i:close]:
             return None
-        if rest[close + 1 : close + 2] == b":":  # a key
+        if (
+            rest[close + 1 :].lstrip(b" \t\r\n")[:1] == b":"
+        ):  # a key (json allows whitespace before the colon)
             current += rest[i : close + 1]
         else:  # a value: its content is free
             current.append(QUOTE)

@@ -14,14 +14,16 @@ drift, and which shifts they catch, from 1,000 to 10,000,000 rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import numbers
+from collections.abc import Iterable, Mapping
 
 from airflow_modelreg.domain.errors import InvalidInputError
 
 DEFAULT_THRESHOLDS: dict[str, float] = {"psi": 0.2, "distance": 0.1, "new_categories": 0.01}
 
-# Upper bound of each threshold (all are > 0).
-_UPPER = {"psi": math.inf, "distance": 1.0, "new_categories": 1.0}
+# Upper bound of each threshold (all are > 0). A numeric distance is in standard deviations and may exceed 1
+# (a categorical one, Jensen-Shannon, never does: a limit above 1 never fires there).
+_UPPER = {"psi": math.inf, "distance": math.inf, "new_categories": 1.0}
 
 DECISION_RULE = (
     "A feature has drifted when its population stability index (PSI, on ten bins holding a tenth of the "
@@ -40,12 +42,30 @@ def decision_rule(thresholds: Mapping[str, float] | None = None) -> str:
     return DECISION_RULE.format(**{**DEFAULT_THRESHOLDS, **(thresholds or {})})
 
 
-def validate_thresholds(thresholds: Mapping[str, Mapping[str, float]] | None) -> None:
-    """Per-feature limits: ``psi`` > 0, ``distance`` and ``new_categories`` in (0, 1]; others are refused."""
+def validate_thresholds(
+    thresholds: Mapping[str, Mapping[str, float]] | None, features: Iterable[str] | None = None
+) -> None:
+    """Per-feature limits: ``psi`` and ``distance`` > 0, ``new_categories`` in (0, 1]; others are refused, as
+    is a feature ``features`` (the baseline's, when known) does not name."""
+    if thresholds is not None and not isinstance(thresholds, Mapping):
+        raise InvalidInputError(
+            f"Drift thresholds are {thresholds!r}; expected limits per feature, e.g. {{'f0': {{'psi': 0.2}}}}."
+        )
+    known = None if features is None else list(features)
     for feature, limits in (thresholds or {}).items():
         if not isinstance(limits, Mapping):
+            hint = (
+                f" Thresholds are per feature: {{'<feature>': {{{feature!r}: {limits!r}}}}}."
+                if feature in DEFAULT_THRESHOLDS
+                else ""
+            )
             raise InvalidInputError(
-                f"Thresholds for {feature!r} are {limits!r}; expected e.g. {{'psi': 0.2, 'distance': 0.1}}."
+                f"Thresholds for {feature!r} are {limits!r}; expected e.g. {{'psi': 0.2, 'distance': 0.1}}.{hint}"
+            )
+        if known is not None and feature not in known:
+            raise InvalidInputError(
+                f"Drift thresholds name feature {feature!r}, which the baseline does not have: "
+                f"{', '.join(map(repr, known))}."
             )
         for name, value in limits.items():
             if name not in DEFAULT_THRESHOLDS:
@@ -53,15 +73,16 @@ def validate_thresholds(thresholds: Mapping[str, Mapping[str, float]] | None) ->
                     f"Unknown drift threshold {name!r} for {feature!r}: use {', '.join(DEFAULT_THRESHOLDS)}. "
                     "Decisions use effect sizes; p-values are reported, not thresholded."
                 )
-            number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+            number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
             upper = _UPPER[name]
             if number is None or not math.isfinite(number) or not 0 < number <= upper:
                 raise InvalidInputError(
-                    f"Drift threshold {name}={value!r} for {feature!r} is out of range: expected a number in "
-                    f"(0, {'inf' if upper == math.inf else '1'}]."
+                    f"Drift threshold {name}={value!r} for {feature!r} is out of range: expected a number "
+                    + ("above 0." if upper == math.inf else "in (0, 1].")
                 )
 
 
 def limits_for(feature: str, thresholds: Mapping[str, Mapping[str, float]] | None) -> dict[str, float]:
     """The thresholds that apply to one feature: the defaults, overridden by the feature's own."""
-    return {**DEFAULT_THRESHOLDS, **(thresholds or {}).get(feature, {})}
+    own = {name: float(value) for name, value in (thresholds or {}).get(feature, {}).items()}  # numpy: JSON
+    return {**DEFAULT_THRESHOLDS, **own}
