@@ -186,15 +186,11 @@ class FeatureBaseline:
         count is spread evenly over the grid cells it covers, and capture is compared with the baseline at the
         buckets' resolution (:attr:`buckets`). Equal buckets (Model Monitor's) fill whole cells: the grid's
         cells are a whole number per bucket, and a value on the top bucket's upper bound is in that bucket."""
-        if not buckets:
-            raise InvalidInputError(f"Baseline feature {name!r} has no distribution buckets.")
-        order = np.argsort([b["lower_bound"] for b in buckets], kind="stable")
-        lowers = np.array([buckets[i]["lower_bound"] for i in order], dtype=float)
-        uppers = np.array([buckets[i]["upper_bound"] for i in order], dtype=float)
-        counts = np.array([buckets[i]["count"] for i in order], dtype=float)
+        lowers, uppers, counts = _buckets(name, buckets)
         lo, top = float(lowers.min()), float(uppers.max())
         widths = uppers - lowers
-        equal = bool(top > lo and np.allclose(widths, widths[0], rtol=1e-9) and widths[0] > 0)
+        contiguous = bool(np.allclose(lowers[1:], uppers[:-1], rtol=1e-9, atol=0))
+        equal = bool(top > lo and contiguous and np.allclose(widths, widths[0], rtol=1e-9) and widths[0] > 0)
         per_bucket = GRID_CELLS // len(lowers) if equal else 0
         # With equal buckets, bucket k is cells 1 + k * per_bucket ... (k + 1) * per_bucket.
         whole_cells = lo + GRID_CELLS * float(widths[0]) / per_bucket if per_bucket else 0.0
@@ -218,14 +214,11 @@ class FeatureBaseline:
         feature.buckets = np.unique(np.array([0, *starts, min(above, GRID_CELLS + 1)], dtype=np.intp))
         feature.expected = shares / max(shares.sum(), 1.0)
         centres = (lowers + uppers) / 2
-        mean = float(np.average(centres, weights=counts)) if counts.sum() else 0.0
-        feature.std = (
-            float(std)
-            if std is not None
-            else float(np.sqrt(np.average((centres - mean) ** 2, weights=counts)))
-            if counts.sum()
-            else 0.0
-        )
+        mean = float(np.average(centres, weights=counts))
+        # Model Monitor's std_dev when it is one (a positive number); else the buckets'.
+        spread = float(np.sqrt(np.average((centres - mean) ** 2, weights=counts)))
+        given = isinstance(std, int | float) and math.isfinite(std) and std > 0
+        feature.std = float(std) if given and std is not None else spread
         feature.integer = integer
         return feature
 
@@ -407,6 +400,7 @@ class CaptureProfile:
     def merge_all(cls, profiles: Iterable[CaptureProfile], baseline: Baseline) -> CaptureProfile:
         merged = cls.empty(baseline)
         for profile in profiles:
+            profile.check(baseline)
             merged = merged.merge(profile)
         return merged
 
@@ -444,6 +438,22 @@ class CaptureProfile:
             raise InvalidInputError(
                 f"Not a drift profile ({error!r}): expected CaptureProfile.to_json()."
             ) from error
+
+    def check(self, baseline: Baseline) -> None:
+        """Refuse a profile that cannot be of ``baseline``: another grid, or counts of the wrong shape or sign
+        (a profile read from XCom or a file is checked before it is merged or compared)."""
+        if self.fingerprint != baseline.fingerprint:
+            raise InvalidInputError("This drift profile was computed against another baseline.")
+        width = len(baseline.features)
+        shaped = (
+            len(self.counts) == width
+            and all(len(c) == f.cells for c, f in zip(self.counts, baseline.features, strict=True))
+            and all(len(x) == width for x in (self.missing, self.minimum, self.maximum, self.new_names))
+        )
+        if not shaped or self.rows < 0 or self.malformed < 0 or any((c < 0).any() for c in self.counts):
+            raise InvalidInputError(
+                "Not a drift profile of this baseline: counts of the wrong shape or sign."
+            )
 
 
 def _extreme(pick: Any, a: float | None, b: float | None) -> float | None:
@@ -490,8 +500,7 @@ def compare(
 ) -> dict[str, Any]:
     """The drift report: per feature its effect sizes, p-value and decision; JSON-serialisable."""
     validate_thresholds(thresholds, baseline.names)
-    if profile.fingerprint != baseline.fingerprint:
-        raise InvalidInputError("This drift profile was computed against another baseline.")
+    profile.check(baseline)
     features: dict[str, Any] = {}
     for index, feature in enumerate(baseline.features):
         limits = limits_for(feature.name, thresholds)
@@ -509,7 +518,11 @@ def compare(
         "sources": profile.sources,
         "drifted_features": drifted,
         "drift_detected": bool(drifted),
-        "decision_rule": decision_rule(),
+        "decision_rule": decision_rule()
+        + "".join(
+            f" For {feature}: {', '.join(f'{k} {v:g}' for k, v in limits.items())}."
+            for feature, limits in (thresholds or {}).items()
+        ),
         "features": features,
     }
 
@@ -897,10 +910,15 @@ class DriftAccumulator:
             block.append(line)
             size += len(line) + 1
             if size >= BLOCK_BYTES:
-                self._add_block(b"\n".join(block))
+                self._add_lines(block)
                 block, size = [], 0
         if block:
-            self._add_block(b"\n".join(block))
+            self._add_lines(block)
+
+    def _add_lines(self, lines: list[bytes]) -> None:
+        """Lines without line ends, as a block of :meth:`add_capture_stream` reads them (either reader)."""
+        data = b"\n".join(lines)
+        self._add_buffer(bytearray(data + b"\n" + bytes(16)), len(data))
 
     def _add_block(self, block: bytes) -> None:
         """Whole lines (no final line end). The fast path takes a block whose every line is a compact
@@ -1393,9 +1411,14 @@ def _sniff(block: bytes) -> tuple[str, bytes, str] | None:
         match = pattern.match(first)
         if match:
             try:  # a key given twice: json reads the last, the fast paths the first
-                json.loads(first, object_pairs_hook=_unique_keys)
-            except ValueError:
+                record = json.loads(first, object_pairs_hook=_unique_keys)
+            except (ValueError, RecursionError):
                 return None
+            content_type = str(record["captureData"]["endpointInput"].get("observedContentType", "")).lower()
+            if name != "JSON" and name != "BASE64-json" and "json" in content_type:
+                return (
+                    None  # the reference reads a body of a JSON content type as JSON, whatever its encoding
+                )
             last = first.rfind(b',"')
             ending = first[last:] if len(first) - last <= 32 else first[-2:]
             return name, first[: match.start(1)], ending.decode()
@@ -1449,6 +1472,32 @@ def numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def _buckets(name: str, buckets: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model Monitor's buckets of one feature, checked and in order: lower and upper bounds, counts."""
+    if not buckets:
+        raise InvalidInputError(f"Baseline feature {name!r} has no distribution buckets.")
+    try:
+        rows = sorted((float(b["lower_bound"]), float(b["upper_bound"]), float(b["count"])) for b in buckets)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidInputError(
+            f"Baseline feature {name!r}: each bucket needs a numeric lower_bound, upper_bound and count ({error!r})."
+        ) from error
+    lowers, uppers, counts = (np.array(column) for column in zip(*rows, strict=True))
+    if not (np.isfinite(lowers).all() and np.isfinite(uppers).all() and np.isfinite(counts).all()):
+        raise InvalidInputError(
+            f"Baseline feature {name!r} has a bucket bound or count that is not a finite number."
+        )
+    if (uppers < lowers).any() or (counts < 0).any():
+        raise InvalidInputError(
+            f"Baseline feature {name!r} has a bucket with upper < lower bound, or a negative count."
+        )
+    if counts.sum() <= 0:
+        raise InvalidInputError(f"Baseline feature {name!r} has buckets that count no values.")
+    if (lowers[1:] < uppers[:-1] - 1e-9 * np.maximum(np.abs(uppers[:-1]), 1.0)).any():
+        raise InvalidInputError(f"Baseline feature {name!r} has overlapping buckets.")
+    return lowers, uppers, counts
+
+
 def _padded(data: bytes) -> np.ndarray:
     """``data`` in an 8-byte aligned array of whole words with at least 16 bytes after it (what the compiled
     reader reads)."""
@@ -1498,7 +1547,7 @@ def _compiled_template(first: bytes) -> tuple[str | None, list[bytes] | None]:
         return None, None
     try:  # (_sniff refused a key given twice: no later line that matches the template has one either)
         captured = json.loads(first)["captureData"]["endpointInput"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None, None
     if captured.get("data") != first[len(prefix) : end].decode("ascii", "replace"):
         return None, None
