@@ -19,8 +19,8 @@ is read in blocks. Two readers take SageMaker's compact layout without a Python 
 * the compiled reader (``drift_kernel.py``, numba, the ``numba`` extra): CSV and base64-CSV capture of
   numeric features, straight from the block's bytes to grid counts in one pass, each line matched byte for
   byte against the block's first line (but the contents of its string values); what it cannot read
-  exactly goes to ``json``. It is used for a stream once ``COMPILED_AFTER_BYTES`` have been read (numba's
-  imports cost about a second of CPU per process), or always with ``engine="numba"``;
+  exactly goes to ``json``. It is used once the accumulator has read ``COMPILED_AFTER_BYTES`` (numba's
+  imports and the cached reader cost 0.4-0.9 s of CPU per process), or always with ``engine="numba"``;
 * the polars path: polars cuts out every input payload, decodes base64 and parses the CSV (or the JSON
   lists of numbers), numpy bins the values (one multiply, one clip and one ``bincount`` per block).
 
@@ -74,8 +74,8 @@ EPSILON = 1e-4  # share given to an empty bin in PSI
 SKETCH_ITEMS = 200
 BLOCK_BYTES = 16 * 1024 * 1024
 # The engines that read capture: "polars" (native columns, then numpy), "numba" (the compiled reader of
-# drift_kernel, for CSV and base64-CSV capture of numeric features), "auto" (numba once a stream of
-# COMPILED_AFTER_BYTES has been read, when it is installed; polars before, and for everything else).
+# drift_kernel, for CSV and base64-CSV capture of numeric features), "auto" (numba once the accumulator has
+# read COMPILED_AFTER_BYTES, when it is installed; polars before, and for everything else).
 ENGINES = ("auto", "numba", "polars")
 COMPILED_AFTER_BYTES = 64 * 1024 * 1024
 COMPILED_LAYOUTS = 4  # line layouts (templates) the compiled reader takes in one block
@@ -889,8 +889,9 @@ class DriftAccumulator:
 
     def _compiled_reader(self) -> Any:
         """The compiled reader (:mod:`drift_kernel`), when this accumulator uses it: ``engine="numba"``, or
-        ``"auto"`` once it has read ``COMPILED_AFTER_BYTES`` and numba is installed (its fixed cost, about a
-        second of CPU per process, is repaid from about a million rows); only for numeric features."""
+        ``"auto"`` once it has read ``COMPILED_AFTER_BYTES`` and numba is installed (its fixed cost, 0.4-0.9 s
+        of CPU per process, is repaid from about 180 MB of capture: BENCHMARKS.md); only for numeric
+        features."""
         if self._reader is not None:
             return self._reader
         if self._categorical or self.engine == "polars":

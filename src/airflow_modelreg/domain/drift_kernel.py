@@ -6,18 +6,20 @@ large enough to repay its fixed cost (see :class:`~airflow_modelreg.domain.drift
 It takes a line only when it can read it exactly as the reference reader does (``json``, then
 ``base64.b64decode(validate=True)`` and strict UTF-8, then ``csv`` and ``float``):
 
-* the line opens with the prefix of a record that ``json`` read (the block's first line), its payload runs
-  to the first quote, the payload's closing key follows, and the line ends as that record ended;
-* every byte of the line is printable ASCII: a control character (a raw tab inside a JSON string is no
-  JSON), a byte above 127 (maybe not UTF-8) or a carriage return sends the line to the exact reader;
+* the line is the template (:func:`template`) of a record ``json`` read, the block's first that is one:
+  every byte outside the contents of its string values equal to that record's (keys, punctuation, the
+  input's content type and encoding), the payload where that record's was;
+* the free contents are printable ASCII with no quote and no escape: a control character (a raw tab inside
+  a JSON string is no JSON), a byte above 127 (maybe not UTF-8) or a carriage return sends the line to the
+  exact reader;
 * base64: groups of four alphabet characters, padding only in the last group, no escape (``\\/``);
 * the body is exactly one value per feature, commas between, each a plain decimal number
   (``-?digits[.digits][e[+-]digits]``, at most 18 digits) whose value is exact with one IEEE operation:
   the digits as an integer below 2**53, times or divided by a power of ten up to 1e22 (Clinger's fast
   path: both operands are exact, so the one rounding is the correctly rounded result ``float`` gives).
 
-Every other line is returned, as a span of the block, to the exact reader (the polars fast path, then
-``json``). Values are binned with the same operations, in the same order, as ``drift._cells``.
+Every other line is returned, as a span of the block, to the caller, which reads it with another layout
+or with ``json``. Values are binned with the same operations, in the same order, as ``drift._cells``.
 """
 
 from __future__ import annotations
