@@ -126,10 +126,10 @@ class FeatureBaseline:
         if values.size == 0:
             raise InvalidInputError(f"Baseline feature {name!r} has no numeric values.")
         if weighted:
-            ordered = np.sort(values, kind="stable")
-            cumulative = np.cumsum(weights[np.argsort(values, kind="stable")]) / weights.sum()
+            order = np.argsort(values, kind="stable")
+            cumulative = np.cumsum(weights[order]) / weights.sum()
             lo, hi = (
-                float(ordered[min(int(np.searchsorted(cumulative, q)), values.size - 1)])
+                float(values[order[min(int(np.searchsorted(cumulative, q)), values.size - 1)]])
                 for q in GRID_QUANTILES
             )
             std = float(
@@ -169,8 +169,7 @@ class FeatureBaseline:
         # the p-values and the sampling allowance take it as that.
         effective = weights.sum() ** 2 / max(float((weights**2).sum()), 1.0)
         feature = cls.numeric_from_values(name, values, weights, count=max(int(effective), 1))
-        if std is not None and std > 0:
-            feature.std = float(std)
+        feature.std = _positive(std) or feature.std
         feature.integer = integer or feature.integer
         return feature
 
@@ -193,8 +192,9 @@ class FeatureBaseline:
         equal = bool(top > lo and contiguous and np.allclose(widths, widths[0], rtol=1e-9) and widths[0] > 0)
         per_bucket = GRID_CELLS // len(lowers) if equal else 0
         # With equal buckets, bucket k is cells 1 + k * per_bucket ... (k + 1) * per_bucket.
-        whole_cells = lo + GRID_CELLS * float(widths[0]) / per_bucket if per_bucket else 0.0
-        hi = whole_cells if per_bucket else (top if top > lo else lo + 1.0)
+        hi = (
+            lo + GRID_CELLS * float(widths[0]) / per_bucket if per_bucket else (top if top > lo else lo + 1.0)
+        )
         feature = cls(
             name, "numeric", expected=np.zeros(GRID_CELLS + 2), count=int(counts.sum()), lo=lo, hi=hi
         )
@@ -216,9 +216,7 @@ class FeatureBaseline:
         centres = (lowers + uppers) / 2
         mean = float(np.average(centres, weights=counts))
         # Model Monitor's std_dev when it is one (a positive number); else the buckets'.
-        spread = float(np.sqrt(np.average((centres - mean) ** 2, weights=counts)))
-        given = isinstance(std, int | float) and math.isfinite(std) and std > 0
-        feature.std = float(std) if given and std is not None else spread
+        feature.std = _positive(std) or float(np.sqrt(np.average((centres - mean) ** 2, weights=counts)))
         feature.integer = integer
         return feature
 
@@ -1471,6 +1469,18 @@ def _extract(block: bytes, prefix: bytes, suffix: str, ending: str) -> Any:
 def numba_installed() -> bool:
     """Whether the compiled reader can be used (numba is an optional dependency: the ``numba`` extra)."""
     return importlib.util.find_spec("numba") is not None
+
+
+def _positive(number: Any) -> float | None:
+    """``number`` as a float when it is a finite number above 0 (a statistics.json ``std_dev``); else None."""
+    if (
+        isinstance(number, int | float)
+        and not isinstance(number, bool)
+        and math.isfinite(number)
+        and number > 0
+    ):
+        return float(number)
+    return None
 
 
 def _buckets(name: str, buckets: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
