@@ -60,6 +60,13 @@ BASELINES = {"numeric": NUMERIC, "mixed": MIXED}
 # the examples: a few dozen in ``make test``, a few hundred to hunt).
 AVOID = set(filter(None, os.environ.get("DRIFT_FUZZ_AVOID", "").split(",")))
 EXAMPLES = int(os.environ.get("DRIFT_FUZZ_EXAMPLES", "40"))
+# Every property test of capture reading: generated files are large and slow to read line by line.
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=False,
+)
 # Both readers of capture, each on its own: polars (then json), and the compiled one (numba, when installed;
 # the oldest-versions matrix has no numba). "auto" is one of them for any input, by size.
 ENGINES = [
@@ -461,12 +468,7 @@ def engine_profile(
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", sorted(BASELINES))
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    derandomize=False,
-)
+@FUZZ
 @given(data=st.data())
 def test_capture_reading_matches_reference_reader(kind, engine, data):
     baseline = BASELINES[kind]
@@ -482,11 +484,7 @@ def test_capture_reading_matches_reference_reader(kind, engine, data):
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", sorted(BASELINES))
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@FUZZ
 @given(data=st.data())
 def test_capture_reading_does_not_depend_on_blocks_or_order(kind, engine, data):
     """Engine against itself: the oracle's opinions aside, the result must not depend on blocks or order."""

@@ -12,13 +12,13 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_modelreg.domain import drift
 from airflow_modelreg.domain.drift import GRID_CELLS, Baseline, DriftAccumulator, capture_record
 from airflow_modelreg.domain.errors import InvalidInputError
-from tests.domain.test_drift_fuzz import EXAMPLES, reference_profile, summary
+from tests.domain.test_drift_fuzz import EXAMPLES, FUZZ, reference_profile, summary
 
 pytest.importorskip("numba", reason="the compiled reader needs numba (the oldest-versions matrix has none)")
 from airflow_modelreg.domain.drift_kernel import LineReader  # noqa: E402
@@ -81,11 +81,7 @@ def _profile(lines: list[bytes], baseline: Baseline, engine: str, block_size: in
 
 
 @pytest.mark.parametrize("baseline", [BASELINE, WIDE], ids=["unit", "wide"])
-@settings(
-    max_examples=EXAMPLES * 2,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(FUZZ, max_examples=EXAMPLES * 2)
 @given(data=st.data())
 def test_compiled_reader_matches_reference_reader(baseline, data):
     lines = data.draw(st.lists(capture_line(), min_size=1, max_size=30), label="lines")
