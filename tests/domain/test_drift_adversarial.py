@@ -178,6 +178,9 @@ def test_model_monitor_baseline_does_not_flag_data_without_drift(name, draw, int
 def test_a_threshold_for_a_feature_the_baseline_lacks_is_refused():
     with pytest.raises(InvalidInputError, match="'f_0', which the baseline does not have"):
         DriftAccumulator(NUMERIC, thresholds={"f_0": {"psi": 0.01}})  # a typo of "f0"
+    # and where the fan-out decides, from merged profiles (DecideDriftOperator calls compare)
+    with pytest.raises(InvalidInputError, match="'f_0', which the baseline does not have"):
+        compare(NUMERIC, CaptureProfile.empty(NUMERIC), {"f_0": {"psi": 0.01}})
 
 
 @pytest.mark.parametrize(
