@@ -100,7 +100,9 @@ def _clean_capture(rows: int, encoding: str, seed: int = 0) -> bytes:
 def test_sagemaker_lines_are_read_by_the_compiled_reader_itself(encoding):
     """Clean lines in SageMaker's layout are not handed back: the speed BENCHMARKS.md reports is this path's."""
     data = _clean_capture(2000, encoding)
-    form, parts = drift._compiled_template(data[: data.index(b"\n")])
+    found = drift._compiled_template(data[: data.index(b"\n")])
+    assert found is not None
+    form, parts = found
     memory = np.zeros((len(data) + 16) // 8 + 1, dtype=np.uint64).view(np.uint8)
     memory[: len(data)] = np.frombuffer(data, dtype=np.uint8)
     features = BASELINE.features

@@ -924,7 +924,7 @@ class DriftAccumulator:
         record of one form; otherwise each line is read by ``json``, one record at a time."""
         sniffed = _sniff(block)
         if sniffed is not None:
-            form, prefix, ending = sniffed
+            form, prefix, ending, _ = sniffed
             payloads = _extract(block, prefix, _SUFFIX[form], ending)
             if payloads is not None:
                 self._add_payloads(form, payloads)
@@ -1401,10 +1401,11 @@ _JSON_NUMBERS = re.compile(
 )
 
 
-def _sniff(block: bytes) -> tuple[str, bytes, str] | None:
+def _sniff(block: bytes) -> tuple[str, bytes, str, dict[str, Any]] | None:
     """The form of the block's first line, if it is a JSON record in one of the compact forms; the line's
-    bytes up to its payload (the prefix every line of a homogeneous block shares); and how it ends (its
-    last key and value when they are short, as ``,"eventVersion":"0"}``: a line cut short does not)."""
+    bytes up to its payload (the prefix every line of a homogeneous block shares); how it ends (its last
+    key and value when they are short, as ``,"eventVersion":"0"}``: a line cut short does not); and its
+    ``endpointInput`` as ``json`` read it."""
     first = (block[: block.find(b"\n")] if b"\n" in block else block).rstrip(b"\r")
     for name, pattern in _FORMS.items():
         match = pattern.match(first)
@@ -1413,14 +1414,16 @@ def _sniff(block: bytes) -> tuple[str, bytes, str] | None:
                 record = json.loads(first, object_pairs_hook=_unique_keys)
             except (ValueError, RecursionError):
                 return None
-            content_type = str(record["captureData"]["endpointInput"].get("observedContentType", "")).lower()
-            if name != "JSON" and name != "BASE64-json" and "json" in content_type:
-                return (
-                    None  # the reference reads a body of a JSON content type as JSON, whatever its encoding
-                )
+            captured = record["captureData"]["endpointInput"]
+            # The reference reads a body of a JSON content type as JSON, whatever its encoding.
+            if (
+                name not in ("JSON", "BASE64-json")
+                and "json" in str(captured.get("observedContentType", "")).lower()
+            ):
+                return None
             last = first.rfind(b',"')
             ending = first[last:] if len(first) - last <= 32 else first[-2:]
-            return name, first[: match.start(1)], ending.decode()
+            return name, first[: match.start(1)], ending.decode(), captured
     return None
 
 
@@ -1527,9 +1530,9 @@ def _layout(memory: Any, stop: int) -> tuple[str, list[bytes]] | None:
         end = bytes(memory[start : min(stop, start + 65536)]).find(b"\n")
         if end < 0:
             return None
-        form, parts = _compiled_template(bytes(memory[start : start + end]))
-        if parts is not None and form is not None:
-            return form, parts
+        found = _compiled_template(bytes(memory[start : start + end]))
+        if found is not None:
+            return found
         start += end + 1
     return None
 
@@ -1542,27 +1545,24 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _compiled_template(first: bytes) -> tuple[str | None, list[bytes] | None]:
+def _compiled_template(first: bytes) -> tuple[str, list[bytes]] | None:
     """The form and the compiled reader's template (``drift_kernel.template``) of lines like ``first``, when it
-    is a compact CSV or base64-CSV record whose input payload is the one ``json`` reads (a later duplicate
-    key would win there); else (None, None)."""
+    is a compact CSV or base64-CSV record whose input payload is the one ``json`` reads (_sniff refused a key
+    given twice: no later line that matches the template has one either); else None."""
     from airflow_modelreg.domain.drift_kernel import template
 
     sniffed = _sniff(first)
     if sniffed is None or sniffed[0] not in ("CSV", "BASE64-csv"):
-        return None, None
-    form, prefix, _ = sniffed
+        return None
+    form, prefix, _, captured = sniffed
     end = first.find(b'"', len(prefix))
     suffix = _SUFFIX[form].encode()
     if first[end : end + len(suffix)] != suffix:
-        return None, None
-    try:  # (_sniff refused a key given twice: no later line that matches the template has one either)
-        captured = json.loads(first)["captureData"]["endpointInput"]
-    except (ValueError, KeyError, TypeError, RecursionError):
-        return None, None
+        return None
     if captured.get("data") != first[len(prefix) : end].decode("ascii", "replace"):
-        return None, None
-    return form, template(prefix, suffix, first[end + len(suffix) :])
+        return None
+    parts = template(prefix, suffix, first[end + len(suffix) :])
+    return None if parts is None else (form, parts)
 
 
 def _lines(series: Any, terminator: str) -> bytes:
