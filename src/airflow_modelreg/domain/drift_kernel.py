@@ -360,8 +360,8 @@ class LineReader:
     ) -> tuple[int, list[tuple[int, int]]]:
         """Lines of ``buffer[:stop]`` (``buffer[stop - 1]`` is a line end; ``buffer`` is 8-byte aligned, a
         multiple of 8 long, with at least 8 bytes after ``stop``) made as :func:`template` ``parts`` says.
-        Adds what it reads to ``counts``, ``minimum`` and ``maximum``; returns the rows read and the spans of
-        the lines it did not read."""
+        Adds what it reads to ``counts``, ``missing``, ``minimum`` and ``maximum``; returns the rows read and
+        the spans of the lines it did not read."""
         words = buffer.view(np.uint64)
         joined = b"".join(parts)
         lits = np.frombuffer(joined, dtype=np.uint8)
